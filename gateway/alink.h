@@ -1,0 +1,49 @@
+/**
+ * @file alink.h  Agent link: the WebSocket client to one agent, one per call
+ *
+ * Lives on the call's media worker and its lws_context. The owner (the
+ * call's media) gets whole messages, never fragments. alink_close() detaches
+ * the owner at once; the link then finishes its close handshake on its own
+ * and frees itself when libwebsockets destroys the connection.
+ */
+#ifndef CB_ALINK_H
+#define CB_ALINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+struct alink;
+struct lws_context;
+struct lws_protocols;
+
+struct alink_handlers {
+	void (*openh)(void *arg);                                 /**< up   */
+	void (*texth)(const char *txt, size_t len, void *arg);    /**< text */
+	void (*binh)(const uint8_t *data, size_t len, void *arg); /**< binary */
+	void (*closeh)(int err, const char *reason, void *arg);   /**< gone */
+};
+
+/** Limits of one link */
+enum {
+	ALINK_MAX_RX   = 4 * 1024 * 1024, /**< largest message accepted [bytes] */
+	ALINK_MAX_TXQ  = 1024 * 1024,     /**< queued output before dropping media [bytes] */
+};
+
+int  alink_connect(struct alink **lp, struct lws_context *ctx,
+		   const char *url, const char *auth_token,
+		   bool tls_insecure,
+		   const struct alink_handlers *h, void *arg);
+int  alink_send(struct alink *l, const void *data, size_t len, bool binary,
+		bool droppable);
+uint8_t *alink_txbuf(struct alink *l, size_t len);
+void alink_close(struct alink *l, const char *why);
+uint64_t alink_dropped(const struct alink *l);
+
+int  alink_signature(char *out, size_t outsz, const char *url,
+		     const char *auth_token);
+
+/** Protocol table for a worker's lws_context: the agent link, then the end */
+const struct lws_protocols *alink_protocols(void);
+
+#endif

@@ -1,0 +1,288 @@
+/**
+ * @file callreg.c  Registry of calls in progress
+ *
+ * Locking: `lock` guards the hash and every entry in it. Taken by the SIP
+ * thread at call set-up, state changes and tear-down, by each worker once a
+ * second, and by the control thread for views. Never per packet.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include "cb_re.h"
+#include "callreg.h"
+
+struct entry {
+	struct le he;
+	struct callreg_info info;
+	char state[16];
+	time_t started;           /**< wall clock [s]    */
+	struct media_stats stats;
+};
+
+struct callreg {
+	pthread_mutex_t lock;
+	struct hash *ht;          /**< entries by id     */
+	uint32_t count;
+};
+
+
+static void destructor(void *arg)
+{
+	struct callreg *reg = arg;
+
+	hash_flush(reg->ht);
+	mem_deref(reg->ht);
+	pthread_mutex_destroy(&reg->lock);
+}
+
+
+int callreg_alloc(struct callreg **regp)
+{
+	struct callreg *reg;
+	int err;
+
+	if (!regp)
+		return EINVAL;
+
+	reg = mem_zalloc(sizeof(*reg), destructor);
+	if (!reg)
+		return ENOMEM;
+
+	pthread_mutex_init(&reg->lock, NULL);
+
+	err = hash_alloc(&reg->ht, 256);
+	if (err)
+		mem_deref(reg);
+	else
+		*regp = reg;
+
+	return err;
+}
+
+
+static bool id_cmp(struct le *le, void *arg)
+{
+	const struct entry *e = le->data;
+
+	return e->info.id == *(uint64_t *)arg;
+}
+
+
+static struct entry *find(struct callreg *reg, uint64_t id)
+{
+	return list_ledata(hash_lookup(reg->ht, (uint32_t)id, id_cmp, &id));
+}
+
+
+static void entry_destructor(void *arg)
+{
+	struct entry *e = arg;
+
+	hash_unlink(&e->he);
+}
+
+
+/** Add a call (SIP thread) */
+int callreg_add(struct callreg *reg, const struct callreg_info *info)
+{
+	struct entry *e;
+
+	if (!reg || !info)
+		return EINVAL;
+
+	e = mem_zalloc(sizeof(*e), entry_destructor);
+	if (!e)
+		return ENOMEM;
+
+	e->info = *info;
+	e->started = time(NULL);
+	str_ncpy(e->state, "setup", sizeof(e->state));
+
+	pthread_mutex_lock(&reg->lock);
+	hash_append(reg->ht, (uint32_t)info->id, &e->he, e);
+	++reg->count;
+	pthread_mutex_unlock(&reg->lock);
+
+	return 0;
+}
+
+
+/** Set a call's state: setup, ringing, answered, ending (SIP thread) */
+void callreg_state(struct callreg *reg, uint64_t id, const char *state)
+{
+	struct entry *e;
+
+	if (!reg || !state)
+		return;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find(reg, id);
+	if (e)
+		str_ncpy(e->state, state, sizeof(e->state));
+	pthread_mutex_unlock(&reg->lock);
+}
+
+
+/** Publish a call's media statistics (worker, about once a second) */
+void callreg_publish(struct callreg *reg, uint64_t id,
+		     const struct media_stats *st)
+{
+	struct entry *e;
+
+	if (!reg || !st)
+		return;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find(reg, id);
+	if (e)
+		e->stats = *st;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+
+/** Remove a call (SIP thread, when it is gone) */
+void callreg_remove(struct callreg *reg, uint64_t id)
+{
+	struct entry *e;
+
+	if (!reg)
+		return;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find(reg, id);
+	if (e) {
+		mem_deref(e);
+		--reg->count;
+	}
+	pthread_mutex_unlock(&reg->lock);
+}
+
+
+/** Calls in progress */
+uint32_t callreg_count(struct callreg *reg)
+{
+	uint32_t n;
+
+	if (!reg)
+		return 0;
+
+	pthread_mutex_lock(&reg->lock);
+	n = reg->count;
+	pthread_mutex_unlock(&reg->lock);
+
+	return n;
+}
+
+
+/** Media statistics as a JSON object */
+json_t *callreg_stats_json(const struct media_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i,"
+			 " s:f},"
+			 " s:{s:f, s:f, s:f}}",
+			 "rtp_rx", (json_int_t)st->rtp_rx,
+			 "rtp_tx", (json_int_t)st->rtp_tx,
+			 "rtp_foreign", (json_int_t)st->rtp_foreign,
+			 "rtp_bad", (json_int_t)st->rtp_bad,
+			 "ws_tx_media", (json_int_t)st->ws_tx_media,
+			 "ws_rx_media", (json_int_t)st->ws_rx_media,
+			 "agent_dropped", (json_int_t)st->agent_dropped,
+			 "marks", (json_int_t)st->marks,
+			 "dtmf_rx", (json_int_t)st->dtmf_rx,
+			 "dtmf_tx", (json_int_t)st->dtmf_tx,
+			 "jitter_buffer",
+			 "received", (json_int_t)st->jb_received,
+			 "lost", (json_int_t)st->jb_lost,
+			 "late", (json_int_t)st->jb_late,
+			 "duplicate", (json_int_t)st->jb_duplicate,
+			 "reordered", (json_int_t)st->jb_reordered,
+			 "concealed", (json_int_t)st->jb_concealed,
+			 "depth_ms", (int)st->jb_depth_ms,
+			 "depth_max_ms", (int)st->jb_depth_max_ms,
+			 "target_ms", (int)st->jb_target_ms,
+			 "jitter_ms", st->jitter_ms,
+			 "remote",
+			 "fraction_lost", st->remote_fraction_lost,
+			 "jitter_ms", st->remote_jitter_ms,
+			 "rtt_ms", st->rtt_ms);
+}
+
+
+static json_t *entry_json(const struct entry *e)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I,"
+			 " s:o}",
+			 "call_sid", e->info.call_sid,
+			 "number", e->info.number,
+			 "from", e->info.from,
+			 "agent_id", e->info.agent_id,
+			 "trunk_id", e->info.trunk_id,
+			 "codec", e->info.codec,
+			 "state", e->state,
+			 "worker", (int)e->info.worker,
+			 "duration_s", (json_int_t)(time(NULL) - e->started),
+			 "stats", callreg_stats_json(&e->stats));
+}
+
+
+static bool reg_list_apply(struct le *le, void *arg)
+{
+	json_array_append_new(arg, entry_json(le->data));
+	return false;
+}
+
+
+/** Append every call to a JSON array (control thread) */
+int callreg_list(struct callreg *reg, json_t *arr)
+{
+	if (!reg || !json_is_array(arr))
+		return EINVAL;
+
+	pthread_mutex_lock(&reg->lock);
+	(void)hash_apply(reg->ht, reg_list_apply, arr);
+	pthread_mutex_unlock(&reg->lock);
+
+	return 0;
+}
+
+
+struct get_arg {
+	const char *sid;
+	const struct entry *found;
+};
+
+
+static bool get_apply(struct le *le, void *arg)
+{
+	struct get_arg *ga = arg;
+	const struct entry *e = le->data;
+
+	if (strcmp(e->info.call_sid, ga->sid))
+		return false;
+
+	ga->found = e;
+	return true;
+}
+
+
+/** Fill obj with the call that has this callSid (control thread) */
+int callreg_get(struct callreg *reg, const char *call_sid, json_t *obj)
+{
+	struct get_arg ga = {call_sid, NULL};
+	int err = 0;
+
+	if (!reg || !call_sid || !obj)
+		return EINVAL;
+
+	pthread_mutex_lock(&reg->lock);
+	(void)hash_apply(reg->ht, get_apply, &ga);
+	if (ga.found)
+		json_object_set_new(obj, "call", entry_json(ga.found));
+	else
+		err = ENOENT;
+	pthread_mutex_unlock(&reg->lock);
+
+	return err;
+}

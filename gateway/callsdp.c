@@ -1,0 +1,341 @@
+/**
+ * @file callsdp.c  SDP offer/answer for one call (RFC 3264)
+ *
+ * Design note. libre's sdp_session does the parsing, matching and printing.
+ * We add every format we can handle, let sdp_decode() mark what the peer
+ * supports (the `sup` flag), and then keep exactly one audio codec -- the
+ * first of the call's preference list that the peer offered -- plus the
+ * telephone-event and CN formats at that codec's clock rate. The answer
+ * therefore never leaves the peer a choice of codecs, so the media worker
+ * only ever sees one audio payload type per call.
+ *
+ * The chosen codec is sticky: a re-INVITE (hold, unhold, new address) must
+ * offer it again, else the re-INVITE gets 488 and the call stays as it was.
+ */
+#include <errno.h>
+#include <string.h>
+#include "cb_re.h"
+#include "callsdp.h"
+
+struct callsdp {
+	struct sdp_session *sess;
+	struct sdp_media *m;
+	enum codec_id prefs[CODEC_COUNT];
+	size_t prefc;
+	enum codec_id chosen;     /**< CODEC_NONE until agreed */
+	bool mux_offered;
+};
+
+
+static void destructor(void *arg)
+{
+	struct callsdp *cs = arg;
+
+	mem_deref(cs->sess);
+}
+
+
+static int add_codec(struct sdp_media *m, enum codec_id c)
+{
+	switch (c) {
+
+	case CODEC_PCMU:
+		return sdp_format_add(NULL, m, false, "0", "PCMU", 8000, 1,
+				      NULL, NULL, NULL, false, NULL);
+	case CODEC_PCMA:
+		return sdp_format_add(NULL, m, false, "8", "PCMA", 8000, 1,
+				      NULL, NULL, NULL, false, NULL);
+	case CODEC_OPUS:
+		return sdp_format_add(NULL, m, false, "111", "opus", 48000, 2,
+				      NULL, NULL, NULL, false,
+				      "minptime=10;useinbandfec=1");
+	default:
+		return EINVAL;
+	}
+}
+
+
+/**
+ * Allocate the SDP state of a call
+ *
+ * @param csp    Pointer to allocated state
+ * @param laddr  Local RTP address and port (written in c= and m=)
+ * @param prefs  Codec preference, most wanted first
+ * @param prefc  Number of entries in prefs (0 = default order)
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
+		  const enum codec_id *prefs, size_t prefc)
+{
+	static const enum codec_id defprefs[] = CODEC_DEFAULT_PREFS;
+	struct callsdp *cs;
+	int err;
+
+	if (!csp || !laddr)
+		return EINVAL;
+
+	cs = mem_zalloc(sizeof(*cs), destructor);
+	if (!cs)
+		return ENOMEM;
+
+	cs->chosen = CODEC_NONE;
+
+	if (!prefc) {
+		prefs = defprefs;
+		prefc = sizeof(defprefs) / sizeof(defprefs[0]);
+	}
+	for (size_t i = 0; i < prefc && cs->prefc < CODEC_COUNT; i++) {
+		if (prefs[i] > CODEC_NONE && prefs[i] < CODEC_COUNT)
+			cs->prefs[cs->prefc++] = prefs[i];
+	}
+	if (!cs->prefc) {
+		err = EINVAL;
+		goto out;
+	}
+
+	err = sdp_session_alloc(&cs->sess, laddr);
+	if (err)
+		goto out;
+
+	err = sdp_media_add(&cs->m, cs->sess, "audio", sa_port(laddr),
+			    "RTP/AVP");
+	if (err)
+		goto out;
+
+	for (size_t i = 0; i < cs->prefc; i++) {
+		err = add_codec(cs->m, cs->prefs[i]);
+		if (err)
+			goto out;
+	}
+
+	err  = sdp_format_add(NULL, cs->m, false, "101", "telephone-event",
+			      8000, 1, NULL, NULL, NULL, false, "0-16");
+	err |= sdp_format_add(NULL, cs->m, false, "102", "telephone-event",
+			      48000, 1, NULL, NULL, NULL, false, "0-16");
+	err |= sdp_format_add(NULL, cs->m, false, "13", "CN", 8000, 1,
+			      NULL, NULL, NULL, false, NULL);
+	if (err)
+		goto out;
+
+	err = sdp_media_set_lattr(cs->m, true, "ptime", "20");
+
+ out:
+	if (err)
+		mem_deref(cs);
+	else
+		*csp = cs;
+
+	return err;
+}
+
+
+static struct sdp_format *lformat(const struct callsdp *cs,
+				  const char *name, uint32_t srate)
+{
+	const struct list *l = sdp_media_format_lst(cs->m, true);
+
+	for (struct le *le = list_head(l); le; le = le->next) {
+		struct sdp_format *f = le->data;
+
+		if (!strcasecmp(f->name, name) && f->srate == srate)
+			return f;
+	}
+
+	return NULL;
+}
+
+
+static struct sdp_format *codec_format(const struct callsdp *cs,
+				       enum codec_id c)
+{
+	return lformat(cs, codec_name(c), codec_clock_rate(c));
+}
+
+
+/** True if the peer's last SDP offered (or accepted) this codec */
+bool callsdp_codec_offered(const struct callsdp *cs, enum codec_id codec)
+{
+	const struct sdp_format *f = cs ? codec_format(cs, codec) : NULL;
+
+	return f && f->sup;
+}
+
+
+/*
+ * Keep one codec and its companions; fill in the result.
+ * Returns ENOTSUP if no acceptable codec was offered.
+ */
+static int settle(struct callsdp *cs, struct media_params *res)
+{
+	const struct list *l = sdp_media_format_lst(cs->m, true);
+	enum codec_id pick = CODEC_NONE;
+	struct sdp_format *cf, *f;
+	const char *attr;
+
+	if (sdp_media_disabled(cs->m) || !sa_port(sdp_media_raddr(cs->m)))
+		return ENOTSUP;
+
+	if (cs->chosen != CODEC_NONE) {
+		/* sticky: a re-INVITE must keep the codec */
+		if (!callsdp_codec_offered(cs, cs->chosen))
+			return ENOTSUP;
+		pick = cs->chosen;
+	}
+	else {
+		for (size_t i = 0; i < cs->prefc; i++) {
+			if (callsdp_codec_offered(cs, cs->prefs[i])) {
+				pick = cs->prefs[i];
+				break;
+			}
+		}
+	}
+
+	if (pick == CODEC_NONE)
+		return ENOTSUP;
+
+	cf = codec_format(cs, pick);
+
+	/* leave exactly one audio codec and its companions in the answer */
+	for (struct le *le = list_head(l); le; le = le->next) {
+		f = le->data;
+
+		if (f == cf)
+			continue;
+		if (!strcasecmp(f->name, "telephone-event") &&
+		    f->srate == cf->srate)
+			continue;
+		if (!strcasecmp(f->name, "CN") && f->srate == cf->srate)
+			continue;
+
+		f->sup = false;
+	}
+
+	cs->chosen = pick;
+
+	memset(res, 0, sizeof(*res));
+	res->codec = pick;
+	res->pt    = cf->pt;
+	res->srate = cf->srate;
+	res->ch    = cf->ch;
+	if (cf->rparams)
+		str_ncpy(res->fmtp, cf->rparams, sizeof(res->fmtp));
+
+	f = lformat(cs, "telephone-event", cf->srate);
+	res->telev_pt = (f && f->sup) ? f->pt : -1;
+	f = lformat(cs, "CN", cf->srate);
+	res->cn_pt = (f && f->sup) ? f->pt : -1;
+
+	attr = sdp_media_rattr(cs->m, "ptime");
+	res->ptime = attr ? (uint32_t)atoi(attr) : 0;
+
+	res->raddr = *sdp_media_raddr(cs->m);
+	res->rtcp_mux = sdp_media_rattr(cs->m, "rtcp-mux") != NULL;
+	if (res->rtcp_mux)
+		res->raddr_rtcp = res->raddr;
+	else
+		sdp_media_raddr_rtcp(cs->m, &res->raddr_rtcp);
+
+	switch (sdp_media_dir(cs->m)) {
+	case SDP_SENDRECV: res->dir.send = true;  res->dir.recv = true;  break;
+	case SDP_SENDONLY: res->dir.send = true;  res->dir.recv = false; break;
+	case SDP_RECVONLY: res->dir.send = false; res->dir.recv = true;  break;
+	default:           res->dir.send = false; res->dir.recv = false; break;
+	}
+
+	/* RFC 2543 hold: c=0.0.0.0 */
+	if (!sa_isset(&res->raddr, SA_ADDR))
+		res->dir.send = false;
+
+	/* answer rtcp-mux only when offered */
+	if (res->rtcp_mux)
+		(void)sdp_media_set_lattr(cs->m, true, "rtcp-mux", NULL);
+	else
+		sdp_media_del_lattr(cs->m, "rtcp-mux");
+
+	return 0;
+}
+
+
+/**
+ * Take the peer's offer (INVITE or re-INVITE body)
+ *
+ * @param cs   SDP state
+ * @param mb   SDP text
+ * @param res  What was agreed
+ *
+ * @return 0 if success, ENOTSUP if no acceptable codec (answer 488),
+ *         EBADMSG if the SDP does not parse
+ */
+int callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
+		       struct media_params *res)
+{
+	int err;
+
+	if (!cs || !mb || !res)
+		return EINVAL;
+
+	err = sdp_decode(cs->sess, mb, true);
+	if (err)
+		return err == ENOMEM ? ENOMEM : EBADMSG;
+
+	return settle(cs, res);
+}
+
+
+/**
+ * Take the peer's answer to our offer (ACK or 200 body)
+ */
+int callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
+			struct media_params *res)
+{
+	int err;
+
+	if (!cs || !mb || !res)
+		return EINVAL;
+
+	err = sdp_decode(cs->sess, mb, false);
+	if (err)
+		return err == ENOMEM ? ENOMEM : EBADMSG;
+
+	return settle(cs, res);
+}
+
+
+/**
+ * Print our SDP
+ *
+ * @param cs     SDP state
+ * @param mbp    Allocated SDP text
+ * @param offer  True for an offer (INVITE without SDP), false for an answer
+ */
+int callsdp_encode(struct callsdp *cs, struct mbuf **mbp, bool offer)
+{
+	const struct list *l;
+
+	if (!cs || !mbp)
+		return EINVAL;
+
+	if (offer && cs->chosen == CODEC_NONE) {
+		/* a fresh offer lists everything we can do */
+		l = sdp_media_format_lst(cs->m, true);
+		for (struct le *le = list_head(l); le; le = le->next) {
+			struct sdp_format *f = le->data;
+			f->sup = true;
+		}
+	}
+	else if (offer) {
+		/* a re-offer keeps the agreed codec only */
+		struct sdp_format *cf = codec_format(cs, cs->chosen);
+
+		l = sdp_media_format_lst(cs->m, true);
+		for (struct le *le = list_head(l); le; le = le->next) {
+			struct sdp_format *f = le->data;
+			f->sup = (f == cf) || (f->srate == cf->srate &&
+				   (!strcasecmp(f->name, "telephone-event") ||
+				    !strcasecmp(f->name, "CN")));
+		}
+	}
+
+	return sdp_encode(mbp, cs->sess, offer);
+}

@@ -1,0 +1,32 @@
+/**
+ * @file callsdp.h  SDP offer/answer for one call (RFC 3264), on libre's SDP
+ */
+#ifndef CB_CALLSDP_H
+#define CB_CALLSDP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cb_re.h"
+#include "codec.h"
+#include "gwmsg.h"
+
+/** Payload types the gateway uses when it makes the offer */
+enum {
+	CALLSDP_PT_OPUS    = 111,
+	CALLSDP_PT_TELEV8  = 101,  /**< telephone-event/8000  */
+	CALLSDP_PT_TELEV48 = 102,  /**< telephone-event/48000 */
+	CALLSDP_PT_CN      = 13,
+};
+
+struct callsdp;
+
+int  callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
+		   const enum codec_id *prefs, size_t prefc);
+int  callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
+			struct media_params *res);
+int  callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
+			 struct media_params *res);
+int  callsdp_encode(struct callsdp *cs, struct mbuf **mbp, bool offer);
+bool callsdp_codec_offered(const struct callsdp *cs, enum codec_id codec);
+
+#endif

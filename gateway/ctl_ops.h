@@ -1,0 +1,23 @@
+/**
+ * @file ctl_ops.h  Control socket: the ops (internal to ctl.c)
+ */
+#ifndef CB_CTL_OPS_H
+#define CB_CTL_OPS_H
+
+#include <stdint.h>
+#include "ctl.h"
+
+/** What the ops work on */
+struct ctlop_env {
+	struct store *store;
+	ctl_op_h *oph;          /**< gateway handler, may be NULL */
+	void *arg;
+	uint64_t start_ms;      /**< CLOCK_MONOTONIC at start [ms] */
+};
+
+char *ctlop_handle(const struct ctlop_env *env, const char *line,
+		   size_t len, const char *who, size_t *lenp);
+char *ctlop_error(const char *code, const char *msg, size_t *lenp);
+uint64_t ctlop_now_ms(void);
+
+#endif

@@ -1,0 +1,130 @@
+/**
+ * @file gwmsg.h  Messages between the SIP thread and the media workers
+ *
+ * Calls are named by a 64-bit id, never by pointer: each side keeps its own
+ * table (struct call on the SIP thread, struct mcall on the worker), so a
+ * late message about a call that is already gone is simply ignored.
+ *
+ * Life of a call, as seen by the messages:
+ *
+ *     SIP thread                         media worker
+ *     CALL_START(media_start) ------->   open WebSocket to the agent
+ *                             <-------   AGENT_READY (connected+start sent)
+ *     200 OK, CALL_ANSWERED   ------->   start RTP pacing, audio both ways
+ *     CALL_UPDATE (re-INVITE) ------->   new remote address / direction
+ *                             <-------   CALL_END_REQ (agent hung up, RTP
+ *                                        timeout, agent failure)
+ *     CALL_STOP               ------->   stop, close WebSocket, free
+ *                             <-------   CALL_GONE (final statistics)
+ *
+ * The SIP thread sends CALL_STOP exactly once per CALL_START, and the
+ * worker answers it with exactly one CALL_GONE; the SIP thread frees its
+ * side of the call only then. Every call therefore ends exactly once.
+ */
+#ifndef CB_GWMSG_H
+#define CB_GWMSG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "cb_re.h"
+
+/** SIP thread -> worker */
+enum wmsg_id {
+	WMSG_CALL_START = 1,  /**< data: struct media_start *        */
+	WMSG_CALL_ANSWERED,   /**< data: struct wmsg *               */
+	WMSG_CALL_UPDATE,     /**< data: struct wmsg * (with remote) */
+	WMSG_CALL_STOP,       /**< data: struct wmsg *               */
+	WMSG_CALL_DTMF,       /**< data: struct wmsg * (SIP INFO digit) */
+	WMSG_SHUTDOWN,        /**< data: NULL                        */
+};
+
+/** worker -> SIP thread */
+enum smsg_id {
+	SMSG_AGENT_READY = 1, /**< data: struct smsg *               */
+	SMSG_CALL_END_REQ,    /**< data: struct smsg * (reason)      */
+	SMSG_CALL_GONE,       /**< data: struct smsg * (stats)       */
+	SMSG_SEND_INFO,       /**< data: struct smsg * (DTMF digit)  */
+};
+
+/** Why a call ends; maps to SIP codes and to the log line */
+enum end_reason {
+	END_NONE = 0,
+	END_CALLER_BYE,       /**< the caller sent BYE             */
+	END_CALLER_CANCEL,    /**< the caller cancelled            */
+	END_AGENT_CLOSED,     /**< the agent closed the WebSocket  */
+	END_AGENT_FAILED,     /**< connect/handshake/protocol error */
+	END_AGENT_TIMEOUT,    /**< agent not ready in time         */
+	END_RTP_TIMEOUT,      /**< no RTP from the caller          */
+	END_MAX_DURATION,     /**< configured limit reached        */
+	END_SHUTDOWN,         /**< the gateway is stopping         */
+	END_SIP_ERROR,        /**< signalling failed               */
+};
+
+const char *end_reason_name(enum end_reason r);
+
+/** Media direction agreed in SDP, from the gateway's point of view */
+struct media_dir {
+	bool send;            /**< we may send RTP       */
+	bool recv;            /**< we accept RTP         */
+};
+
+/** What SDP offer/answer agreed for a call's audio */
+struct media_params {
+	int codec;            /**< enum codec_id                  */
+	int pt;               /**< its payload type               */
+	uint32_t srate;       /**< its RTP clock rate [Hz]        */
+	uint8_t ch;           /**< channels in rtpmap             */
+	char fmtp[256];       /**< the peer's fmtp for the codec  */
+	int telev_pt;         /**< telephone-event PT, -1 if none */
+	int cn_pt;            /**< comfort noise PT, -1 if none   */
+	uint32_t ptime;       /**< peer's a=ptime [ms], 0 if none */
+	struct sa raddr;      /**< where to send RTP              */
+	struct sa raddr_rtcp; /**< where to send RTCP             */
+	bool rtcp_mux;        /**< RTCP shares the RTP port       */
+	struct media_dir dir; /**< what we may do                 */
+};
+
+/** SIP thread -> worker, for everything but CALL_START */
+struct wmsg {
+	uint64_t id;          /**< call id                          */
+	enum end_reason reason;         /**< STOP                   */
+	struct media_params media;      /**< ANSWERED, UPDATE       */
+	char digit;           /**< DTMF: digit from SIP INFO        */
+	uint32_t duration;    /**< DTMF: duration [ms]              */
+};
+
+/** Media statistics of one call, reported in CALL_GONE and views */
+struct media_stats {
+	uint64_t rtp_rx;          /**< RTP packets received (accepted) */
+	uint64_t rtp_tx;          /**< RTP packets sent                */
+	uint64_t rtp_foreign;     /**< packets dropped: wrong source   */
+	uint64_t rtp_bad;         /**< packets dropped: malformed/PT   */
+	uint64_t ws_tx_media;     /**< media messages to the agent     */
+	uint64_t ws_rx_media;     /**< media messages from the agent   */
+	uint64_t agent_bytes;     /**< agent audio received [bytes]    */
+	uint64_t agent_dropped;   /**< agent audio dropped, overflow   */
+	uint64_t marks;           /**< marks echoed                    */
+	uint64_t dtmf_rx;         /**< key presses from the caller     */
+	uint64_t dtmf_tx;         /**< key presses from the agent      */
+	/* jitter buffer */
+	uint64_t jb_received, jb_lost, jb_late, jb_duplicate, jb_reordered;
+	uint64_t jb_concealed;
+	uint32_t jb_depth_ms, jb_depth_max_ms, jb_target_ms;
+	double   jitter_ms;       /**< RFC 3550 interarrival jitter [ms] */
+	/* remote view, from RTCP */
+	double   remote_fraction_lost; /**< 0..1                        */
+	double   remote_jitter_ms;
+	double   rtt_ms;
+};
+
+/** worker -> SIP thread */
+struct smsg {
+	uint64_t id;              /**< call id                       */
+	enum end_reason reason;   /**< END_REQ                       */
+	char detail[128];         /**< human readable detail          */
+	struct media_stats stats; /**< GONE                          */
+	char digit;               /**< SEND_INFO                     */
+	uint32_t duration;        /**< SEND_INFO [ms]                */
+};
+
+#endif

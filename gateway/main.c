@@ -1,0 +1,385 @@
+/**
+ * @file main.c  The callbridge daemon
+ *
+ * Threading model
+ * ---------------
+ * Each thread has one role and one event loop:
+ *
+ *   main ("cb-sip")    libre's loop (re_main). SIP transports, INVITE
+ *                      routing, SDP, call admission and call state
+ *                      (struct call). Signals (SIGINT, SIGTERM) arrive here.
+ *   "cb-media-N"       N media workers (setting `workers`, default: one
+ *                      per core). Each runs a libev loop that its own
+ *                      lws_context shares as a foreign loop, and owns the
+ *                      calls placed on it: their RTP/RTCP sockets, agent
+ *                      WebSocket, jitter buffer and 20 ms pacing. Nothing
+ *                      on the per-packet path is shared, so no lock is
+ *                      taken per packet.
+ *   "cb-ctl"           The control socket (gateway/ctl.c): reads and
+ *                      writes the store, answers status and call views.
+ *                      Disk writes (fsync) happen here, never on the SIP
+ *                      thread or a worker, so the control socket cannot
+ *                      stall media.
+ *
+ * Hand-offs
+ *   SIP -> worker      msgq (eventfd watched by the worker's loop):
+ *                      CALL_START, ANSWERED, UPDATE, DTMF, STOP.
+ *   worker -> SIP      msgq (eventfd watched by libre's loop):
+ *                      AGENT_READY, CALL_END_REQ, SEND_INFO, CALL_GONE.
+ *                      See gwmsg.h for the life of a call.
+ *   store              written by cb-ctl, read by cb-sip (store_route()
+ *                      returns a private copy per call, so a change
+ *                      applies to the next call only).
+ *   callreg            calls in progress; cb-sip adds/removes, workers
+ *                      publish statistics once a second, cb-ctl reads.
+ *
+ * Shutdown (SIGINT/SIGTERM): stop taking calls, end every call (BYE or
+ * 503), wait for the workers to report each call gone (bounded), give the
+ * BYE transactions a moment, then stop the control thread and the workers
+ * and free everything.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cb_re.h"
+#include "callreg.h"
+#if __has_include("ctl.h")
+#include "ctl.h"
+#define HAVE_CTL 1
+#endif
+#include "gwconf.h"
+#include "log.h"
+#include "msgq.h"
+#include "settings.h"
+#include "sipgw.h"
+#include "store.h"
+#include "worker.h"
+
+enum {
+	SHUTDOWN_GRACE_MS = 5000,   /**< wait for calls to end        */
+	BYE_LINGER_MS     = 500,    /**< then for BYE transactions     */
+	MAX_WORKERS       = 256,
+};
+
+static struct {
+	struct settings *set;
+	struct gwconf conf;
+	struct store *store;
+	struct callreg *reg;
+	struct sipgw *sipgw;
+	struct worker *workers[MAX_WORKERS];
+	unsigned nworkers;
+	struct ctl *ctl;
+	struct tmr tmr_linger;
+	bool stopping;
+} gw;
+
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: callbridge [--config FILE] [--check] [--version]\n"
+		"\n"
+		"  -c, --config FILE  settings file (default: built-in "
+		"defaults)\n"
+		"      --check        validate the settings and state, then "
+		"exit\n"
+		"  -v, --version      print the version\n");
+}
+
+
+static void account_sid(char *sid, size_t sz)
+{
+	static const char hex[] = "0123456789abcdef";
+	char host[256] = "callbridge";
+	uint8_t d[16];
+
+	(void)gethostname(host, sizeof(host) - 1);
+	md5((const uint8_t *)host, strlen(host), d);
+
+	if (sz < TWILIO_SID_LEN + 1)
+		return;
+
+	sid[0] = 'A';
+	sid[1] = 'C';
+	for (int i = 0; i < 16; i++) {
+		sid[2 + 2 * i]     = hex[d[i] >> 4];
+		sid[2 + 2 * i + 1] = hex[d[i] & 0xf];
+	}
+	sid[TWILIO_SID_LEN] = '\0';
+}
+
+
+static void conf_from_settings(struct gwconf *c, const struct settings *s)
+{
+	memset(c, 0, sizeof(*c));
+
+	for (uint32_t i = 0; i < s->sip_listenc && i < GWCONF_MAX_LISTEN; i++) {
+		c->listen[i].tp   = s->sip_listen[i].transp;
+		c->listen[i].addr = s->sip_listen[i].addr;
+		c->listenc++;
+	}
+
+	c->rtp_addr = s->rtp_address;
+	c->rtp_advertise = s->rtp_advertise;
+	c->rtp_port_min = (uint16_t)s->rtp_port_min;
+	c->rtp_port_max = (uint16_t)s->rtp_port_max;
+	c->workers = s->workers;
+	c->max_calls = s->max_calls;
+	c->agent_timeout_ms = s->agent_connect_timeout_ms;
+	c->max_duration_s = s->max_call_duration_s;
+	account_sid(c->account_sid, sizeof(c->account_sid));
+
+	c->media.rtp_timeout_ms = s->rtp_timeout_s * 1000;
+	c->media.jb_min_ms = s->jb_min_ms;
+	c->media.jb_max_ms = s->jb_max_ms;
+	c->media.opus_complexity = s->opus_complexity;
+	c->media.opus_bitrate = s->opus_bitrate;
+	c->media.resample_quality = s->resample_quality;
+	c->media.agent_tls_insecure = getenv("CB_AGENT_TLS_INSECURE") != NULL;
+}
+
+
+/* ops the control socket forwards to the gateway (cb-ctl thread) */
+static int ctl_op(const char *op, const json_t *req, json_t *reply,
+		  void *arg)
+{
+	(void)arg;
+
+	if (!strcmp(op, "status")) {
+		json_object_set_new(reply, "calls",
+			json_pack("{s:i, s:i, s:i}",
+				  "active", (int)callreg_count(gw.reg),
+				  "max", (int)gw.conf.max_calls,
+				  "workers", (int)gw.nworkers));
+		json_object_set_new(reply, "account_sid",
+				    json_string(gw.conf.account_sid));
+		return 0;
+	}
+
+	if (!strcmp(op, "calls.list")) {
+		json_t *arr = json_array();
+		int err = callreg_list(gw.reg, arr);
+
+		if (err) {
+			json_decref(arr);
+			return err;
+		}
+		json_object_set_new(reply, "calls", arr);
+		return 0;
+	}
+
+	if (!strcmp(op, "calls.get")) {
+		json_t *sid = json_object_get(req, "call_sid");
+
+		if (!json_is_string(sid))
+			return EINVAL;
+		return callreg_get(gw.reg, json_string_value(sid), reply);
+	}
+
+	return ENOSYS;
+}
+
+
+static void linger_done(void *arg)
+{
+	(void)arg;
+	re_cancel();
+}
+
+
+static void calls_gone(void *arg)
+{
+	(void)arg;
+
+	log_info("all calls ended");
+	tmr_start(&gw.tmr_linger, BYE_LINGER_MS, linger_done, NULL);
+}
+
+
+static void signal_handler(int sig)
+{
+	if (gw.stopping) {
+		log_warn("second signal %d: stopping now", sig);
+		re_cancel();
+		return;
+	}
+
+	gw.stopping = true;
+	log_notice("signal %d: shutting down (%u calls in progress)", sig,
+		   sipgw_calls(gw.sipgw));
+
+	sipgw_shutdown(gw.sipgw, SHUTDOWN_GRACE_MS, calls_gone, NULL);
+}
+
+
+static int start_workers(unsigned n)
+{
+	sigset_t set, old;
+	int err = 0;
+
+	/* threads inherit this mask: signals go to the SIP thread only */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+
+	for (unsigned i = 0; i < n; i++) {
+		err = worker_alloc(&gw.workers[i], i,
+				   sipgw_msgq(gw.sipgw), gw.reg);
+		if (err) {
+			log_error("cannot start media worker %u: %m", i, err);
+			break;
+		}
+		gw.nworkers++;
+	}
+
+#ifdef HAVE_CTL
+	if (!err)
+		err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store,
+				ctl_op, NULL);
+#else
+	(void)ctl_op;
+#endif
+
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	return err;
+}
+
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{"config",  required_argument, NULL, 'c'},
+		{"check",   no_argument,       NULL, 'k'},
+		{"version", no_argument,       NULL, 'v'},
+		{"help",    no_argument,       NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *config = NULL;
+	bool check = false;
+	char errbuf[512];
+	enum log_level lvl;
+	unsigned n;
+	int c, err, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': check = true; break;
+		case 'v': printf("callbridge %s\n", CB_VERSION); return 0;
+		case 'h': usage(); return 0;
+		default:  usage(); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage();
+		return 2;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	log_thread_name("cb-sip");
+
+	err = settings_load(&gw.set, config, errbuf, sizeof(errbuf));
+	if (err) {
+		fprintf(stderr, "callbridge: %s\n", errbuf);
+		return 1;
+	}
+
+	if (!log_level_parse(gw.set->log_level_name, &lvl))
+		log_set_level(lvl);
+
+	err = libre_init();
+	if (err) {
+		log_error("libre init failed: %m", err);
+		goto out;
+	}
+
+	err = store_open(&gw.store, gw.set->state_file,
+			 gw.set->state_seed[0] ? gw.set->state_seed : NULL,
+			 errbuf, sizeof(errbuf));
+	if (err) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+
+	if (check) {
+		uint32_t na, nt, nn;
+
+		store_counts(gw.store, &na, &nt, &nn);
+		printf("callbridge: settings and state OK (%u agents, %u "
+		       "trunks, %u numbers)\n", na, nt, nn);
+		ret = 0;
+		goto out;
+	}
+
+	conf_from_settings(&gw.conf, gw.set);
+
+	err = callreg_alloc(&gw.reg);
+	if (err)
+		goto out;
+
+	err = sipgw_alloc(&gw.sipgw, &gw.conf, gw.store, NULL, 0, gw.reg);
+	if (err) {
+		log_error("SIP start-up failed: %m", err);
+		goto out;
+	}
+
+	n = gw.conf.workers;
+	if (!n) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cores > 0 ? (unsigned)cores : 1;
+	}
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+
+	err = start_workers(n);
+	if (err)
+		goto out;
+
+	err = sipgw_set_workers(gw.sipgw, gw.workers, gw.nworkers);
+	if (err)
+		goto out;
+
+	{
+		uint32_t na, nt, nn;
+
+		store_counts(gw.store, &na, &nt, &nn);
+		log_notice("callbridge %s ready: %u media workers, %u numbers, "
+			   "%u agents, %u trunks; control socket %s",
+			   CB_VERSION, gw.nworkers, nn, na, nt,
+			   gw.set->control_socket);
+	}
+
+	err = re_main(signal_handler);
+	if (err)
+		log_error("main loop: %m", err);
+
+	ret = err ? 1 : 0;
+
+ out:
+	tmr_cancel(&gw.tmr_linger);
+	gw.ctl = mem_deref((void *)gw.ctl);
+	gw.sipgw = mem_deref(gw.sipgw);
+	for (unsigned i = 0; i < gw.nworkers; i++)
+		gw.workers[i] = mem_deref(gw.workers[i]);
+	gw.reg = mem_deref(gw.reg);
+	gw.store = mem_deref(gw.store);
+	gw.set = mem_deref(gw.set);
+
+	libre_close();
+	tmr_debug();
+	mem_debug();
+
+	if (!ret)
+		log_notice("callbridge stopped");
+
+	return ret;
+}

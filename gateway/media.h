@@ -1,0 +1,69 @@
+/**
+ * @file media.h  Per-call media on a worker: RTP <-> agent WebSocket
+ */
+#ifndef CB_MEDIA_H
+#define CB_MEDIA_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "cb_re.h"
+#include "codec.h"
+#include "gwmsg.h"
+#include "twilio.h"
+
+struct worker;
+struct mcall;
+
+/** Agent wire protocol */
+enum agent_proto {
+	AGENT_PROTO_TWILIO = 0,  /**< Twilio Media Streams (JSON, base64) */
+	AGENT_PROTO_RAW,         /**< binary PCM frames + JSON control    */
+};
+
+/** Media settings copied from the gateway settings at call start */
+struct media_conf {
+	uint32_t rtp_timeout_ms;      /**< hang up without RTP, 0 = never */
+	uint32_t jb_min_ms;           /**< jitter buffer minimum wait     */
+	uint32_t jb_max_ms;           /**< jitter buffer maximum wait     */
+	uint32_t opus_complexity;     /**< 0..10                          */
+	uint32_t opus_bitrate;        /**< [bit/s]                        */
+	uint32_t resample_quality;    /**< speexdsp 0..10                 */
+	bool agent_tls_insecure;      /**< accept self-signed agent certs */
+};
+
+/**
+ * Everything a worker needs to run a call's media. Built by the SIP thread
+ * and handed over whole with WMSG_CALL_START; from then on it belongs to
+ * the worker (no field is shared with the SIP thread).
+ */
+struct media_start {
+	uint64_t id;                  /**< call id                        */
+	struct twilio_ids ids;        /**< account/call/stream SIDs       */
+
+	/* agent */
+	char *agent_id;
+	char *agent_url;
+	char *agent_auth_token;       /**< NULL if none                   */
+	enum agent_proto proto;
+	bool l16;                     /**< agent audio is 16-bit PCM      */
+	uint32_t agent_srate;         /**< agent sample rate [Hz]         */
+	json_t *custom;               /**< customParameters (owned)       */
+
+	/* RTP; the codec and the peer's address come with CALL_ANSWERED */
+	int rtp_fd, rtcp_fd;          /**< bound, non-blocking (owned)    */
+	struct sa laddr;              /**< local RTP address              */
+
+	struct media_conf conf;
+};
+
+int  media_start_alloc(struct media_start **msp);
+
+int  mcall_start(struct worker *w, struct media_start *ms);
+void mcall_answered(struct mcall *mc, const struct media_params *mp);
+void mcall_update(struct mcall *mc, const struct media_params *mp);
+void mcall_dtmf(struct mcall *mc, char digit, uint32_t duration);
+void mcall_stop(struct mcall *mc, enum end_reason reason);
+uint64_t mcall_id(const struct mcall *mc);
+void mcall_stats(const struct mcall *mc, struct media_stats *st);
+
+#endif

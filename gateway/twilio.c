@@ -1,0 +1,378 @@
+/**
+ * @file twilio.c  Twilio Media Streams wire format
+ *
+ * Outgoing `media` is formatted by hand into the caller's buffer (no JSON
+ * DOM on the per-frame path); the rare messages (start, mark echoes with
+ * arbitrary names) go through jansson so that escaping is always right.
+ * Incoming messages are parsed with jansson; unknown events and unknown
+ * fields are ignored, wrong types are an error for that message only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/rand.h>
+#include "cb_re.h"
+#include "twilio.h"
+
+
+/**
+ * Make a random identifier in Twilio's format: prefix + 32 hex characters
+ *
+ * @param sid     Output, at least TWILIO_SID_LEN + 1 bytes
+ * @param prefix  Two letters, e.g. "CA", "MZ"
+ */
+void twilio_sid_random(char *sid, const char *prefix)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		rand_bytes(rnd, sizeof(rnd));
+
+	sid[0] = prefix[0];
+	sid[1] = prefix[1];
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		sid[2 + 2 * i]     = hex[rnd[i] >> 4];
+		sid[2 + 2 * i + 1] = hex[rnd[i] & 0xf];
+	}
+	sid[TWILIO_SID_LEN] = '\0';
+}
+
+
+/** True if sid is prefix followed by exactly 32 hex characters */
+bool twilio_sid_valid(const char *sid, const char *prefix)
+{
+	if (!sid || strlen(sid) != TWILIO_SID_LEN ||
+	    strncmp(sid, prefix, 2))
+		return false;
+
+	for (size_t i = 2; i < TWILIO_SID_LEN; i++) {
+		char c = sid[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		      (c >= 'A' && c <= 'F')))
+			return false;
+	}
+
+	return true;
+}
+
+
+static int fmt_ret(int n, size_t sz)
+{
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= sz)
+		return -ENOSPC;
+	return n;
+}
+
+
+/**
+ * Format the `connected` message
+ *
+ * @return length written, or a negative errorcode
+ */
+int twilio_fmt_connected(char *buf, size_t sz)
+{
+	return fmt_ret(snprintf(buf, sz, "{\"event\":\"connected\","
+				"\"protocol\":\"Call\",\"version\":\"1.0.0\"}"),
+		       sz);
+}
+
+
+/**
+ * Format the `start` message
+ *
+ * @param bufp    Allocated (malloc) text, caller frees
+ * @param seq     sequenceNumber
+ * @param ids     Stream identifiers
+ * @param fmt     Audio format sent to the agent
+ * @param custom  customParameters object (string values)
+ *
+ * @return length of the text, or a negative errorcode
+ */
+int twilio_fmt_start(char **bufp, uint32_t seq, const struct twilio_ids *ids,
+		     const struct twilio_fmt *fmt, const json_t *custom)
+{
+	json_t *root, *start, *mf;
+	char seqs[16];
+	char *txt;
+	int n;
+
+	snprintf(seqs, sizeof(seqs), "%u", seq);
+
+	mf = json_pack("{s:s, s:I, s:i}",
+		       "encoding", fmt->l16 ? "audio/l16" : "audio/x-mulaw",
+		       "sampleRate", (json_int_t)fmt->srate,
+		       "channels", 1);
+	start = json_pack("{s:s, s:s, s:s, s:[s], s:O, s:o}",
+			  "accountSid", ids->account_sid,
+			  "streamSid", ids->stream_sid,
+			  "callSid", ids->call_sid,
+			  "tracks", "inbound",
+			  "customParameters", custom ? custom : json_object(),
+			  "mediaFormat", mf);
+	if (!start)
+		return -ENOMEM;
+
+	root = json_pack("{s:s, s:s, s:o, s:s}",
+			 "event", "start",
+			 "sequenceNumber", seqs,
+			 "start", start,
+			 "streamSid", ids->stream_sid);
+	if (!root)
+		return -ENOMEM;
+
+	txt = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!txt)
+		return -ENOMEM;
+
+	n = (int)strlen(txt);
+	*bufp = txt;
+
+	return n;
+}
+
+
+/** Buffer size that twilio_fmt_media() needs for audio_len bytes */
+size_t twilio_media_size(size_t audio_len)
+{
+	return 256 + TWILIO_SID_LEN + 4 * ((audio_len + 2) / 3);
+}
+
+
+/**
+ * Format a `media` message
+ *
+ * @param buf         Output buffer, twilio_media_size() bytes
+ * @param sz          Size of buf
+ * @param seq         sequenceNumber
+ * @param stream_sid  streamSid
+ * @param chunk       media.chunk, counts media messages from 1
+ * @param ts          media.timestamp [ms] since the stream started
+ * @param audio       Raw audio (µ-law bytes or 16-bit LE PCM)
+ * @param len         Length of audio [bytes]
+ *
+ * @return length written, or a negative errorcode
+ */
+int twilio_fmt_media(char *buf, size_t sz, uint32_t seq,
+		     const char *stream_sid, uint32_t chunk, uint64_t ts,
+		     const uint8_t *audio, size_t len)
+{
+	size_t b64len;
+	int n;
+
+	if (sz < twilio_media_size(len))
+		return -ENOSPC;
+
+	n = snprintf(buf, sz, "{\"event\":\"media\",\"sequenceNumber\":\"%u\","
+		     "\"media\":{\"track\":\"inbound\",\"chunk\":\"%u\","
+		     "\"timestamp\":\"%llu\",\"payload\":\"",
+		     seq, chunk, (unsigned long long)ts);
+	if (n < 0)
+		return -EINVAL;
+
+	b64len = sz - (size_t)n;
+	if (base64_encode(audio, len, buf + n, &b64len))
+		return -ENOSPC;
+	n += (int)b64len;
+
+	return fmt_ret(n + snprintf(buf + n, sz - (size_t)n,
+				    "\"},\"streamSid\":\"%s\"}", stream_sid),
+		       sz);
+}
+
+
+static int fmt_json(char *buf, size_t sz, json_t *root)
+{
+	size_t n;
+
+	if (!root)
+		return -ENOMEM;
+
+	n = json_dumpb(root, buf, sz, JSON_COMPACT);
+	json_decref(root);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sz)
+		return -ENOSPC;
+
+	buf[n] = '\0';
+	return (int)n;
+}
+
+
+/**
+ * Format a `mark` message (the echo of an agent's mark)
+ *
+ * @param name  Mark name; NULL (a mark sent without one) echoes as ""
+ */
+int twilio_fmt_mark(char *buf, size_t sz, uint32_t seq,
+		    const char *stream_sid, const char *name)
+{
+	char seqs[16];
+
+	snprintf(seqs, sizeof(seqs), "%u", seq);
+
+	return fmt_json(buf, sz, json_pack("{s:s, s:s, s:s, s:{s:s}}",
+					   "event", "mark",
+					   "sequenceNumber", seqs,
+					   "streamSid", stream_sid,
+					   "mark", "name", name ? name : ""));
+}
+
+
+/** Format a `dtmf` message: one per key press */
+int twilio_fmt_dtmf(char *buf, size_t sz, uint32_t seq,
+		    const char *stream_sid, char digit)
+{
+	return fmt_ret(snprintf(buf, sz, "{\"event\":\"dtmf\","
+				"\"streamSid\":\"%s\","
+				"\"sequenceNumber\":\"%u\","
+				"\"dtmf\":{\"track\":\"inbound_track\","
+				"\"digit\":\"%c\"}}",
+				stream_sid, seq, digit), sz);
+}
+
+
+/** Format the `stop` message */
+int twilio_fmt_stop(char *buf, size_t sz, uint32_t seq,
+		    const struct twilio_ids *ids)
+{
+	return fmt_ret(snprintf(buf, sz, "{\"event\":\"stop\","
+				"\"sequenceNumber\":\"%u\","
+				"\"streamSid\":\"%s\","
+				"\"stop\":{\"accountSid\":\"%s\","
+				"\"callSid\":\"%s\"}}",
+				seq, ids->stream_sid, ids->account_sid,
+				ids->call_sid), sz);
+}
+
+
+/** Release what twilio_parse() holds */
+void twilio_in_reset(struct twilio_in *in)
+{
+	if (!in)
+		return;
+
+	json_decref(in->json);
+	memset(in, 0, sizeof(*in));
+}
+
+
+static bool dtmf_digit_valid(char c)
+{
+	return (c >= '0' && c <= '9') || c == '*' || c == '#' ||
+		(c >= 'A' && c <= 'D');
+}
+
+
+/**
+ * Parse one text frame from an agent
+ *
+ * @param in     Parsed message (call twilio_in_reset() when done)
+ * @param text   Frame text, not necessarily NUL-terminated
+ * @param len    Length of text [bytes]
+ * @param err    Error description on failure
+ * @param errsz  Size of err
+ *
+ * @return 0 if success (ev may be TWILIO_EV_UNKNOWN), EBADMSG if the frame
+ *         is not JSON or a known event has fields of the wrong type
+ */
+int twilio_parse(struct twilio_in *in, const char *text, size_t len,
+		 char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *ev, *obj, *v;
+	const char *evs;
+
+	memset(in, 0, sizeof(*in));
+
+	in->json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!in->json) {
+		snprintf(err, errsz, "not JSON: %s", jerr.text);
+		return EBADMSG;
+	}
+
+	if (!json_is_object(in->json)) {
+		snprintf(err, errsz, "not a JSON object");
+		goto bad;
+	}
+
+	ev = json_object_get(in->json, "event");
+	if (!json_is_string(ev)) {
+		snprintf(err, errsz, "no \"event\" string");
+		goto bad;
+	}
+	evs = json_string_value(ev);
+
+	if (!strcmp(evs, "media")) {
+		obj = json_object_get(in->json, "media");
+		v = json_object_get(obj, "payload");
+		if (!json_is_object(obj) || !json_is_string(v)) {
+			snprintf(err, errsz, "media without media.payload");
+			goto bad;
+		}
+		in->ev = TWILIO_EV_MEDIA;
+		in->payload = json_string_value(v);
+		in->payload_len = json_string_length(v);
+	}
+	else if (!strcmp(evs, "mark")) {
+		obj = json_object_get(in->json, "mark");
+		in->ev = TWILIO_EV_MARK;
+		if (!obj || json_is_null(obj))
+			return 0; /* the OpenAI demo sends marks like this */
+		if (!json_is_object(obj)) {
+			snprintf(err, errsz, "mark is not an object");
+			goto bad;
+		}
+		v = json_object_get(obj, "name");
+		if (v && !json_is_string(v) && !json_is_null(v)) {
+			snprintf(err, errsz, "mark.name is not a string");
+			goto bad;
+		}
+		in->mark = json_string_value(v);
+	}
+	else if (!strcmp(evs, "clear")) {
+		in->ev = TWILIO_EV_CLEAR;
+	}
+	else if (!strcmp(evs, "dtmf")) {
+		obj = json_object_get(in->json, "dtmf");
+		v = json_object_get(obj, "digit");
+		if (!json_is_object(obj) || !json_is_string(v) ||
+		    json_string_length(v) != 1 ||
+		    !dtmf_digit_valid(json_string_value(v)[0])) {
+			snprintf(err, errsz, "dtmf.digit must be one of "
+				 "0-9 * # A-D");
+			goto bad;
+		}
+		in->ev = TWILIO_EV_DTMF;
+		in->digit = json_string_value(v)[0];
+		v = json_object_get(obj, "duration");
+		if (v && !json_is_integer(v)) {
+			snprintf(err, errsz, "dtmf.duration is not an integer");
+			goto bad;
+		}
+		if (v) {
+			json_int_t d = json_integer_value(v);
+			if (d < 40 || d > 5000) {
+				snprintf(err, errsz, "dtmf.duration %lld out of "
+					 "40..5000 ms", (long long)d);
+				goto bad;
+			}
+			in->duration = (uint32_t)d;
+		}
+	}
+	else {
+		in->ev = TWILIO_EV_UNKNOWN;
+	}
+
+	return 0;
+
+ bad:
+	json_decref(in->json);
+	in->json = NULL;
+	in->ev = TWILIO_EV_UNKNOWN;
+	return EBADMSG;
+}
