@@ -286,6 +286,7 @@ int main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	log_thread_name("cb-sip");
+	worker_lws_logging();
 
 	err = settings_load(&gw.set, config, errbuf, sizeof(errbuf));
 	if (err) {

@@ -57,6 +57,25 @@ struct worker {
 	bool running;
 };
 
+static void lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		--n;
+
+	log_msg(level == LLL_ERR ? LOGL_ERROR : LOGL_WARN, "lws: %b",
+		line, n);
+}
+
+
+/** Send libwebsockets' own warnings and errors to our log */
+void worker_lws_logging(void)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+}
+
+
 /** Monotonic clock [us] */
 uint64_t worker_now_us(void)
 {

@@ -29,5 +29,6 @@ void worker_call_add(struct worker *w, struct le *he, uint64_t id,
 void worker_call_remove(struct worker *w, struct le *he);
 int  worker_report(struct worker *w, int id, struct smsg *m);
 uint64_t worker_now_us(void);
+void worker_lws_logging(void);
 
 #endif
