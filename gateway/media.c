@@ -23,6 +23,8 @@
 #include "cb_re.h"
 #include "alink.h"
 #include "g711.h"
+#include "latch.h"
+#include "rtcpx.h"
 #include "gwmsg.h"
 #include "log.h"
 #include "media.h"
@@ -74,13 +76,13 @@ struct mcall {
 	ev_io rtp_io;
 	ev_io rtcp_io;
 	int rtp_fd, rtcp_fd;
-	struct sa src;                /**< latched source                 */
-	bool latched;
-	struct sa cand;               /**< candidate new source           */
-	uint32_t cand_ssrc;
-	uint16_t cand_seq;
-	unsigned cand_n;
+	struct latch latch;           /**< where media comes from and goes */
 	uint64_t last_rx_us;
+
+	/* RTCP */
+	struct rtcpx rtcp;
+	bool rtcp_on;
+	ev_timer rtcp_tmr;
 
 	/* RTP send */
 	ev_timer tx_tmr;
@@ -409,48 +411,6 @@ static void link_close(int err, const char *reason, void *arg)
  * RTP receive
  */
 
-/* symmetric RTP with protection against bleed: move to a new source only
-   after LATCH_NEED consecutive packets from it and none from the current */
-static bool latch(struct mcall *mc, const struct sa *src,
-		  const struct rtpkt *pkt)
-{
-	if (mc->latched && sa_cmp(src, &mc->src, SA_ALL)) {
-		mc->cand_n = 0;
-		return true;
-	}
-
-	if (!mc->latched && sa_cmp(src, &mc->mp.raddr, SA_ALL)) {
-		mc->src = *src;
-		mc->latched = true;
-		mc->cand_n = 0;
-		return true;
-	}
-
-	if (mc->cand_n && sa_cmp(src, &mc->cand, SA_ALL) &&
-	    pkt->ssrc == mc->cand_ssrc &&
-	    pkt->seq == (uint16_t)(mc->cand_seq + 1)) {
-		++mc->cand_n;
-	}
-	else {
-		mc->cand = *src;
-		mc->cand_n = 1;
-	}
-	mc->cand_ssrc = pkt->ssrc;
-	mc->cand_seq = pkt->seq;
-
-	if (mc->cand_n < LATCH_NEED)
-		return false;
-
-	log_info("call %s: media source moved to %J",
-		 mc->ms->ids.call_sid, src);
-	mc->src = *src;
-	mc->latched = true;
-	mc->cand_n = 0;
-
-	return true;
-}
-
-
 static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt)
 {
 	uint8_t buf[MAX_RTP];
@@ -475,25 +435,51 @@ static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt)
 }
 
 
+static void rtcp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
+			const struct sa *src)
+{
+	/* RTCP from anyone but the media source is not ours to believe */
+	if (!mc->rtcp_on || !sa_cmp(src, latch_remote(&mc->latch), SA_ADDR))
+		return;
+
+	(void)rtcpx_decode(&mc->rtcp, buf, len, worker_now_us(),
+			   rtcpx_ntp_now());
+}
+
+
 static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
 		       const struct sa *src)
 {
+	uint64_t now = worker_now_us();
 	struct rtpkt pkt;
 
-	if (rtpkt_is_rtcp(buf, len))
-		return;   /* rtcp-mux: handled with the RTCP work */
+	if (rtpkt_is_rtcp(buf, len)) {
+		rtcp_packet(mc, buf, len, src);   /* rtcp-mux */
+		return;
+	}
 
 	if (rtpkt_decode(&pkt, buf, len)) {
 		++mc->st.rtp_bad;
 		return;
 	}
 
-	if (!latch(mc, src, &pkt)) {
-		++mc->st.rtp_foreign;
-		return;
+	switch (latch_check(&mc->latch, src, pkt.ssrc, pkt.seq, now)) {
+
+	case LATCH_SWITCH:
+		log_info("call %s: media source moved to %J",
+			 mc->ms->ids.call_sid, src);
+		break;
+
+	case LATCH_ACCEPT:
+		break;
+
+	default:
+		return;   /* counted by the latch */
 	}
 
-	mc->last_rx_us = worker_now_us();
+	mc->last_rx_us = now;
+	if (mc->rtcp_on)
+		(void)rtcpx_rtp_recv(&mc->rtcp, &pkt, now);
 
 	if (pkt.pt == mc->mp.pt) {
 		++mc->st.rtp_rx;
@@ -546,9 +532,64 @@ static void rtcp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)revents;
 
 	for (int i = 0; i < RX_BATCH; i++) {
-		if (recv(mc->rtcp_fd, buf, sizeof(buf), 0) < 0)
+		struct sa src;
+		ssize_t n;
+
+		sa_init(&src, AF_UNSPEC);
+		src.len = sizeof(src.u);
+		n = recvfrom(mc->rtcp_fd, buf, sizeof(buf), 0, &src.u.sa,
+			     &src.len);
+		if (n < 0)
 			break;
+
+		rtcp_packet(mc, buf, (size_t)n, &src);
 	}
+}
+
+
+static void rtcp_send(struct mcall *mc, bool bye)
+{
+	uint8_t buf[RTCPX_BUF_SIZE];
+	const struct sa *dst;
+	struct sa rtcp_dst;
+	size_t len = 0;
+
+	if (!mc->rtcp_on || (!mc->mp.dir.send && !mc->mp.dir.recv))
+		return;
+
+	if (rtcpx_encode(&mc->rtcp, buf, sizeof(buf), &len, bye,
+			 worker_now_us(), rtcpx_ntp_now()))
+		return;
+
+	/* RTCP follows the latched media source: same host, RTCP port */
+	if (mc->mp.rtcp_mux) {
+		dst = latch_remote(&mc->latch);
+		(void)sendto(mc->rtp_fd, buf, len, 0, &dst->u.sa, dst->len);
+	}
+	else {
+		rtcp_dst = *latch_remote(&mc->latch);
+		sa_set_port(&rtcp_dst, sa_port(&mc->mp.raddr_rtcp));
+		if (sa_cmp(latch_remote(&mc->latch), &mc->mp.raddr, SA_ALL))
+			rtcp_dst = mc->mp.raddr_rtcp;
+		(void)sendto(mc->rtcp_fd, buf, len, 0, &rtcp_dst.u.sa,
+			     rtcp_dst.len);
+	}
+}
+
+
+static void rtcp_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mcall *mc = t->data;
+	uint32_t ms;
+
+	(void)revents;
+
+	rtcp_send(mc, false);
+
+	/* session bandwidth of one G.711 or Opus call, both ways [bit/s] */
+	ms = rtcpx_next_interval_ms(&mc->rtcp, 2 * 80000);
+	ev_timer_set(t, ms / 1000.0, 0);
+	ev_timer_start(loop, t);
 }
 
 
@@ -573,6 +614,7 @@ static void tx_frame(struct mcall *mc)
 	uint8_t pkt[RTPKT_HDR_SIZE + 960];
 	uint8_t *payload = pkt + RTPKT_HDR_SIZE;
 	uint8_t agent[960];
+	const struct sa *dst;
 	size_t n, plen = 160;
 
 	n = playq_read(mc->pq, agent, mc->outframe_size);
@@ -599,13 +641,17 @@ static void tx_frame(struct mcall *mc)
 	++mc->seq;
 	mc->ts += 160;
 
-	if (!mc->mp.dir.send || !sa_isset(&mc->mp.raddr, SA_ALL))
+	if (!mc->mp.dir.send || !sa_isset(latch_remote(&mc->latch), SA_ALL))
 		return;
 
-	if (sendto(mc->rtp_fd, pkt, RTPKT_HDR_SIZE + plen, 0,
-		   &(mc->latched ? &mc->src : &mc->mp.raddr)->u.sa,
-		   (mc->latched ? &mc->src : &mc->mp.raddr)->len) > 0)
+	dst = latch_remote(&mc->latch);
+	if (sendto(mc->rtp_fd, pkt, RTPKT_HDR_SIZE + plen, 0, &dst->u.sa,
+		   dst->len) > 0) {
 		++mc->st.rtp_tx;
+		if (mc->rtcp_on)
+			rtcpx_rtp_sent(&mc->rtcp, mc->ts - 160, plen,
+				       worker_now_us());
+	}
 }
 
 
@@ -662,6 +708,7 @@ static void mcall_destructor(void *arg)
 		ev_io_stop(mc->loop, &mc->rtp_io);
 		ev_io_stop(mc->loop, &mc->rtcp_io);
 		ev_timer_stop(mc->loop, &mc->tx_tmr);
+		ev_timer_stop(mc->loop, &mc->rtcp_tmr);
 	}
 	worker_call_remove(mc->w, &mc->he);
 	alink_close(mc->link, "call ended");
@@ -719,6 +766,8 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	ev_io_start(mc->loop, &mc->rtcp_io);
 	ev_init(&mc->tx_tmr, tx_cb);
 	mc->tx_tmr.data = mc;
+	ev_init(&mc->rtcp_tmr, rtcp_cb);
+	mc->rtcp_tmr.data = mc;
 
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
 			    ms->agent_auth_token, ms->conf.agent_tls_insecure,
@@ -743,16 +792,20 @@ int mcall_start(struct worker *w, struct media_start *ms)
 
 static void set_params(struct mcall *mc, const struct media_params *mp)
 {
-	bool moved = !mc->have_mp || !sa_cmp(&mp->raddr, &mc->mp.raddr,
-					     SA_ALL);
+	bool first = !mc->have_mp;
 
 	mc->mp = *mp;
 	mc->have_mp = true;
 
-	if (moved) {
-		/* new SDP address: that is where media comes from now */
-		mc->latched = false;
-		mc->cand_n = 0;
+	if (first) {
+		(void)latch_init(&mc->latch, &mp->raddr, LATCH_DEFAULT_N);
+		(void)rtcpx_init(&mc->rtcp, mc->ssrc, mc->ms->ids.call_sid,
+				 mp->srate, mp->srate);
+		mc->rtcp_on = true;
+	}
+	else if (!sa_cmp(&mp->raddr, &mc->latch.sdp, SA_ALL)) {
+		/* a new SDP address is where media comes from now */
+		(void)latch_set_sdp(&mc->latch, &mp->raddr);
 	}
 }
 
@@ -770,6 +823,10 @@ void mcall_answered(struct mcall *mc, const struct media_params *mp)
 	mc->last_rx_us = now;
 	mc->tx_next_us = now;
 	tx_arm(mc, now);
+
+	/* first report soon after media starts, then RFC 3550 intervals */
+	ev_timer_set(&mc->rtcp_tmr, 1.0, 0);
+	ev_timer_start(mc->loop, &mc->rtcp_tmr);
 }
 
 
@@ -816,6 +873,9 @@ void mcall_stop(struct mcall *mc, enum end_reason reason)
 		(void)send_text(mc, buf, n, false);
 	}
 
+	if (mc->state == MC_LIVE)
+		rtcp_send(mc, true);
+
 	mc->state = MC_ENDING;
 	report(mc, SMSG_CALL_GONE, reason, NULL);
 	mem_deref(mc);
@@ -825,6 +885,21 @@ void mcall_stop(struct mcall *mc, enum end_reason reason)
 /** Current statistics of the call */
 void mcall_stats(const struct mcall *mc, struct media_stats *st)
 {
+	struct rtcpx_stats rs;
+
 	*st = mc->st;
 	st->agent_dropped += alink_dropped(mc->link);
+	st->rtp_foreign = mc->latch.dropped;
+
+	if (mc->rtcp_on) {
+		rtcpx_stats(&mc->rtcp, &rs);
+		st->jitter_ms = rs.rx_jitter_ms;
+		if (rs.remote_valid) {
+			st->remote_fraction_lost =
+				rs.remote_fraction_lost / 256.0;
+			st->remote_jitter_ms = rs.remote_jitter_ms;
+		}
+		if (rs.rtt_valid)
+			st->rtt_ms = rs.rtt_ms;
+	}
 }
