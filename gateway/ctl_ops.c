@@ -1,0 +1,591 @@
+/**
+ * @file ctl_ops.c  Control socket: one request line in, one reply line out
+ *
+ * Requests are JSON objects `{"id": ..., "op": "...", ...}`. Each op lists
+ * the fields it accepts; any other field is a bad_request, so that a typo
+ * never silently does nothing. The singular of the collection carries the
+ * object or its key: {"op":"agents.put","agent":{...}},
+ * {"op":"agents.get","agent":"support"}, {"op":"numbers.delete",
+ * "number":"+14155551234"}.
+ *
+ * Secrets never leave: objects in replies are encoded with MODEL_REDACT,
+ * and logs name only ops, ids and numbers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include "cb_re.h"
+#include "store.h"
+#include "log.h"
+#include "ctl_ops.h"
+
+
+/** Error codes of the protocol (docs/control-protocol.md) */
+enum code {
+	C_OK = 0,
+	C_PARSE_ERROR,
+	C_BAD_REQUEST,
+	C_UNKNOWN_OP,
+	C_INVALID,
+	C_NOT_FOUND,
+	C_IN_USE,
+	C_STORAGE,
+	C_INTERNAL,
+};
+
+static const char *const code_names[] = {
+	"ok", "parse_error", "bad_request", "unknown_op", "invalid",
+	"not_found", "in_use", "storage", "internal",
+};
+
+enum kind { K_AGENT, K_TRUNK, K_NUMBER };
+
+static const char *const kind_one[] = {"agent", "trunk", "number"};
+static const char *const kind_list[] = {"agents", "trunks", "numbers"};
+
+/** One request being handled */
+struct req {
+	const struct ctlop_env *env;
+	const json_t *j;
+	const char *op;
+	const char *who;        /**< client, for logs           */
+	json_t *reply;          /**< members of a success reply */
+	json_t *extra;          /**< extra members of the error */
+	char msg[600];          /**< error message              */
+};
+
+typedef enum code (op_h)(struct req *r, enum kind k);
+
+struct opdef {
+	const char *name;
+	op_h *h;
+	enum kind k;
+	bool takes_key;         /**< accepts the singular field */
+};
+
+
+static enum code fail(struct req *r, enum code c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum code fail(struct req *r, enum code c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+
+	return c;
+}
+
+
+static enum code from_errno(struct req *r, int err)
+{
+	switch (err) {
+
+	case 0:       return C_OK;
+	case EINVAL:  return C_INVALID;
+	case ENOENT:  return C_NOT_FOUND;
+	case EBUSY:   return C_IN_USE;
+	case ENOMEM:
+		snprintf(r->msg, sizeof(r->msg), "out of memory");
+		return C_INTERNAL;
+	default:      return C_STORAGE;
+	}
+}
+
+
+static enum code set(struct req *r, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(r->reply, key, v))
+		return fail(r, C_INTERNAL, "out of memory");
+
+	return C_OK;
+}
+
+
+/* The key of get/delete: a string in the singular field */
+static enum code key_arg(struct req *r, enum kind k, const char **keyp)
+{
+	const json_t *v = json_object_get(r->j, kind_one[k]);
+
+	if (!v)
+		return fail(r, C_BAD_REQUEST, "%s: is required", kind_one[k]);
+	if (!json_is_string(v) || !json_string_length(v))
+		return fail(r, C_BAD_REQUEST, "%s: must be a non-empty %s",
+			    kind_one[k], k == K_NUMBER ? "E.164 string" :
+			    "id string");
+
+	*keyp = json_string_value(v);
+	return C_OK;
+}
+
+
+static enum code op_list(struct req *r, enum kind k)
+{
+	json_t *arr;
+
+	switch (k) {
+	case K_AGENT:  arr = store_agents_encode(r->env->store);  break;
+	case K_TRUNK:  arr = store_trunks_encode(r->env->store);  break;
+	default:       arr = store_numbers_encode(r->env->store); break;
+	}
+
+	return set(r, kind_list[k], arr);
+}
+
+
+static enum code op_get(struct req *r, enum kind k)
+{
+	struct store *st = r->env->store;
+	const char *key;
+	void *obj = NULL;
+	json_t *enc;
+	enum code c;
+	int err;
+
+	c = key_arg(r, k, &key);
+	if (c)
+		return c;
+
+	switch (k) {
+	case K_AGENT:
+		err = store_agent_get(st, key, (struct agent **)&obj);
+		break;
+	case K_TRUNK:
+		err = store_trunk_get(st, key, (struct trunk **)&obj);
+		break;
+	default:
+		err = store_number_get(st, key, (struct number **)&obj);
+		break;
+	}
+
+	if (err == ENOENT)
+		return fail(r, C_NOT_FOUND, "no such %s \"%s\"", kind_one[k],
+			    key);
+	if (err == EINVAL) {
+		const char *why = NULL;
+
+		e164_parse(NULL, 0, key, &why);
+		return fail(r, C_INVALID, "number %s", why ? why : "invalid");
+	}
+	if (err)
+		return fail(r, C_INTERNAL, "out of memory");
+
+	switch (k) {
+	case K_AGENT:  enc = agent_encode(obj, MODEL_REDACT); break;
+	case K_TRUNK:  enc = trunk_encode(obj, MODEL_REDACT); break;
+	default:       enc = number_encode(obj, true);        break;
+	}
+	mem_deref(obj);
+
+	return set(r, kind_one[k], enc);
+}
+
+
+static enum code op_put(struct req *r, enum kind k)
+{
+	struct store *st = r->env->store;
+	const json_t *v = json_object_get(r->j, kind_one[k]);
+	const char *id = NULL;
+	void *old = NULL, *obj = NULL;
+	char dmsg[512] = "";
+	bool created = false;
+	json_t *enc;
+	enum code c;
+	int err;
+
+	if (!v)
+		return fail(r, C_BAD_REQUEST, "%s: is required", kind_one[k]);
+	if (!json_is_object(v))
+		return fail(r, C_BAD_REQUEST, "%s: must be a JSON object",
+			    kind_one[k]);
+
+	/* the stored object, to keep secrets sent back as "x_set": true */
+	if (k != K_NUMBER)
+		id = json_string_value(json_object_get(v, "id"));
+	if (id && k == K_AGENT)
+		(void)store_agent_get(st, id, (struct agent **)&old);
+	else if (id && k == K_TRUNK)
+		(void)store_trunk_get(st, id, (struct trunk **)&old);
+
+	switch (k) {
+	case K_AGENT:
+		err = agent_decode((struct agent **)&obj, v, old, dmsg,
+				   sizeof(dmsg));
+		break;
+	case K_TRUNK:
+		err = trunk_decode((struct trunk **)&obj, v, old, dmsg,
+				   sizeof(dmsg));
+		break;
+	default:
+		err = number_decode((struct number **)&obj, v, dmsg,
+				    sizeof(dmsg));
+		break;
+	}
+	old = mem_deref(old);
+
+	if (err == EINVAL) {
+		c = fail(r, C_INVALID, "%s", dmsg);
+		goto out;
+	}
+	if (err) {
+		c = fail(r, C_INTERNAL, "out of memory");
+		goto out;
+	}
+
+	switch (k) {
+	case K_AGENT:
+		err = store_agent_put(st, obj, &created, dmsg, sizeof(dmsg));
+		id = ((struct agent *)obj)->id;
+		break;
+	case K_TRUNK:
+		err = store_trunk_put(st, obj, &created, dmsg, sizeof(dmsg));
+		id = ((struct trunk *)obj)->id;
+		break;
+	default:
+		err = store_number_put(st, obj, &created, dmsg, sizeof(dmsg));
+		id = ((struct number *)obj)->number;
+		break;
+	}
+
+	if (err) {
+		c = from_errno(r, err);
+		if (c != C_INTERNAL)
+			fail(r, c, "%s", dmsg);
+		log_warn("ctl: %s %s refused (%s): %s", r->op, id,
+			 code_names[c], r->msg);
+		goto out;
+	}
+
+	log_notice("ctl: %s %s: %s by %s", r->op, id,
+		   created ? "created" : "replaced", r->who);
+
+	switch (k) {
+	case K_AGENT:  enc = agent_encode(obj, MODEL_REDACT); break;
+	case K_TRUNK:  enc = trunk_encode(obj, MODEL_REDACT); break;
+	default:       enc = number_encode(obj, true);        break;
+	}
+
+	c = set(r, kind_one[k], enc);
+	if (!c)
+		c = set(r, "created", json_boolean(created));
+
+ out:
+	mem_deref(obj);
+	return c;
+}
+
+
+static enum code op_delete(struct req *r, enum kind k)
+{
+	struct store *st = r->env->store;
+	char dmsg[512] = "";
+	const char *key;
+	json_t *users = NULL;
+	enum code c;
+	int err;
+
+	c = key_arg(r, k, &key);
+	if (c)
+		return c;
+
+	switch (k) {
+	case K_AGENT:
+		users = json_array();
+		err = store_agent_delete(st, key, users, dmsg, sizeof(dmsg));
+		break;
+	case K_TRUNK:
+		users = json_array();
+		err = store_trunk_delete(st, key, users, dmsg, sizeof(dmsg));
+		break;
+	default:
+		err = store_number_delete(st, key, dmsg, sizeof(dmsg));
+		break;
+	}
+
+	if (err) {
+		c = from_errno(r, err);
+		if (c != C_INTERNAL)
+			fail(r, c, "%s", dmsg);
+		if (c == C_IN_USE && users) {
+			r->extra = json_pack("{s:O}", "numbers", users);
+		}
+		if (c != C_NOT_FOUND && c != C_INVALID)
+			log_warn("ctl: %s %s refused (%s): %s", r->op, key,
+				 code_names[c], r->msg);
+		json_decref(users);
+		return c;
+	}
+	json_decref(users);
+
+	log_notice("ctl: %s %s: deleted by %s", r->op, key, r->who);
+
+	return set(r, "deleted", json_string(key));
+}
+
+
+/* Map a gateway handler's errno; a "message" it set becomes the message */
+static enum code handler_result(struct req *r, int err)
+{
+	const char *m = json_string_value(json_object_get(r->reply,
+							  "message"));
+	enum code c;
+
+	switch (err) {
+	case 0:      return C_OK;
+	case ENOENT: c = C_NOT_FOUND;   break;
+	case EINVAL: c = C_BAD_REQUEST; break;
+	case ENOSYS: c = C_UNKNOWN_OP;  break;
+	default:     c = C_INTERNAL;    break;
+	}
+
+	if (m)
+		return fail(r, c, "%s", m);
+	if (c == C_UNKNOWN_OP)
+		return fail(r, c, "unknown op \"%s\"", r->op);
+
+	return fail(r, c, "%s: %s", r->op, strerror(err));
+}
+
+
+static enum code op_status(struct req *r, enum kind k)
+{
+	uint32_t na = 0, nt = 0, nn = 0;
+	enum code c;
+	int err;
+
+	(void)k;
+
+	store_counts(r->env->store, &na, &nt, &nn);
+
+	c = set(r, "version", json_string(CB_VERSION));
+	if (!c)
+		c = set(r, "uptime_s", json_integer((json_int_t)
+			((ctlop_now_ms() - r->env->start_ms) / 1000)));
+	if (!c)
+		c = set(r, "pid", json_integer(getpid()));
+	if (!c)
+		c = set(r, "counts", json_pack("{s:I,s:I,s:I}",
+				"agents", (json_int_t)na,
+				"trunks", (json_int_t)nt,
+				"numbers", (json_int_t)nn));
+	if (c || !r->env->oph)
+		return c;
+
+	err = r->env->oph("status", r->j, r->reply, r->env->arg);
+
+	return err == ENOSYS ? C_OK : handler_result(r, err);
+}
+
+
+static enum code op_calls(struct req *r, enum kind k)
+{
+	(void)k;
+
+	if (!r->env->oph)
+		return fail(r, C_UNKNOWN_OP, "unknown op \"%s\"", r->op);
+
+	return handler_result(r, r->env->oph(r->op, r->j, r->reply,
+					     r->env->arg));
+}
+
+
+static const struct opdef ops[] = {
+	{"agents.list",    op_list,   K_AGENT,  false},
+	{"agents.get",     op_get,    K_AGENT,  true},
+	{"agents.put",     op_put,    K_AGENT,  true},
+	{"agents.delete",  op_delete, K_AGENT,  true},
+	{"trunks.list",    op_list,   K_TRUNK,  false},
+	{"trunks.get",     op_get,    K_TRUNK,  true},
+	{"trunks.put",     op_put,    K_TRUNK,  true},
+	{"trunks.delete",  op_delete, K_TRUNK,  true},
+	{"numbers.list",   op_list,   K_NUMBER, false},
+	{"numbers.get",    op_get,    K_NUMBER, true},
+	{"numbers.put",    op_put,    K_NUMBER, true},
+	{"numbers.delete", op_delete, K_NUMBER, true},
+	{"status",         op_status, K_AGENT,  false},
+};
+
+
+static enum code dispatch(struct req *r)
+{
+	const struct opdef *d = NULL;
+	const json_t *opv;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(r->j))
+		return fail(r, C_BAD_REQUEST, "request must be a JSON object");
+
+	opv = json_object_get(r->j, "op");
+	if (!opv)
+		return fail(r, C_BAD_REQUEST, "op: is required");
+	if (!json_is_string(opv))
+		return fail(r, C_BAD_REQUEST, "op: must be a string");
+	r->op = json_string_value(opv);
+
+	if (!strncmp(r->op, "calls.", 6))
+		return op_calls(r, K_AGENT);
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (!strcmp(ops[i].name, r->op)) {
+			d = &ops[i];
+			break;
+		}
+	}
+	if (!d) {
+		char q[64];
+
+		snprintf(q, sizeof(q), "%.48s%s", r->op,
+			 strlen(r->op) > 48 ? "..." : "");
+		for (char *p = q; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == '"')
+				*p = '?';
+		}
+		return fail(r, C_UNKNOWN_OP, "unknown op \"%s\"; see "
+			    "docs/control-protocol.md", q);
+	}
+
+	json_object_foreach((json_t *)r->j, key, v) {
+		(void)v;
+		if (!strcmp(key, "id") || !strcmp(key, "op"))
+			continue;
+		if (d->takes_key && !strcmp(key, kind_one[d->k]))
+			continue;
+		return fail(r, C_BAD_REQUEST, "%s does not take field "
+			    "\"%.40s\"", d->name, key);
+	}
+
+	return d->h(r, d->k);
+}
+
+
+static char *dump_line(json_t *reply, size_t *lenp)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	size_t len;
+	char *line;
+
+	if (!text)
+		return NULL;
+
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	*lenp = len + 1;
+
+	return line;
+}
+
+
+/**
+ * Handle one request line
+ *
+ * @param env   What the ops work on
+ * @param line  Request, without the newline (need not be NUL-terminated)
+ * @param len   Length of line [bytes]
+ * @param who   The client, for logs
+ * @param lenp  Set to the length of the reply [bytes]
+ *
+ * @return The reply line, ending in '\n' (free() it), or NULL if out of
+ *         memory
+ */
+char *ctlop_handle(const struct ctlop_env *env, const char *line,
+		   size_t len, const char *who, size_t *lenp)
+{
+	struct req r;
+	json_error_t jerr;
+	json_t *out = NULL, *id = NULL;
+	enum code c;
+	char *text = NULL;
+
+	memset(&r, 0, sizeof(r));
+	r.env = env;
+	r.who = who;
+	r.op = "?";
+
+	r.reply = json_object();
+	if (!r.reply)
+		return NULL;
+
+	r.j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r.j) {
+		c = fail(&r, C_PARSE_ERROR, "column %d: %s", jerr.column,
+			 jerr.text);
+	}
+	else {
+		id = json_object_get(r.j, "id");
+		c = dispatch(&r);
+	}
+
+	if (c) {
+		log_debug("ctl: %s: %s: %s (%s)", r.op, code_names[c], r.msg,
+			  who);
+		out = json_pack("{s:O?,s:b,s:{s:s,s:s}}", "id", id, "ok", 0,
+				"error", "code", code_names[c],
+				"message", r.msg);
+		if (out && r.extra)
+			json_object_update(json_object_get(out, "error"),
+					   r.extra);
+	}
+	else {
+		out = json_pack("{s:O?,s:b}", "id", id, "ok", 1);
+		if (out)
+			json_object_update_missing(out, r.reply);
+	}
+
+	if (out)
+		text = dump_line(out, lenp);
+
+	json_decref(out);
+	json_decref(r.extra);
+	json_decref(r.reply);
+	json_decref((json_t *)r.j);
+
+	return text;
+}
+
+
+/**
+ * A reply for a request that could not be read (no id)
+ *
+ * @param code  Error code
+ * @param msg   Message
+ * @param lenp  Set to the length [bytes]
+ *
+ * @return The reply line (free() it), or NULL if out of memory
+ */
+char *ctlop_error(const char *code, const char *msg, size_t *lenp)
+{
+	json_t *out = json_pack("{s:n,s:b,s:{s:s,s:s}}", "id", "ok", 0,
+				"error", "code", code, "message", msg);
+	char *text;
+
+	if (!out)
+		return NULL;
+
+	text = dump_line(out, lenp);
+	json_decref(out);
+
+	return text;
+}
+
+
+/** CLOCK_MONOTONIC [ms] */
+uint64_t ctlop_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
