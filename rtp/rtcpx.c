@@ -398,11 +398,10 @@ static void apply_rblocks(struct rtcpx *rc, const uint8_t *p, unsigned n,
 }
 
 
+/* the source we receive, or any before we have one; callers have already
+ * set aside our own SSRC */
 static bool from_peer(const struct rtcpx *rc, uint32_t ssrc)
 {
-	if (ssrc == rc->ssrc)
-		return false;
-
 	return !rc->rx.valid || ssrc == rc->rx.ssrc;
 }
 
@@ -514,7 +513,7 @@ static int do_bye(struct rtcpx *rc, const uint8_t *p, size_t end,
 		if (ssrc == rc->ssrc)
 			continue;
 
-		if ((rc->rx.valid && ssrc == rc->rx.ssrc) ||
+		if (from_peer(rc, ssrc) ||
 		    (rc->have_sr && ssrc == rc->sr_ssrc))
 			rc->bye = true;
 	}
