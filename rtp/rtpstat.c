@@ -19,7 +19,10 @@
  * - Jitter is the A.8 estimator in integer form, 16 times scaled. Arrival
  *   times arrive in [us] from the caller's monotonic clock and are turned
  *   into RTP clock units; the arithmetic is done in 64 bits and clamped,
- *   so a timestamp jump cannot overflow it.
+ *   so a timestamp jump cannot overflow it. A packet that repeats the
+ *   previous timestamp gives no sample: RFC 4733 telephone-events carry
+ *   the event's start time in every packet of the event, so their transit
+ *   grows by 20 ms a packet without any network jitter.
  */
 #include <errno.h>
 #include <string.h>
@@ -90,6 +93,13 @@ static void jitter_update(struct rtpstat_rx *rx, uint32_t ts,
 {
 	const uint32_t transit = rtpstat_us2clock(arrival_us, rx->clock_rate)
 		- ts;
+
+	/* packets repeating a timestamp (RFC 4733 events, their
+	 * retransmissions) were not sampled at their send time */
+	if (rx->have_transit && ts == rx->last_ts)
+		return;
+
+	rx->last_ts = ts;
 
 	if (rx->have_transit) {
 		const int32_t d = (int32_t)(transit - rx->transit);

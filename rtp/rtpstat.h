@@ -47,6 +47,7 @@ struct rtpstat_rx {
 	/* interarrival jitter (RFC 3550 A.8) */
 	bool     have_transit;   /**< transit holds a previous packet's      */
 	uint32_t transit;        /**< last relative transit [clock units]    */
+	uint32_t last_ts;        /**< timestamp of the last packet counted   */
 	uint32_t jitter_q4;      /**< jitter [clock units] scaled by 16      */
 
 	/* call totals, over every source seen */

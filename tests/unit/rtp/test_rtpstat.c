@@ -341,6 +341,38 @@ static void test_jitter_robust(void)
 }
 
 
+/* a DTMF event in the stream (RFC 4733: one timestamp for all its packets,
+ * the end packet sent three times) is not jitter */
+static void test_jitter_telephone_event(void)
+{
+	struct rtpstat_rx rx;
+	uint16_t seq = 0;
+	unsigned k;
+
+	rtpstat_rx_init(&rx, 8000);
+
+	for (k = 0; k < 100; k++) {
+		uint32_t ts = 160 * k;
+		unsigned copies = 1;
+
+		/* packets 40..49 are an event that started at packet 40 */
+		if (k >= 40 && k < 50)
+			ts = 160 * 40;
+		if (k == 49)
+			copies = 3;
+
+		for (unsigned c = 0; c < copies; c++) {
+			(void)rtpstat_rx_update(&rx, A, seq, ts, 4,
+						20000ull * k + 30000);
+		}
+		++seq;
+	}
+
+	TEST_EQ(rx.packets, 99 + 2);
+	TEST_EQ(rtpstat_rx_jitter(&rx), 0);
+}
+
+
 static void test_tx(void)
 {
 	struct rtpstat_tx tx;
@@ -388,6 +420,7 @@ int main(void)
 	test_report_clamp();
 	test_jitter();
 	test_jitter_robust();
+	test_jitter_telephone_event();
 	test_tx();
 	test_args();
 
