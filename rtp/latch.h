@@ -33,7 +33,8 @@ enum latch_verdict {
 	LATCH_DROP,         /**< from another source: drop it               */
 };
 
-/** Latching state of one call's media */
+/** Latching state of one call's media; locking: none, only the call's
+ *  media worker thread touches it */
 struct latch {
 	struct sa sdp;           /**< address from the latest SDP            */
 	struct sa cur;           /**< current source and media destination   */

@@ -54,7 +54,8 @@ struct rtcpx_rblock {
 	uint32_t dlsr;           /**< delay since that SR [1/65536 s]        */
 };
 
-/** RTCP state of one call */
+/** RTCP state of one call; locking: none, only the call's media worker
+ *  thread touches it (other threads read rtcpx_stats() copies) */
 struct rtcpx {
 	uint32_t ssrc;                       /**< our SSRC                   */
 	char     cname[RTCPX_CNAME_MAX + 1]; /**< our CNAME                  */

@@ -23,7 +23,8 @@
 /** Largest backward sequence step still taken as reordering [packets] */
 #define RTPSTAT_MAX_MISORDER   100
 
-/** Statistics of the stream received on one call */
+/** Statistics of the stream received on one call; locking: none, only
+ *  the call's media worker thread touches it */
 struct rtpstat_rx {
 	uint32_t clock_rate;     /**< RTP clock rate [Hz]                    */
 
@@ -60,7 +61,7 @@ struct rtpstat_rx {
 	uint64_t last_us;        /**< arrival of the last packet counted [us] */
 };
 
-/** Statistics of the stream sent on one call */
+/** Statistics of the stream sent on one call; locking: as rtpstat_rx */
 struct rtpstat_tx {
 	uint32_t clock_rate;     /**< RTP clock rate [Hz]                    */
 	uint64_t packets;        /**< packets sent                           */
