@@ -799,11 +799,14 @@ static void set_params(struct mcall *mc, const struct media_params *mp)
 
 	if (first) {
 		(void)latch_init(&mc->latch, &mp->raddr, LATCH_DEFAULT_N);
+		/* a takeover run must also last 40 ms: a burst of forged
+		   packets squeezed between two real ones cannot win */
+		latch_set_min_span(&mc->latch, 40000);
 		(void)rtcpx_init(&mc->rtcp, mc->ssrc, mc->ms->ids.call_sid,
 				 mp->srate, mp->srate);
 		mc->rtcp_on = true;
 	}
-	else if (!sa_cmp(&mp->raddr, &mc->latch.sdp, SA_ALL)) {
+	else {
 		/* a new SDP address is where media comes from now */
 		(void)latch_set_sdp(&mc->latch, &mp->raddr);
 	}
