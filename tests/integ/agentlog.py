@@ -220,32 +220,36 @@ class Recording:
             return []
         return sorted(f[:-6] for f in files if f.endswith(".jsonl"))
 
-    def conns(self, path=None, closed_only=False):
+    def conns(self, path=None, closed_only=False, where=None):
         """Connections in accept order; path filters on the request path
-        (exact string, or a callable)."""
+        (exact string, or a callable), where on the Conn (a callable)."""
         out = []
         for n in self.names():
             c = Conn(self.dir, n)
             if path is not None and not (path(c.path) if callable(path)
                                          else c.path == path):
                 continue
+            if where is not None and not where(c):
+                continue
             if closed_only and not c.closed:
                 continue
             out.append(c)
         return out
 
-    def wait_closed(self, count, timeout=10.0, path=None):
-        """Wait (bounded) until count connections have ended; returns them.
-        Raises AssertionError with what was seen on timeout."""
+    def wait_closed(self, count, timeout=10.0, path=None, where=None):
+        """Wait (bounded) until count connections (filtered as in conns())
+        have ended; returns them. Raises AssertionError with what was seen
+        on timeout."""
         deadline = time.monotonic() + timeout
         while True:
-            done = self.conns(path=path, closed_only=True)
+            done = self.conns(path=path, closed_only=True, where=where)
             if len(done) >= count:
                 return done
             if time.monotonic() >= deadline:
                 raise AssertionError(
                     "%d of %d agent connections ended within %.1f s: %s"
-                    % (len(done), count, timeout, self.conns(path=path)))
+                    % (len(done), count, timeout,
+                       self.conns(path=path, where=where)))
             time.sleep(0.05)
 
     def wait_event(self, predicate, timeout=10.0):
@@ -388,7 +392,7 @@ def check_twilio_stream(conn, media_format=None, media_bytes=None,
                 p.append("stop: accountSid/callSid %r differ from start"
                          % sp)
             stopped = True
-        elif name == "start":
+        elif name == "start" and f is not ev[1]:
             p.append("second start")
     if require_stop and not stopped:
         p.append("no stop")
