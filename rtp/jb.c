@@ -37,10 +37,11 @@
  * whole slots only, preferably where it costs nothing:
  *  - err < -grace/2 at a slot that starts with silence: insert one more
  *    silence slot (play stays where it is);
- *  - err < -grace/2 at a slot whose media is missing at its deadline:
+ *  - err < -grace/2 at a slot with media missing at its deadline:
  *    insert a concealed slot instead of skipping the media (stretch), so
  *    late-running packets still play;
- *  - err > ptime + grace/2 at a slot that is all gap: skip that gap;
+ *  - err > ptime - grace/2 at a slot that is all gap: skip that gap (a
+ *    silent or a missing slot costs nothing to skip);
  *  - err > 1.5 ptime in speech: drop one slot of media.
  * Sender clock drift moves the minimum transit, hence err, and is absorbed
  * by these slips: mostly in silence and at talk-spurt starts (the gap
@@ -64,9 +65,9 @@
  * source still in sequence are played with its old mapping; its late
  * stragglers are dropped). Within a source, a packet newer than all others
  * whose ext due time lies beyond max_wait + 100 ms + ptime from now is a
- * forward timestamp jump; two such packets in a row wholly before `play`
- * (or one with the marker bit) are a backward jump: both start a new
- * epoch. A sequence jump beyond 3000 forward or 256 back is taken only
+ * forward timestamp jump; two such packets in a row that lie wholly before
+ * `play` by more than max_wait + grace (late beyond any target), or one
+ * with the marker bit, are a backward jump: both start a new epoch. A sequence jump beyond 3000 forward or 256 back is taken only
  * when the next packet follows it (RFC 3550 A.1 probation).
  *
  * Cost. No allocation after jb_alloc(); payloads are copied into a fixed
@@ -88,6 +89,8 @@ enum {
 	MAX_DUR_MS  = 120,          /**< longest packet [ms]                */
 	JUMP_MS     = 100,          /**< margin before a forward jump [ms]  */
 	LATE_RUN    = 2,            /**< late packets that mean a jump      */
+	BACK_MS     = 200,          /**< idle time before the previous
+				         source may take over again [ms]    */
 };
 
 enum ent_flag {
@@ -124,12 +127,14 @@ struct jb_rx {
 	int64_t  top;               /**< highest extended seq received      */
 	uint64_t uniq;              /**< distinct seqs in [base, top]       */
 	uint64_t map[SEQWIN / 64];  /**< received bits, (top-SEQWIN, top]   */
+	uint64_t note[SEQWIN / 64]; /**< of those, not media (jb_note_seq)  */
 	bool     bad;               /**< a sequence jump is on probation    */
 	uint16_t bad_seq;           /**< seq that confirms it               */
 	uint32_t top_ts;            /**< RTP timestamp of top               */
 	bool     top_cn;            /**< top was comfort noise              */
 	uint32_t pdur;              /**< packet duration [clock units]      */
 	uint32_t pdur_cand;         /**< candidate, seen once               */
+	uint64_t last_arr;          /**< arrival of its last packet [us]    */
 
 	bool     mapped;            /**< ts_ref/ext_ref valid               */
 	uint32_t ts_ref;            /**< RTP timestamp ...                  */
@@ -166,6 +171,7 @@ struct jb {
 	uint32_t gen_next;
 	unsigned late_run;          /**< seq-new packets wholly late in a row */
 	bool     need_epoch;        /**< next packet starts an epoch        */
+	int64_t  epoch_ext;         /**< where the current epoch starts     */
 	uint64_t lost_done;         /**< lost of retired sources            */
 
 	/* delay estimate */
@@ -487,11 +493,13 @@ static void rx_advance(struct jb_rx *rx, int64_t top)
 
 	if (top - rx->top >= SEQWIN) {
 		memset(rx->map, 0, sizeof(rx->map));
+		memset(rx->note, 0, sizeof(rx->note));
 	}
 	else {
 		for (s = rx->top + 1; s <= top; s++) {
 			uint64_t b = (uint64_t)s & (SEQWIN - 1);
 			rx->map[b / 64] &= ~((uint64_t)1 << (b % 64));
+			rx->note[b / 64] &= ~((uint64_t)1 << (b % 64));
 		}
 	}
 
@@ -514,6 +522,7 @@ static int rx_seq(struct jb *jb, struct jb_rx *rx, uint16_t seq,
 		rx->seq_ok = true;
 		rx->base = rx->top = seq;
 		memset(rx->map, 0, sizeof(rx->map));
+		memset(rx->note, 0, sizeof(rx->note));
 		bit_set(rx, seq);
 		rx->uniq = 1;
 		*eseqp = seq;
@@ -537,6 +546,7 @@ static int rx_seq(struct jb *jb, struct jb_rx *rx, uint16_t seq,
 		eseq = rx->top + SEQWIN +
 			(uint16_t)(seq - (uint16_t)(rx->top + SEQWIN));
 		memset(rx->map, 0, sizeof(rx->map));
+		memset(rx->note, 0, sizeof(rx->note));
 		rx->base = rx->top = eseq;
 		rx->uniq = 0;
 		rx->bad = false;
@@ -577,6 +587,16 @@ static const struct jb_rx *rx_by_gen(const struct jb *jb, uint32_t gen)
 		return &jb->rx[1];
 
 	return NULL;
+}
+
+
+/** Seq s arrived, as a packet that is not media */
+static bool seq_noted(const struct jb *jb, uint32_t gen, int64_t s)
+{
+	const struct jb_rx *rx = rx_by_gen(jb, gen);
+	uint64_t b = (uint64_t)s & (SEQWIN - 1);
+
+	return rx && in_window(rx, s) && ((rx->note[b / 64] >> (b % 64)) & 1);
 }
 
 
@@ -787,6 +807,32 @@ static int64_t map_ext(const struct jb_rx *rx, uint32_t ts, int64_t eseq)
 }
 
 
+static uint32_t gcd32(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+
+	return a;
+}
+
+
+/**
+ * Extra wait for the packet that completes a slot, when packets are
+ * shorter than a slot or straddle slot boundaries: ptime - gcd(packet
+ * duration, ptime); 0 for 20, 40 or 60 ms packets, 10 ms for 10 or 30 ms
+ * packets [us]
+ */
+static int64_t pack_us(const struct jb *jb)
+{
+	uint32_t d = jb->rx[0].pdur ? jb->rx[0].pdur : jb->slot_ts;
+
+	return to_us(jb, jb->slot_ts - gcd32(d, jb->slot_ts));
+}
+
+
 /** Where the first packet of a new epoch goes [ext] */
 static int64_t epoch_place(struct jb *jb, uint64_t now)
 {
@@ -795,12 +841,12 @@ static int64_t epoch_place(struct jb *jb, uint64_t now)
 
 	if (!jb->started) {
 		jb->started  = true;
-		jb->next_due = now + (uint64_t)jb->target_us;
+		jb->next_due = now + (uint64_t)(jb->target_us + pack_us(jb));
 		jb->play     = 0;
 		return 0;
 	}
 
-	ideal = (int64_t)now + jb->target_us;
+	ideal = (int64_t)now + jb->target_us + pack_us(jb);
 	lead  = ideal - jb->grace_us / 2 - (int64_t)jb->next_due;
 	j     = ceil_div(lead, jb->slot_us);
 
@@ -831,6 +877,7 @@ static void epoch_new(struct jb *jb, struct jb_rx *rx, uint32_t ts,
 
 	rx->ext_ref   = epoch_place(jb, now);
 	rx->ts_ref    = ts;
+	jb->epoch_ext = rx->ext_ref;
 	rx->mapped    = true;
 	rx->epoch_seq = eseq;
 
@@ -842,7 +889,7 @@ static void epoch_new(struct jb *jb, struct jb_rx *rx, uint32_t ts,
 
 /** The source a packet belongs to; switches source if it is a new one */
 static struct jb_rx *rx_select(struct jb *jb, uint32_t ssrc, uint16_t seq,
-			       bool *switchedp)
+			       uint64_t now, bool *switchedp)
 {
 	struct jb_rx *rx0 = &jb->rx[0], *rx1 = &jb->rx[1], tmp;
 
@@ -860,8 +907,9 @@ static struct jb_rx *rx_select(struct jb *jb, uint32_t ssrc, uint16_t seq,
 	if (rx1->valid && rx1->ssrc == ssrc) {
 		int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)rx1->top);
 
-		if (d <= 0)
-			return rx1;     /* straggler of the previous source */
+		/* a straggler, unless the current source has gone quiet */
+		if (d <= 0 || now < rx0->last_arr + BACK_MS * 1000)
+			return rx1;
 
 		/* the previous source is back */
 		tmp = *rx0;
@@ -936,8 +984,9 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 {
 	struct jb_rx *rx;
 	struct jb_ent *e;
-	bool switched, isnew, cn, cur, had_seq;
-	int64_t eseq, ext, prev_top;
+	bool switched, isnew, cn, cur, had_seq, stale;
+	bool first = false, beyond = false;
+	int64_t eseq, ext = 0, prev_top;
 	uint32_t dur;
 	uint16_t idx;
 	int err;
@@ -961,7 +1010,7 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 
 	cn = (pkt->pt == jb->conf.cn_pt);
 
-	rx = rx_select(jb, pkt->ssrc, pkt->seq, &switched);
+	rx = rx_select(jb, pkt->ssrc, pkt->seq, now_us, &switched);
 	cur = (rx == &jb->rx[0]);
 	prev_top = rx->top;
 	had_seq = rx->seq_ok;
@@ -979,38 +1028,43 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 	if (!isnew)
 		++jb->st.reordered;
 
-	if (isnew && had_seq && eseq == prev_top + 1 && !pkt->marker &&
-	    !cn && !rx->top_cn && !pkt->dur)
+	if (pkt->dur && !cn)
+		rx->pdur = pkt->dur;
+	else if (isnew && had_seq && eseq == prev_top + 1 && !pkt->marker &&
+		 !cn && !rx->top_cn)
 		learn_dur(jb, rx, pkt->ts);
 
 	dur = cn ? 0 : (pkt->dur ? pkt->dur : rx->pdur);
 
+	/* mapped by an older epoch: previous source, or before a jump */
+	stale = !cur || (rx->pmapped && eseq < rx->epoch_seq);
+
+	if (cur)
+		rx->last_arr = now_us;
+
 	/* the packet's position in playout coordinates */
 	if (cur && (switched || jb->need_epoch || !rx->mapped)) {
-		epoch_new(jb, rx, pkt->ts, eseq, now_us, !switched);
-		ext = rx->ext_ref;
-		switched = true;        /* marks the epoch's first packet */
+		first = true;
 	}
 	else {
 		ext = map_ext(rx, pkt->ts, eseq);
 
-		if (cur && isnew && eseq >= rx->epoch_seq) {
+		if (cur && isnew && !stale) {
 			int64_t due = (int64_t)jb->next_due +
 				to_us(jb, ext - jb->play);
 
 			if (due - (int64_t)now_us > jb->maxw_us + jb->slot_us +
 			    (int64_t)JUMP_MS * 1000) {
-				epoch_new(jb, rx, pkt->ts, eseq, now_us, true);
-				ext = rx->ext_ref;
-				switched = true;
+				first = true;           /* forward jump */
 			}
-			else if (ext + max64(dur, 1) <= jb->play) {
-				if (pkt->marker || ++jb->late_run >= LATE_RUN) {
-					epoch_new(jb, rx, pkt->ts, eseq,
-						  now_us, true);
-					ext = rx->ext_ref;
-					switched = true;
-				}
+			else if (ext + max64(dur, 1) <= jb->play &&
+				 to_us(jb, jb->play - ext) >
+				 jb->maxw_us + jb->grace_us) {
+				/* wholly late, by more than any target:
+				   a backward jump if it goes on */
+				beyond = true;
+				if (pkt->marker || ++jb->late_run >= LATE_RUN)
+					first = true;
 			}
 			else {
 				jb->late_run = 0;
@@ -1018,18 +1072,30 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 		}
 	}
 
+	if (first) {
+		epoch_new(jb, rx, pkt->ts, eseq, now_us, !switched);
+		ext = rx->ext_ref;
+		beyond = false;
+	}
+
 	if (isnew) {
 		rx->top_ts = pkt->ts;
 		rx->top_cn = cn;
-		if (eseq >= rx->epoch_seq || !rx->pmapped) {
+		if (!(rx->pmapped && eseq < rx->epoch_seq)) {
 			rx->ts_ref  = pkt->ts;
 			rx->ext_ref = ext;
 		}
 	}
 
 	/* timing of the current mapping feeds the delay estimate */
-	if (cur && (eseq >= rx->epoch_seq || !rx->pmapped))
+	if (!stale && !beyond)
 		est_feed(jb, (int64_t)now_us - to_us(jb, ext));
+
+	/* an older epoch's packet must not run into the current one */
+	if (stale && ext + max64(dur, 1) > jb->epoch_ext) {
+		++jb->st.dropped;
+		return 0;
+	}
 
 	if (ext < jb->play) {
 		++jb->st.late;
@@ -1062,7 +1128,7 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 	e->flags   = (pkt->marker ? EF_MARKER : 0) |
 		     (pkt->sid ? EF_SID : 0) |
 		     (cn ? EF_CN : 0) |
-		     (switched ? EF_EPOCH : 0) |
+		     (first ? EF_EPOCH : 0) |
 		     (pkt->dur ? EF_DURSET : 0);
 	if (pkt->len)
 		memcpy(e->payload, pkt->payload, pkt->len);
@@ -1100,7 +1166,10 @@ void jb_note_seq(struct jb *jb, uint32_t ssrc, uint16_t seq)
 	if (!rx || !rx->seq_ok)
 		return;
 
-	(void)rx_seq(jb, rx, seq, &eseq, &isnew);
+	if (!rx_seq(jb, rx, seq, &eseq, &isnew)) {
+		uint64_t b = (uint64_t)eseq & (SEQWIN - 1);
+		rx->note[b / 64] |= (uint64_t)1 << (b % 64);
+	}
 }
 
 
@@ -1170,8 +1239,16 @@ static void plan_gap(const struct jb *jb, struct plan *pl, struct jb_seg *s,
 	s->n  = (uint32_t)(ge - c);
 	s->ts = raw_ts(jb, c);
 
-	cont = nx && last_ok && nx->gen == lgen &&
-		seq_continuous(jb, lgen, lseq, nx->eseq);
+	/* nothing lost since the last packet: the next one is here and
+	   every seq in between arrived, or the next seq arrived but is not
+	   media (telephone-event, reported with jb_note_seq()) */
+	if (!last_ok)
+		cont = false;
+	else if (nx)
+		cont = nx->gen == lgen &&
+			seq_continuous(jb, lgen, lseq, nx->eseq);
+	else
+		cont = seq_noted(jb, lgen, lseq + 1);
 
 	if (nx && (nx->flags & EF_EPOCH)) {
 		s->kind = JB_SILENCE;
@@ -1421,17 +1498,18 @@ int jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 
 	if (jb->tr_n) {
 		const int64_t err = (int64_t)jb->next_due -
-			(to_us(jb, jb->play) + jb->tr_min + jb->target_us);
+			(to_us(jb, jb->play) + jb->tr_min + jb->target_us +
+			 pack_us(jb));
 		const enum jb_kind k0 = pl.seg[0].kind;
 		const bool whole = pl.seg[0].n == jb->slot_ts;
 
-		if (k0 != JB_FRAME && err < -jb->grace_us / 2) {
-			emit_filler(jb, out, k0);
+		if (err < -jb->grace_us / 2 && (pl.lost || k0 == JB_SILENCE)) {
+			emit_filler(jb, out, pl.lost ? JB_LOST : JB_SILENCE);
 			return 0;
 		}
 
 		if ((k0 != JB_FRAME && whole &&
-		     err > jb->slot_us + jb->grace_us / 2) ||
+		     err > jb->slot_us - jb->grace_us / 2) ||
 		    (k0 == JB_FRAME && err > jb->slot_us + jb->slot_us / 2)) {
 			skip = jb->slot_ts;
 			++jb->st.skipped;
