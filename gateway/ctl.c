@@ -62,6 +62,7 @@ enum {
 	ACCEPT_PER_TURN    = 64,
 	ACCEPT_PAUSE_MS    = 100,
 	EPOLL_BATCH        = 64,
+	OUT_KEEP           = 1024 * 1024, /**< output buffer kept [bytes]   */
 	LISTEN_BACKLOG     = 128,
 };
 
@@ -213,6 +214,12 @@ static void client_flush(struct client *c)
 
 	if (!out_pending(c)) {
 		c->outoff = c->outlen = 0;
+		/* give back the memory of a big reply */
+		if (c->outsz > OUT_KEEP) {
+			free(c->out);
+			c->out = NULL;
+			c->outsz = 0;
+		}
 		if (c->eof && !in_has_line(c)) {
 			client_close(c, NULL);
 			return;
@@ -547,6 +554,33 @@ static bool any_pending(const struct ctl *ctl)
 }
 
 
+/**
+ * Statistics of the control socket, for status (cb-ctl thread only)
+ *
+ * @param ctl  Control server
+ * @param o    Object to add "clients", "queued_bytes" (replies not yet
+ *             sent) and "buffer_bytes" (allocated buffers) to
+ */
+void ctl_stats(const struct ctl *ctl, json_t *o)
+{
+	size_t queued = 0, buffers = 0;
+	struct le *le;
+
+	LIST_FOREACH(&ctl->clients, le) {
+		const struct client *c = le->data;
+
+		queued += out_pending(c);
+		buffers += c->insz + c->outsz;
+	}
+
+	json_object_set_new(o, "clients", json_integer(ctl->nclients));
+	json_object_set_new(o, "max_clients", json_integer(CTL_CLIENTS_MAX));
+	json_object_set_new(o, "queued_bytes", json_integer((json_int_t)queued));
+	json_object_set_new(o, "buffer_bytes",
+			    json_integer((json_int_t)buffers));
+}
+
+
 static void *ctl_thread(void *arg)
 {
 	struct ctl *ctl = arg;
@@ -791,6 +825,7 @@ int ctl_alloc(struct ctl **ctlp, const char *path, struct store *store,
 	ctl->env.oph = oph;
 	ctl->env.arg = arg;
 	ctl->env.start_ms = ctlop_now_ms();
+	ctl->env.ctl = ctl;
 	list_init(&ctl->clients);
 	list_init(&ctl->dead);
 

@@ -373,6 +373,13 @@ static enum code op_status(struct req *r, enum kind k)
 				"agents", (json_int_t)na,
 				"trunks", (json_int_t)nt,
 				"numbers", (json_int_t)nn));
+	if (!c && r->env->ctl) {
+		json_t *o = json_object();
+
+		if (o)
+			ctl_stats(r->env->ctl, o);
+		c = set(r, "control", o);
+	}
 	if (c || !r->env->oph)
 		return c;
 

@@ -13,7 +13,10 @@ struct ctlop_env {
 	ctl_op_h *oph;          /**< gateway handler, may be NULL */
 	void *arg;
 	uint64_t start_ms;      /**< CLOCK_MONOTONIC at start [ms] */
+	const struct ctl *ctl;  /**< for ctl_stats()                */
 };
+
+void ctl_stats(const struct ctl *ctl, json_t *o);
 
 char *ctlop_handle(const struct ctlop_env *env, const char *line,
 		   size_t len, const char *who, size_t *lenp);
