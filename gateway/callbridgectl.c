@@ -750,9 +750,14 @@ static void print_trunks(const json_t *arr)
 }
 
 
-/* calls: the gateway decides the fields; show the scalar ones */
+/* calls: the gateway decides the fields; known ones first, else the
+   scalar members of the first call */
 static void print_generic(const json_t *arr)
 {
+	static const char *const known[] = {
+		"call_sid", "number", "from", "agent_id", "trunk_id", "codec",
+		"state", "duration_s"
+	};
 	struct table t = {0, {0}, NULL, 0};
 	const json_t *first = json_array_get(arr, 0);
 	const char *key;
@@ -764,9 +769,16 @@ static void print_generic(const json_t *arr)
 		return;
 	}
 
-	json_object_foreach((json_t *)first, key, v) {
-		if (t.ncols < 8 && !json_is_object(v) && !json_is_array(v))
-			t.head[t.ncols++] = key;
+	for (i = 0; i < 8; i++) {
+		if (json_object_get(first, known[i]))
+			t.head[t.ncols++] = known[i];
+	}
+	if (!t.ncols) {
+		json_object_foreach((json_t *)first, key, v) {
+			if (t.ncols < 8 && !json_is_object(v) &&
+			    !json_is_array(v))
+				t.head[t.ncols++] = key;
+		}
 	}
 
 	json_array_foreach(arr, i, o) {
@@ -816,7 +828,9 @@ static void print_kv(const char *prefix, const json_t *o)
 	json_object_foreach((json_t *)o, key, v) {
 		char name[128];
 
-		if (!strcmp(key, "id") || !strcmp(key, "ok"))
+		if (!*prefix && (!strcmp(key, "id") || !strcmp(key, "ok") ||
+				 !strcmp(key, "version") ||
+				 !strcmp(key, "uptime_s")))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", prefix, key);
 
