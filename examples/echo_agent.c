@@ -52,6 +52,7 @@ enum {
 	MAX_HEARD_SEC = 60,       /**< audio kept between replies [s]      */
 	REPLY_CHUNK_MS = 200,     /**< audio per media message [ms]        */
 	RAW_FRAME_MS  = 20,       /**< audio per binary frame, "raw" [ms]  */
+	MAX_QUEUED    = 16 << 20, /**< bytes waiting to be sent, at most   */
 };
 
 /** Settings from the command line */
@@ -90,6 +91,7 @@ struct call {
 	bool rx_binary;
 
 	struct frame *txq, *txq_tail;
+	size_t txq_bytes;       /**< bytes waiting in txq                 */
 };
 
 static struct echo_opts opts = { "127.0.0.1", 8089, 1000, false };
@@ -142,8 +144,12 @@ static int buf_append(uint8_t **buf, size_t *len, size_t *cap,
 static int call_queue(struct call *call, bool binary, const void *p,
 		      size_t len)
 {
-	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+	struct frame *f;
 
+	if (call->txq_bytes + len > MAX_QUEUED)
+		return ENOBUFS;   /* callbridge is not reading: drop */
+
+	f = malloc(sizeof(*f) + LWS_PRE + len);
 	if (!f)
 		return ENOMEM;
 
@@ -157,6 +163,7 @@ static int call_queue(struct call *call, bool binary, const void *p,
 	else
 		call->txq = f;
 	call->txq_tail = f;
+	call->txq_bytes += len;
 
 	lws_callback_on_writable(call->wsi);
 	return 0;
@@ -439,6 +446,7 @@ static int call_on_writeable(struct call *call)
 	call->txq = f->next;
 	if (!call->txq)
 		call->txq_tail = NULL;
+	call->txq_bytes -= f->len;
 
 	n = lws_write(call->wsi, f->buf + LWS_PRE, f->len,
 		      f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);

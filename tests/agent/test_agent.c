@@ -132,6 +132,7 @@ enum {
 	MAX_MS      = 600000,    /**< bound of any duration [ms]           */
 	MAX_MARKS   = 100000,    /**< mark names remembered per connection */
 	PREREAD_TMO = 10,        /**< request head timeout [s]             */
+	MAX_TXQ     = 64 << 20,  /**< bytes queued to send, at most        */
 	RAND_MAX_MS = 200,       /**< largest playrand message [ms]        */
 };
 
@@ -202,6 +203,8 @@ struct conn {
 
 	/* send */
 	struct list txq;
+	size_t txq_bytes;          /**< payload bytes in txq                */
+	bool txq_full;             /**< dropped frames: noted once          */
 };
 
 enum tx_kind { TX_TEXT, TX_BINARY, TX_CLOSE };
@@ -209,6 +212,7 @@ enum tx_kind { TX_TEXT, TX_BINARY, TX_CLOSE };
 /** One frame waiting to be sent */
 struct txf {
 	struct le le;
+	struct conn *c;            /**< for the byte count                  */
 	enum tx_kind kind;
 	uint16_t code;             /**< close code                          */
 	size_t len;                /**< frame payload length                */
@@ -446,6 +450,7 @@ static void txf_destructor(void *arg)
 	struct txf *f = arg;
 
 	list_unlink(&f->le);
+	f->c->txq_bytes -= f->len;
 }
 
 
@@ -457,12 +462,22 @@ static int conn_queue(struct conn *c, enum tx_kind kind, const void *p,
 	if (c->closing || !c->wsi)
 		return ENOTCONN;
 
+	if (c->txq_bytes + len > MAX_TXQ) {
+		if (!c->txq_full)
+			rec_note(c, "client does not read: more than %d bytes "
+				 "queued, dropping frames", MAX_TXQ);
+		c->txq_full = true;
+		return ENOBUFS;
+	}
+
 	f = mem_zalloc(sizeof(*f) + LWS_PRE + len + alen, txf_destructor);
 	if (!f)
 		return ENOMEM;
 
+	f->c = c;
 	f->kind = kind;
 	f->len = len;
+	c->txq_bytes += len;
 	f->data = (uint8_t *)(f + 1);
 	if (len)
 		memcpy(f->data + LWS_PRE, p, len);
