@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -47,43 +46,20 @@ def check(cond, what):
     return cond
 
 
-class Agent:
-    """A cb-test-agent process on an ephemeral port."""
-
-    def __init__(self, binary, workdir, *args):
-        self.dir = os.path.join(workdir, "rec%d" % id(self))
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--dir", self.dir] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            self.proc.kill()
-            raise RuntimeError("agent did not print PORT: %r %s" % (
-                line, self.proc.stderr.read().decode()))
-        self.port = int(line.split()[1])
-        self.rec = agentlog.Recording(self.dir)
-        self.stderr = b""
-        self._t = threading.Thread(target=self._drain, daemon=True)
-        self._t.start()
-
-    def _drain(self):
-        self.stderr = self.proc.stderr.read()
-
-    def url(self, path, scheme="ws"):
-        return "%s://127.0.0.1:%d%s" % (scheme, self.port, path)
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "killed"
-        self._t.join(timeout=5)
-        self.proc.stdout.close()
-        return rc
+def Agent(binary, workdir, *args):
+    """A cb-test-agent on an ephemeral port, recording in a fresh dir."""
+    d = tempfile.mkdtemp(prefix="rec", dir=workdir)
+    extra = dict(signal=None, tls=None, exit_after=None)
+    args = list(args)
+    while args:
+        opt = args.pop(0)
+        if opt == "--signal":
+            extra["signal"] = args.pop(0)
+        elif opt == "--tls":
+            extra["tls"] = (args.pop(0), args.pop(0))
+        elif opt == "--exit-after-conns":
+            extra["exit_after"] = int(args.pop(0))
+    return agentlog.AgentProcess(binary, d, **extra)
 
 
 def start_msgs(fmt=None, params=None, raw=False):
@@ -592,7 +568,8 @@ def test_tls(binary, tmp, sigfile, sig):
             check(e.status == 401, "tls: reject status")
     finally:
         rc = ag.stop()
-        check(rc == 0, "tls agent exit status %r: %s" % (rc, ag.stderr[-2000:]))
+        check(rc == 0, "tls agent exit status %r: %s"
+              % (rc, ag.stderr[-2000:]))
 
 
 def test_exit_after(binary, tmp):
@@ -649,7 +626,7 @@ def main():
     finally:
         rc = ag.stop()
     check(rc == 0, "agent exit status on SIGTERM %r: %s"
-          % (rc, ag.stderr[-3000:].decode(errors="replace")))
+          % (rc, ag.stderr[-3000:]))
     c = ag.rec.conns(path="/script/wait:60000")
     check(c and c[0].closed, "SIGTERM: the open connection's log is closed")
     ws.sock.close()

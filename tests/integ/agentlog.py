@@ -5,7 +5,9 @@ cb-test-agent (tests/agent/test_agent.c) writes, per connection cNNNN in its
 with CLOCK_MONOTONIC times in [us]: the clock of Python's time.monotonic()),
 cNNNN.in.raw (inbound audio bytes) and cNNNN.out.raw (audio it sent).
 
-    rec = Recording(agent_dir)
+    agent = AgentProcess(".../cb-test-agent", agent_dir, signal="sig.ul")
+    ... point callbridge at agent.url("/script/play:500,mark:a") ...
+    rec = agent.rec                               # or Recording(agent_dir)
     conn = rec.wait_closed(1, timeout=10)[0]      # or rec.conns()
     conn.path, conn.header("X-Twilio-Signature"), conn.rejected
     [e.event for e in conn.events()]              # received JSON, in order
@@ -22,6 +24,9 @@ import binascii
 import json
 import os
 import re
+import signal
+import subprocess
+import threading
 import time
 
 SID_RE = {"stream": re.compile(r"^MZ[0-9a-f]{32}$"),
@@ -409,3 +414,82 @@ def media_payload_audio(conn):
     for f in conn.events(name="media"):
         out += base64.b64decode(f.json["media"]["payload"])
     return bytes(out)
+
+
+class AgentProcess:
+    """A cb-test-agent process on an ephemeral loopback port.
+
+        with AgentProcess(binary, dir, signal="sig.ul") as agent:
+            url = agent.url("/play")              # ws://127.0.0.1:PORT/play
+            ...
+        # on exit: SIGTERM; agent.returncode, agent.stderr
+
+    stop() sends SIGTERM and returns the exit status (0 when clean; in a
+    sanitizer build anything else includes leaks and memory errors)."""
+
+    def __init__(self, binary, directory, signal=None, tls=None,
+                 exit_after=None, addr="127.0.0.1", verbose=False,
+                 timeout=10.0):
+        args = [binary, "--addr", addr, "--port", "0", "--dir", directory]
+        if signal:
+            args += ["--signal", signal]
+        if tls:
+            args += ["--tls", tls[0], tls[1]]
+        if exit_after:
+            args += ["--exit-after-conns", str(exit_after)]
+        if verbose:
+            args.append("-v")
+        self.addr = addr
+        self.tls = bool(tls)
+        self.rec = Recording(directory)
+        self.returncode = None
+        self.stderr = ""
+        self._err = []
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._t = threading.Thread(target=self._drain, daemon=True)
+        self._t.start()
+        got = []
+        reader = threading.Thread(
+            target=lambda: got.append(self.proc.stdout.readline()),
+            daemon=True)
+        reader.start()
+        reader.join(timeout)
+        line = got[0].decode() if got else ""
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError("cb-test-agent did not start: %r %s"
+                               % (line, self.stderr[-2000:]))
+        self.port = int(line.split()[1])
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self._err.append(line.decode(errors="replace"))
+
+    def url(self, path="/", scheme=None):
+        host = "[%s]" % self.addr if ":" in self.addr else self.addr
+        return "%s://%s:%d%s" % (scheme or ("wss" if self.tls else "ws"),
+                                 host, self.port, path)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.returncode = "killed after %.0f s" % timeout
+        self._t.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.stderr = "".join(self._err)
+        return self.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.returncode is None:
+            self.stop()
+        return False
