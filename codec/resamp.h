@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+/** Rates accepted [Hz]: SpeexDSP's filter grows with the ratio */
+#define RESAMP_RATE_MIN 4000
+#define RESAMP_RATE_MAX 192000
+
 struct resamp;
 
 int  resamp_alloc(struct resamp **rp, uint32_t in_rate, uint32_t out_rate,
