@@ -194,6 +194,10 @@ static void drive(struct run *r, const struct ev *ev, size_t nev,
 	size_t i = 0;
 	unsigned guard;
 
+	for (i = 1; i < nev; i++)
+		TEST_ASSERT(ev[i].t >= ev[i - 1].t);
+	i = 0;
+
 	for (guard = 0; guard < 10000000; guard++) {
 		uint64_t te = i < nev ? ev[i].t : UINT64_MAX;
 		uint64_t nd = jb_next_due(r->jb);
@@ -452,6 +456,67 @@ static const struct ev ev_seqjump[] = {
 	P(100, 10005, 800), P(120, 10006, 960),
 };
 
+/* packet 3 is 3 ms late: within the grace, played when it arrives */
+static const struct ev ev_grace[] = {
+	P(20, 1, 160), P(40, 2, 320), P(63, 3, 480), P(80, 4, 640),
+	P(100, 5, 800),
+};
+
+/* the comfort-noise packet itself comes late: silence from then on */
+static const struct ev ev_cn_late[] = {
+	P(20, 1, 160), P(40, 2, 320), P(60, 3, 480), P(80, 4, 640),
+	P(100, 5, 800), PF(130, 6, 960, F_CN), PF(300, 7, 2400, F_M),
+};
+
+/* a new source right after the old one, 40 ms buffered: the gap before
+   its first packet is silence, not loss */
+static const struct ev ev_ssrc_gap[] = {
+	P(20, 1, 160), P(40, 2, 320), P(60, 3, 480), P(80, 4, 640),
+	P(100, 5, 800), PS(130, 1000, 555, B), PS(150, 1001, 715, B),
+	PS(170, 1002, 875, B),
+};
+
+/* the first packet was held up 35 ms: once the others show it, the
+   excess delay goes (a frame is dropped) */
+static const struct ev ev_first_late[] = {
+	P(55, 1, 160), P(57, 2, 320), P(60, 3, 480), P(80, 4, 640),
+	P(100, 5, 800), P(120, 6, 960),
+};
+
+/* one packet in 25 held up 60 ms: outliers do not raise the target */
+static const struct ev ev_spikes[] = {
+	P(20, 1, 160), P(40, 2, 320), P(60, 3, 480), P(80, 4, 640),
+	P(100, 5, 800), P(120, 6, 960), P(140, 7, 1120), P(160, 8, 1280),
+	P(180, 9, 1440), P(200, 10, 1600), P(220, 11, 1760),
+	P(240, 12, 1920), P(260, 13, 2080), P(280, 14, 2240),
+	P(300, 15, 2400), P(320, 16, 2560), P(340, 17, 2720),
+	P(360, 18, 2880), P(380, 19, 3040), P(400, 20, 3200),
+	P(420, 21, 3360), P(440, 22, 3520), P(460, 23, 3680),
+	P(480, 24, 3840), P(520, 26, 4160), P(540, 27, 4320),
+	P(560, 25, 4000), P(560, 28, 4480), P(580, 29, 4640),
+	P(600, 30, 4800),
+};
+
+/* 30 ms packets without duration, 60 ms buffered: the duration is
+   learnt while the first ones wait, and applies to them */
+static const struct ev ev_30buf[] = {
+	P(30, 1, 240), P(60, 2, 480), P(90, 3, 720), P(120, 4, 960),
+	P(150, 5, 1200),
+};
+
+/* packet 2 claims 40 ms, packet 3 starts after 20: the later one wins */
+static const struct ev ev_overlap[] = {
+	PD(20, 1, 160, 160), PD(40, 2, 320, 320), PD(60, 3, 480, 160),
+	PD(80, 4, 640, 160),
+};
+
+/* two packets with one timestamp, arriving in reverse: the later
+   sequence number wins */
+static const struct ev ev_same_ts[] = {
+	P(20, 1, 160), P(40, 2, 320), P(60, 4, 480), P(61, 3, 480),
+	P(80, 5, 640),
+};
+
 #define EV(a) a, ARRAY_SIZE(a)
 #define NOT -1
 #define ST(rcv, lost, late, dup, reo, drop, conc, sil, ins, skip, rsy) \
@@ -544,6 +609,46 @@ static const struct tcase cases[] = {
 	{"30 ms packets, duration learnt", NULL, EV(ev_30learn), 230,
 	 "F1 L F2:80+L F3 l F3:160+F4 F4:80 F5 F5:160+F6 F6:80 F7",
 	 ST(7, 0, 1, 0, 0, 0, 3, 0, 1, 0, 0), NOT, 0, NOT},
+
+	{"a packet late within the grace", NULL, EV(ev_grace), 100,
+	 "F1 F2 F3 F4 F5",
+	 ST(5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 2, 63, NOT},
+
+	/* its lateness (10 ms) also raises the target: one more silent
+	   slot is inserted, so packet 7 plays at 320 ms */
+	{"comfort noise packet late", NULL, EV(ev_cn_late), 320,
+	 "F1 F2 F3 F4 F5 L s S*8 F7",
+	 ST(7, 0, 1, 0, 0, 0, 1, 9, 1, 0, 0), 15, 320, NOT},
+
+	{"new source after a short gap", "min_wait=40", EV(ev_ssrc_gap), 220,
+	 "F1 F2 F3 F4 F5 S F1000 F1001 F1002",
+	 ST(8, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1), 6, 180, NOT},
+
+	/* at 75 ms packet 3 shows the delay is 35 ms too long: packet 2
+	   is dropped, and the rest plays 15 ms after it arrives */
+	{"first packet held up", NULL, EV(ev_first_late), 135,
+	 "F1 -F3 F4 F5 F6",
+	 ST(6, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0), 2, 95, NOT},
+
+	/* the target stays 0: at the end of the stream the slots are
+	   concealed, not stretched */
+	{"rare spikes", NULL, EV(ev_spikes), 650,
+	 "F1 F2 F3 F4 F5 F6 F7 F8 F9 F10 F11 F12 F13 F14 F15 F16 F17 F18 "
+	 "F19 F20 F21 F22 F23 F24 L F26 F27 F28 F29 F30 L L",
+	 ST(30, 0, 1, 0, 1, 0, 3, 0, 0, 0, 0), NOT, 0, NOT},
+
+	{"30 ms packets, learnt while buffered", "min_wait=60",
+	 EV(ev_30buf), 210,
+	 "F1 F1:160+F2 F2:80 F3 F3:160+F4 F4:80 F5",
+	 ST(5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), NOT, 0, NOT},
+
+	{"overlapping packets", NULL, EV(ev_overlap), 80,
+	 "F1 F2 F3 F4",
+	 ST(4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), NOT, 0, NOT},
+
+	{"same timestamp twice", "min_wait=20", EV(ev_same_ts), 100,
+	 "F1 F2 F4 F5",
+	 ST(5, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0), NOT, 0, NOT},
 
 	{"sequence jump, probation", NULL, EV(ev_seqjump), 120,
 	 "F1 F2 F3 L F10005 F10006",
@@ -708,7 +813,12 @@ static void test_adapt(void)
 	jb_stats(r.jb, &st);
 	if (st.target_ms < 30 || st.target_ms > 40)
 		TEST_FAIL("target %u ms after 40 ms of jitter", st.target_ms);
-	TEST_ASSERT(st.jitter_us > 5000);
+
+	/* RFC 3550 jitter: the mean |difference| of two independent
+	   uniform 0..40 ms delays is 40/3 = 13.3 ms */
+	if (st.jitter_us < 10000 || st.jitter_us > 17000)
+		TEST_FAIL("RFC 3550 jitter %u us", st.jitter_us);
+	TEST_EQ(st.jitter, st.jitter_us * 8 / 1000);
 
 	n = gen_jitter(ev, 500, 1000, 0);
 	t_end = ev[n - 1].t;
@@ -1086,6 +1196,53 @@ static void test_stall(void)
 }
 
 
+/* ---- a missing packet: wait for it until due + grace --------------- */
+
+static void test_grace(void)
+{
+	struct jb_out out;
+	struct jb_pkt p;
+	struct jb *jb;
+	uint8_t pl[160] = {0};
+
+	TEST_ERR(jb_alloc(&jb, NULL), 0);
+	memset(&p, 0, sizeof(p));
+	p.ssrc = A;
+	p.payload = pl;
+	p.len = sizeof(pl);
+
+	p.seq = 1;
+	p.ts = 160;
+	TEST_ERR(jb_put(jb, 20 * MS, &p), 0);
+	TEST_ERR(jb_get(jb, 20 * MS, &out), 0);
+	TEST_EQ(out.kind, JB_FRAME);
+
+	/* packet 2 is due at 40 ms and missing: nothing until 45 ms */
+	TEST_EQ(jb_next_due(jb), 45 * MS);
+	TEST_ERR(jb_get(jb, 40 * MS, &out), EAGAIN);
+	TEST_ERR(jb_get(jb, 44 * MS, &out), EAGAIN);
+	TEST_EQ(out.kind, JB_NONE);
+
+	/* it comes at 44 ms: played at once */
+	p.seq = 2;
+	p.ts = 320;
+	TEST_ERR(jb_put(jb, 44 * MS, &p), 0);
+	TEST_EQ(jb_next_due(jb), 40 * MS);
+	TEST_ERR(jb_get(jb, 44 * MS, &out), 0);
+	TEST_EQ(out.kind, JB_FRAME);
+	TEST_EQ(out.seg[0].seq, 2);
+
+	/* packet 3 never comes: concealed at 65 ms */
+	TEST_EQ(jb_next_due(jb), 65 * MS);
+	TEST_ERR(jb_get(jb, 64 * MS, &out), EAGAIN);
+	TEST_ERR(jb_get(jb, 65 * MS, &out), 0);
+	TEST_EQ(out.kind, JB_LOST);
+	TEST_EQ(out.due, 60 * MS);
+
+	mem_deref(jb);
+}
+
+
 /* ---- bad input ------------------------------------------------------ */
 
 static void test_bad_input(void)
@@ -1263,10 +1420,11 @@ int main(void)
 	test_drift();
 	test_impairment();
 	test_stall();
+	test_grace();
 	test_bad_input();
 	test_flush_clock();
 
-	printf("test_jb: %zu table cases and 7 scenarios passed\n",
+	printf("test_jb: %zu table cases and 8 scenarios passed\n",
 	       ARRAY_SIZE(cases));
 
 	return 0;
