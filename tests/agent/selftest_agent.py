@@ -423,9 +423,30 @@ def test_raw(ag, sig):
     ws.send_binary(pcm, fragments=3)
     kind, data = ws.recv()
     check((kind, data) == ("binary", pcm), "raw: echo of a binary frame")
+    ws.send_binary(b"\0" * 100)
+    check(ws.recv() == ("binary", b"\0" * 100), "raw: echo again")
     ws.close()
     c = ag.rec.wait_closed(1, path="/raw/script/play:60,mark:r,echo")[-1]
-    check(c.inbound_audio == pcm, "raw: in.raw holds the PCM")
+    check(c.inbound_audio == pcm + b"\0" * 100, "raw: in.raw holds the PCM")
+    probs = " | ".join(agentlog.check_raw_stream(c, 16000))
+    check("binary frames of [100, 640] bytes, want 640" in probs and
+          "no stop" in probs, "check_raw_stream: finds faults: %s" % probs)
+
+    # a well-formed raw stream as callbridge sends it: no connected
+    ws = WsClient.connect(ag.url("/raw/record?t=rawok"))
+    ws.send_text(start_msgs(fmt={"encoding": "audio/l16",
+                                 "sampleRate": 16000, "channels": 1})[1])
+    for i in range(5):
+        ws.send_binary(bytes([i]) * 640)
+    ws.send_text(json.dumps({"event": "mark", "streamSid": STREAM,
+                             "mark": {"name": "x"}}))
+    ws.send_text(json.dumps({"event": "stop", "streamSid": STREAM,
+                             "stop": {}}))
+    ws.close()
+    c = ag.rec.wait_closed(1, where=lambda c: c.query == "t=rawok")[0]
+    probs = agentlog.check_raw_stream(c, 16000)
+    check(probs == [], "check_raw_stream: well-formed has %s" % probs)
+    check(len(c.inbound_audio) == 3200, "raw: 5 frames recorded")
 
     # detected from "protocol": "raw" in connected, without the prefix
     ws = WsClient.connect(ag.url("/script/play:20,mark:q"))

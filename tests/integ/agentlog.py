@@ -15,8 +15,9 @@ cNNNN.in.raw (inbound audio bytes) and cNNNN.out.raw (audio it sent).
     assert not check_twilio_stream(conn), ...     # list of problems
 
 check_twilio_stream() holds the field-by-field rules of
-docs/twilio-media-streams.md (and the callbridge l16 extension); the other
-helpers pull out marks, DTMF and media for a test's own assertions.
+docs/twilio-media-streams.md (and the callbridge l16 extension),
+check_raw_stream() those of protocol "raw"; the other helpers pull out
+marks, DTMF and media for a test's own assertions.
 """
 
 import base64
@@ -404,6 +405,64 @@ def check_twilio_stream(conn, media_format=None, media_bytes=None,
     bad_notes = [n for n in conn.notes if "switching" not in n]
     if bad_notes:
         p.append("agent notes: %s" % bad_notes[:5])
+    return p
+
+
+def check_raw_stream(conn, sample_rate=8000, require_stop=True):
+    """Every problem found in a protocol "raw" stream (audio in binary
+    frames of 16-bit LE PCM, 20 ms each; control in JSON text frames), as
+    a list of strings (empty: well-formed)."""
+    p = []
+    frame = sample_rate // 50 * 2
+    rx = conn.received()
+    texts = [f for f in rx if f.kind == "text"]
+    bad = [f for f in texts if f.json is None or f.event is None]
+    if bad:
+        p.append("%d text frames are not JSON events" % len(bad))
+    names = [f.event for f in texts if f.event]
+    if "media" in names:
+        p.append("media JSON on protocol raw")
+    starts = [f for f in texts if f.event == "start"]
+    if len(starts) != 1:
+        return p + ["%d start events" % len(starts)]
+    s = starts[0].json
+    st = s.get("start") if isinstance(s.get("start"), dict) else {}
+    sid = s.get("streamSid") or st.get("streamSid")
+    if not check_sid("stream", sid):
+        p.append("streamSid %r is not MZ+32 hex" % sid)
+    if not check_sid("call", st.get("callSid")):
+        p.append("callSid %r is not CA+32 hex" % st.get("callSid"))
+    if not check_sid("account", st.get("accountSid")):
+        p.append("accountSid %r is not AC+32 hex" % st.get("accountSid"))
+    fmt = {"encoding": "audio/l16", "sampleRate": sample_rate,
+           "channels": 1}
+    if st.get("mediaFormat") != fmt:
+        p.append("mediaFormat %r, want %r" % (st.get("mediaFormat"), fmt))
+    t_start = starts[0].t_us
+    stop = [f for f in texts if f.event == "stop"]
+    t_stop = stop[0].t_us if stop else None
+    for f in rx:
+        if f.kind != "binary":
+            continue
+        if f.t_us < t_start:
+            p.append("audio before start")
+            break
+        if t_stop is not None and f.t_us > t_stop:
+            p.append("audio after stop")
+            break
+    sizes = sorted({len(f.data) for f in rx if f.kind == "binary"})
+    if sizes and sizes != [frame]:
+        p.append("binary frames of %s bytes, want %d (20 ms)"
+                 % (sizes[:5], frame))
+    for f in texts:
+        if f.event not in (None, "connected", "start", "stop") and \
+                f.json.get("streamSid") != sid:
+            p.append("%s: streamSid %r" % (f.event, f.json.get("streamSid")))
+    if require_stop:
+        if not stop:
+            p.append("no stop")
+        elif names[-1] != "stop":
+            p.append("events after stop: %s" % names[names.index("stop"):])
     return p
 
 

@@ -300,6 +300,8 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
   <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
   <recv response="200"/>
   <send>
     <![CDATA[
