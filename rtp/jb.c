@@ -23,14 +23,25 @@
  * Anchor. The first packet of a mapping (an "epoch") is placed on the
  * first slot due no earlier than its arrival plus the target delay (less
  * half the grace), and after any media still buffered. The gap before it
- * is silence.
+ * is silence. Packets of an older mapping (the previous source, or before
+ * a timestamp jump) may still fill the time before the epoch starts, never
+ * after it.
+ *
+ * Packet length. Each packet covers [ts, ts + dur): dur as the caller
+ * gives it, else learnt per source from two equal timestamp steps between
+ * consecutive sequence numbers (20 ms until then). Packets shorter than a
+ * slot (10 ms), or straddling slots (30 ms), need the packet that
+ * completes a slot: the due times carry ptime - gcd(dur, ptime) more (10
+ * ms for both; 0 for 20, 40, 60 ms). Where packets overlap, the later
+ * start wins.
  *
  * Target delay. For each packet, transit = arrival - ext time. The
  * earliest-arrival schedule is the minimum transit over the last `window`
  * packets of the epoch; a packet's lateness is its transit minus that
  * minimum. The target delay is the `percentile` of the last `window`
  * latenesses, clamped to [min_wait, max_wait]. Clean input has lateness 0
- * and so no added wait.
+ * and so no added wait. A packet late beyond any target (a jump
+ * candidate) does not count.
  *
  * Adaptation and drift. The ideal due time of position `play` is its ext
  * time + minimum transit + target; err = next_due - ideal. Slots slip by
@@ -67,8 +78,11 @@
  * whose ext due time lies beyond max_wait + 100 ms + ptime from now is a
  * forward timestamp jump; two such packets in a row that lie wholly before
  * `play` by more than max_wait + grace (late beyond any target), or one
- * with the marker bit, are a backward jump: both start a new epoch. A sequence jump beyond 3000 forward or 256 back is taken only
- * when the next packet follows it (RFC 3550 A.1 probation).
+ * with the marker bit, are a backward jump: both start a new epoch. A
+ * sequence jump beyond 3000 forward or 256 back is taken only when the
+ * next packet follows it (RFC 3550 A.1 probation). The previous source
+ * takes over again only after the current one has been quiet 200 ms, so
+ * stragglers of a transfer cannot flip the stream back.
  *
  * Cost. No allocation after jb_alloc(); payloads are copied into a fixed
  * arena; the store is a small sorted index array; the target is a
