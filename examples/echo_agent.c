@@ -602,8 +602,10 @@ int main(int argc, char *argv[])
 	}
 
 	vhost = lws_get_vhost_by_name(context, "default");
-	printf("echo-agent: listening on ws://%s:%d/ (reply every %u ms)\n",
-	       opts.addr, vhost ? lws_get_vhost_listen_port(vhost) : opts.port,
+	printf("echo-agent: listening on ws://%s%s%s:%d/ (reply every %u ms)\n",
+	       strchr(opts.addr, ':') ? "[" : "", opts.addr,
+	       strchr(opts.addr, ':') ? "]" : "",
+	       vhost ? lws_get_vhost_listen_port(vhost) : opts.port,
 	       opts.delay_ms);
 	fflush(stdout);
 
