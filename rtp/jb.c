@@ -1061,14 +1061,26 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 		first = true;
 	}
 	else {
+		int64_t ahead;
+		bool too_early;
+
 		ext = map_ext(rx, pkt->ts, eseq);
 
-		if (cur && isnew && !stale) {
-			int64_t due = (int64_t)jb->next_due +
-				to_us(jb, ext - jb->play);
+		/* how far ahead of now it would be due */
+		ahead = (int64_t)jb->next_due - (int64_t)now_us +
+			to_us(jb, ext - jb->play);
+		too_early = ahead > jb->maxw_us + jb->slot_us +
+			(int64_t)JUMP_MS * 1000;
 
-			if (due - (int64_t)now_us > jb->maxw_us + jb->slot_us +
-			    (int64_t)JUMP_MS * 1000) {
+		if (too_early && !(cur && isnew && !stale)) {
+			/* an old or reordered packet that claims to be due
+			   far ahead: it would only hold a place */
+			++jb->st.dropped;
+			return 0;
+		}
+
+		if (cur && isnew && !stale) {
+			if (too_early) {
 				first = true;           /* forward jump */
 			}
 			else if (ext + max64(dur, 1) <= jb->play &&

@@ -51,12 +51,12 @@ struct ev {
 #define PS(t, seq, ts, ssrc) { (t) * MS, seq, ts, ssrc, 0, 0 }
 #define PD(t, seq, ts, dur)  { (t) * MS, seq, ts, A, 0, dur }
 
-enum { MAXRES = 8192 };
+enum { MAXRES = 20000 };
 
 /** What the driver saw */
 struct run {
 	struct jb *jb;
-	char toks[65536];
+	char toks[262144];
 	size_t tl;
 	unsigned nres;
 	uint64_t emit[MAXRES];
@@ -517,6 +517,12 @@ static const struct ev ev_same_ts[] = {
 	P(80, 5, 640),
 };
 
+/* reordered packets claiming far-future timestamps hold no place */
+static const struct ev ev_far[] = {
+	P(20, 10, 160), P(40, 11, 320), P(41, 3, 900000), P(42, 4, 910000),
+	P(43, 5, 920000), P(60, 12, 480), P(80, 13, 640),
+};
+
 #define EV(a) a, ARRAY_SIZE(a)
 #define NOT -1
 #define ST(rcv, lost, late, dup, reo, drop, conc, sil, ins, skip, rsy) \
@@ -649,6 +655,10 @@ static const struct tcase cases[] = {
 	{"same timestamp twice", "min_wait=20", EV(ev_same_ts), 100,
 	 "F1 F2 F4 F5",
 	 ST(5, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0), NOT, 0, NOT},
+
+	{"reordered packets far ahead", "capacity=2", EV(ev_far), 80,
+	 "F10 F11 F12 F13",
+	 ST(7, 4, 0, 0, 3, 3, 0, 0, 0, 0, 0), NOT, 0, NOT},
 
 	{"sequence jump, probation", NULL, EV(ev_seqjump), 120,
 	 "F1 F2 F3 L F10005 F10006",
@@ -984,11 +994,12 @@ enum { IMP_N = 6000 };
 struct imp {
 	uint8_t copies[IMP_N];        /**< deliveries per seq             */
 	uint8_t played[IMP_N];        /**< FRAME starts per seq           */
+	bool    heard[IMP_N];         /**< some of its media was played   */
 	bool    late[IMP_N];          /**< first copy came after its slot */
 	unsigned nlate;
 	int64_t played_upto;          /**< end of media emitted [ts]      */
 	bool    seen[IMP_N];
-	uint64_t last_due;
+	bool    started;
 };
 
 
@@ -1004,9 +1015,11 @@ static void imp_out(struct run *r, uint64_t now, const struct jb_out *o)
 	for (i = 0; i < o->nseg; i++) {
 		const struct jb_seg *s = &o->seg[i];
 
-		if (s->kind == JB_FRAME && s->off == 0) {
+		if (s->kind == JB_FRAME) {
 			TEST_ASSERT(s->seq < IMP_N);
-			++im->played[s->seq];
+			if (s->off == 0)
+				++im->played[s->seq];
+			im->heard[s->seq] = true;
 		}
 		im->played_upto = (int64_t)s->ts + s->n;
 	}
@@ -1022,6 +1035,12 @@ static void imp_put(struct run *r, uint64_t now, const struct ev *e)
 		return;
 	im->seen[e->seq] = true;
 
+	/* playout starts at the first packet */
+	if (!im->started) {
+		im->started = true;
+		im->played_upto = e->ts;
+	}
+
 	/* late: its first sample is before the media already emitted */
 	if ((int64_t)e->ts < im->played_upto) {
 		im->late[e->seq] = true;
@@ -1030,25 +1049,30 @@ static void imp_put(struct run *r, uint64_t now, const struct ev *e)
 }
 
 
-static void test_impairment(void)
+/**
+ * IMP_N packets of `pkt_ms` at `clock` Hz through a seeded impairer:
+ * 5 % loss, 10 % reordered (held back 25 ms, behind the next packet),
+ * 2 % duplicated, 40 ms of uniform jitter
+ */
+static void test_impairment(uint32_t clock, uint32_t pkt_ms, uint32_t seed)
 {
 	static struct run r;
 	static struct ev ev[IMP_N * 2];
 	static struct imp im;
+	const uint32_t step = clock / 1000 * pkt_ms;
+	struct jb_conf conf;
 	struct jb_stats st;
 	unsigned k, first = IMP_N, top = 0, uniq = 0, reord = 0, maxs = 0;
 	unsigned n = 0, lost = 0, inplay = 0;
 	bool have = false;
 	uint64_t end;
 
-	rnd_state = 0x9e3779b9;
+	rnd_state = seed;
 	memset(&r, 0, sizeof(r));
 	memset(&im, 0, sizeof(im));
 
-	/* 2 minutes: 5 % loss, 10 % reordered (held back 25 ms, behind
-	   the next packet), 2 % duplicated, 40 ms of uniform jitter */
 	for (k = 0; k < IMP_N; k++) {
-		uint64_t sent = 100 * MS + (uint64_t)k * 20 * MS;
+		uint64_t sent = 100 * MS + (uint64_t)k * pkt_ms * MS;
 		unsigned c, copies;
 
 		if (rnd_n(100) < 5)
@@ -1061,10 +1085,10 @@ static void test_impairment(void)
 				d += 25000;
 			ev[n].t = sent + d;
 			ev[n].seq = (uint16_t)k;
-			ev[n].ts = k * 160;
+			ev[n].ts = k * step;
 			ev[n].ssrc = A;
 			ev[n].fl = 0;
-			ev[n].dur = 160;
+			ev[n].dur = step;
 			++n;
 			++im.copies[k];
 		}
@@ -1094,7 +1118,9 @@ static void test_impairment(void)
 			++lost;
 	memset(im.seen, 0, sizeof(im.seen));
 
-	TEST_ERR(jb_alloc(&r.jb, NULL), 0);
+	jb_conf_default(&conf);
+	conf.clock_rate = clock;
+	TEST_ERR(jb_alloc(&r.jb, &conf), 0);
 	r.grace = 5 * MS;
 	r.arg = &im;
 	r.on_out = imp_out;
@@ -1105,9 +1131,9 @@ static void test_impairment(void)
 	check_timeline(&r, 20 * MS);
 
 	jb_stats(r.jb, &st);
-	printf("impairment: %u delivered, %u unique, lost %u, dup %u, "
-	       "reordered %u, late %u\n", n, uniq, lost, n - uniq, reord,
-	       im.nlate);
+	printf("impairment %u Hz %u ms: %u delivered, %u unique, lost %u, "
+	       "dup %u, reordered %u, late %u\n", clock, pkt_ms, n, uniq,
+	       lost, n - uniq, reord, im.nlate);
 	printf("jb: target %u ms, jitter %u us, wait avg %u us max %u us, "
 	       "depth max %u ms / %u pkts, concealed %llu, inserted %llu, "
 	       "skipped %llu, dropped %llu\n", st.target_ms, st.jitter_us,
@@ -1132,12 +1158,13 @@ static void test_impairment(void)
 	TEST_EQ(st.slots, r.nres);
 	TEST_EQ(st.frames + st.concealed + st.silence, st.slots);
 
-	/* every packet delivered in time played exactly once; the others
-	   are the late ones and the ones dropped to shrink the delay */
+	/* every packet delivered in time played, from its start at most
+	   once (a slip may skip its start); the others are the late ones
+	   and the ones dropped whole to shrink the delay */
 	for (k = first; k <= top; k++) {
 		TEST_ASSERT(im.played[k] <= 1);
 		if (im.copies[k] && !im.late[k])
-			inplay += im.played[k];
+			inplay += im.heard[k];
 		if (im.late[k])
 			TEST_EQ(im.played[k], 0);
 	}
@@ -1418,7 +1445,11 @@ int main(void)
 	test_no_wait();
 	test_adapt();
 	test_drift();
-	test_impairment();
+	test_impairment(8000, 20, 0x9e3779b9);
+	test_impairment(48000, 20, 0x1234567);
+	test_impairment(8000, 10, 0x7654321);
+	test_impairment(8000, 30, 0xabcdef1);
+	test_impairment(48000, 60, 0x5eed);
 	test_stall();
 	test_grace();
 	test_bad_input();
