@@ -64,6 +64,8 @@ struct entry {
 	struct le he;           /**< in table.hash                      */
 	const char *key;        /**< id or number, points into obj      */
 	void *obj;              /**< struct agent, trunk or number      */
+	char *text;             /**< obj in state-file form (malloc)    */
+	size_t len;             /**< length of text [bytes]             */
 };
 
 struct table {
@@ -99,6 +101,7 @@ static void entry_destructor(void *arg)
 	list_unlink(&e->le);
 	hash_unlink(&e->he);
 	mem_deref(e->obj);
+	free(e->text);
 }
 
 
@@ -208,17 +211,29 @@ static void table_remove(struct table *t, struct entry *e)
 }
 
 
+/* An entry holds its object and the object's state-file text, encoded
+   once: writing the state file then only concatenates texts */
 static int entry_alloc(struct entry **ep, enum kind k, void *obj)
 {
 	struct entry *e = mem_zalloc(sizeof(*e), entry_destructor);
+	json_t *j;
 
 	if (!e)
 		return ENOMEM;
 
 	e->obj = mem_ref(obj);
 	e->key = obj_key(k, obj);
-	*ep = e;
 
+	j = obj_encode(k, obj, true);
+	e->text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!e->text) {
+		mem_deref(e);
+		return ENOMEM;
+	}
+	e->len = strlen(e->text);
+
+	*ep = e;
 	return 0;
 }
 
@@ -271,101 +286,123 @@ static int number_refs_check(const struct store *st, const struct number *n,
 }
 
 
-/*
- * Encode the whole state with one change applied: the entry `key` of
- * table `ck` replaced by `cobj` (or removed if cobj is NULL). ck == K_COUNT
- * means no change.
- */
-static json_t *state_encode(const struct store *st, enum kind ck,
-			    const char *key, const void *cobj)
+/* A growing output buffer; `fail` is sticky */
+struct obuf {
+	char *p;
+	size_t len, sz;
+	bool fail;
+};
+
+
+static void obuf_add(struct obuf *b, const char *s, size_t n)
 {
-	json_t *root = json_object();
-	int err = 0;
+	if (b->fail)
+		return;
 
-	if (!root)
-		return NULL;
+	if (b->len + n > b->sz) {
+		size_t sz = b->sz ? b->sz : 65536;
+		char *p;
 
-	err |= model_enc_set(root, "format", json_integer(STATE_FORMAT));
+		while (sz < b->len + n)
+			sz *= 2;
+		p = realloc(b->p, sz);
+		if (!p) {
+			b->fail = true;
+			return;
+		}
+		b->p = p;
+		b->sz = sz;
+	}
 
-	for (int k = 0; k < K_COUNT && !err; k++) {
-		json_t *arr = json_array();
-		bool done = (k != (int)ck);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+
+static void obuf_str(struct obuf *b, const char *s)
+{
+	obuf_add(b, s, strlen(s));
+}
+
+
+static void obuf_item(struct obuf *b, const struct entry *e, bool *first)
+{
+	obuf_str(b, *first ? "\n    " : ",\n    ");
+	obuf_add(b, e->text, e->len);
+	*first = false;
+}
+
+
+/*
+ * The whole state with one change applied: the entry `key` of table `ck`
+ * replaced by `ne` (or removed if ne is NULL); ck == K_COUNT means no
+ * change. One object per line, sorted by key:
+ *
+ *   {
+ *     "format": 1,
+ *     "agents": [
+ *       {...},
+ *       {...}
+ *     ],
+ *     ...
+ *   }
+ */
+static int state_build(const struct store *st, enum kind ck, const char *key,
+		       const struct entry *ne, struct obuf *b)
+{
+	char head[32];
+
+	snprintf(head, sizeof(head), "{\n  \"format\": %d", STATE_FORMAT);
+	obuf_str(b, head);
+
+	for (int k = 0; k < K_COUNT; k++) {
+		bool done = (k != (int)ck), first = true;
 		struct le *le;
 
-		if (!arr) {
-			err = ENOMEM;
-			break;
-		}
+		obuf_str(b, ",\n  \"");
+		obuf_str(b, kind_list[k]);
+		obuf_str(b, "\": [");
 
 		LIST_FOREACH(&st->tab[k].list, le) {
 			const struct entry *e = le->data;
-			const void *obj = e->obj;
 			int cmp = done ? -1 : strcmp(e->key, key);
 
 			if (!done && cmp >= 0) {
 				done = true;
-				if (cobj)
-					err |= json_array_append_new(arr,
-						obj_encode(k, cobj, true));
+				if (ne)
+					obuf_item(b, ne, &first);
 				if (cmp == 0)
 					continue;
 			}
 
-			err |= json_array_append_new(arr,
-						     obj_encode(k, obj, true));
+			obuf_item(b, e, &first);
 		}
-		if (!done && cobj)
-			err |= json_array_append_new(arr,
-						     obj_encode(k, cobj, true));
+		if (!done && ne)
+			obuf_item(b, ne, &first);
 
-		err |= model_enc_set(root, kind_list[k], arr);
+		obuf_str(b, first ? "]" : "\n  ]");
 	}
 
-	if (err) {
-		json_decref(root);
-		return NULL;
-	}
+	obuf_str(b, "\n}\n");
 
-	return root;
+	return b->fail ? ENOMEM : 0;
 }
 
 
 static int state_write(struct store *st, enum kind ck, const char *key,
-		       const void *cobj, int *stagep)
+		       const struct entry *ne, int *stagep)
 {
-	json_t *root;
-	char *text;
+	struct obuf b = {NULL, 0, 0, false};
 	int err;
 
 	*stagep = 0;
 
-	root = state_encode(st, ck, key, cobj);
-	if (!root)
-		return ENOMEM;
+	err = state_build(st, ck, key, ne, &b);
+	if (!err)
+		err = fsutil_replace(st->path, st->tmp, st->dirfd, b.p, b.len,
+				     0600, stagep);
 
-	text = json_dumps(root, JSON_INDENT(2));
-	json_decref(root);
-	if (!text)
-		return ENOMEM;
-
-	/* json_dumps leaves room only for its own NUL: write newline apart */
-	{
-		size_t len = strlen(text);
-		char *buf = malloc(len + 2);
-
-		if (!buf) {
-			free(text);
-			return ENOMEM;
-		}
-		memcpy(buf, text, len);
-		buf[len] = '\n';
-		free(text);
-
-		err = fsutil_replace(st->path, st->tmp, st->dirfd, buf,
-				     len + 1, 0600, stagep);
-		free(buf);
-	}
-
+	free(b.p);
 	return err;
 }
 
@@ -386,7 +423,7 @@ static int mutate(struct store *st, enum kind k, const char *key, void *cobj,
 			return e;
 	}
 
-	e = state_write(st, k, key, cobj, &stage);
+	e = state_write(st, k, key, ne, &stage);
 	if (e) {
 		if (stage) {
 			int s2;
