@@ -523,6 +523,13 @@ static const struct ev ev_far[] = {
 	P(43, 5, 920000), P(60, 12, 480), P(80, 13, 640),
 };
 
+/* a transfer back: the first source returns after the second stopped */
+static const struct ev ev_ssrc_back[] = {
+	P(20, 1, 160), P(40, 2, 320), P(60, 3, 480),
+	PS(80, 1000, 9000, B), PS(100, 1001, 9160, B),
+	PS(120, 1002, 9320, B), P(400, 4, 123456), P(420, 5, 123616),
+};
+
 #define EV(a) a, ARRAY_SIZE(a)
 #define NOT -1
 #define ST(rcv, lost, late, dup, reo, drop, conc, sil, ins, skip, rsy) \
@@ -659,6 +666,10 @@ static const struct tcase cases[] = {
 	{"reordered packets far ahead", "capacity=2", EV(ev_far), 80,
 	 "F10 F11 F12 F13",
 	 ST(7, 4, 0, 0, 3, 3, 0, 0, 0, 0, 0), NOT, 0, NOT},
+
+	{"the first source comes back", NULL, EV(ev_ssrc_back), 420,
+	 "F1 F2 F3 F1000 F1001 F1002 L*3 S*10 F4 F5",
+	 ST(8, 0, 0, 0, 0, 0, 3, 10, 0, 0, 2), 19, 400, NOT},
 
 	{"sequence jump, probation", NULL, EV(ev_seqjump), 120,
 	 "F1 F2 F3 L F10005 F10006",
