@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include "cb_re.h"
 #include "settings.h"
@@ -467,11 +468,28 @@ static char *transact(const json_t *req)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die(EXIT_UNREACH, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+	/* a blocking connect waits while the daemon's listen backlog is
+	   full: bound it by the timeout (Unix sockets use SO_SNDTIMEO) */
+	{
+		struct timeval tv = {g.timeout_s, 0};
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				 sizeof(tv));
+	}
+
+	/* EAGAIN: the backlog stayed full; retry until the deadline */
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && now_ms() < deadline) {
+			usleep(10000);
+			continue;
+		}
 		die(EXIT_UNREACH, "cannot reach callbridge at %s: %s%s", path,
 		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
 		    " (is it running? -s/--socket or -c/--config choose the "
 		    "socket)" : "");
+	}
 
 	/* the request, then its newline; then say we are done */
 	while (off < len + 1) {

@@ -63,7 +63,7 @@ enum {
 	ACCEPT_PAUSE_MS    = 100,
 	EPOLL_BATCH        = 64,
 	OUT_KEEP           = 1024 * 1024, /**< output buffer kept [bytes]   */
-	LISTEN_BACKLOG     = 128,
+	LISTEN_BACKLOG     = 1024,
 };
 
 /**

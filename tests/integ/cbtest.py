@@ -93,12 +93,23 @@ class CtlClient:
         self.path = path
         self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # a full listen backlog makes connect() fail with EAGAIN on Unix
+        # sockets: retry, bounded by the timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                self.sock.connect(path)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self.sock.close()
+                    raise Timeout("connect to %s: backlog full" % path)
+                time.sleep(0.005)
+            except OSError:
+                self.sock.close()
+                raise
         self.sock.settimeout(timeout)
-        try:
-            self.sock.connect(path)
-        except OSError:
-            self.sock.close()
-            raise
         self.buf = b""
         self.next_id = 1
 
