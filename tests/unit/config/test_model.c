@@ -22,6 +22,43 @@ static json_t *parse(const char *text)
 
 enum kind { AGENT, TRUNK, NUMBER };
 
+static int decode_json(enum kind k, const json_t *j, char *err,
+		       size_t errsz)
+{
+	void *obj = NULL;
+	int e;
+
+	switch (k) {
+	case AGENT:
+		e = agent_decode((struct agent **)&obj, j, NULL, err, errsz);
+		break;
+	case TRUNK:
+		e = trunk_decode((struct trunk **)&obj, j, NULL, err, errsz);
+		break;
+	default:
+		e = number_decode((struct number **)&obj, j, err, errsz);
+		break;
+	}
+
+	/* whatever is accepted encodes */
+	if (!e) {
+		json_t *enc = k == AGENT ? agent_encode(obj, MODEL_REDACT) :
+			k == TRUNK ? trunk_encode(obj, MODEL_REDACT) :
+			number_encode(obj, true);
+
+		TEST_ASSERT(enc != NULL);
+		json_decref(enc);
+	}
+	else {
+		TEST_EQ(e, EINVAL);
+		TEST_ASSERT(err[0] != '\0');
+	}
+
+	mem_deref(obj);
+	return e;
+}
+
+
 static int decode(enum kind k, const char *text, char *err, size_t errsz)
 {
 	json_t *j = parse(text);
@@ -429,9 +466,105 @@ static void test_helpers(void)
 }
 
 
+/*
+ * Type confusion and mutation (seeded): every field of a full valid
+ * object gets every wrong JSON type, then random byte edits of the text;
+ * decoding must refuse or accept, never crash or leak (run under ASan).
+ */
+static const char *const full[3] = {
+	"{\"id\":\"a\",\"name\":\"n\",\"url\":\"ws://h:1/p?q=1\","
+	"\"protocol\":\"raw\",\"parameters\":{\"k\":\"v\"},"
+	"\"auth_token\":\"t\",\"audio\":{\"encoding\":\"l16\","
+	"\"sample_rate\":48000}}",
+	"{\"id\":\"t\",\"name\":\"n\",\"kind\":\"byoc\",\"inbound\":{"
+	"\"allowed_sources\":[\"10.0.0.0/8\",\"::1\"],\"auth_username\":"
+	"\"u\",\"auth_password\":\"p\"},\"outbound\":{\"address\":\"h\","
+	"\"port\":5070,\"transport\":\"tcp\",\"auth_username\":\"u\","
+	"\"auth_password\":\"p\",\"from_domain\":\"d.example\","
+	"\"media_encryption\":\"srtp_optional\",\"headers\":{\"X-A\":"
+	"\"b\"}},\"codecs\":[\"opus\",\"PCMU\"]}",
+	"{\"number\":\"+14155551234\",\"friendly_name\":\"f\","
+	"\"trunk_id\":\"t\",\"inbound_agent_id\":\"a\","
+	"\"outbound_agent_id\":\"b\",\"outbound_shareable\":true,"
+	"\"codecs\":[\"PCMA\"],\"status\":\"active\"}",
+};
+
+
+static void confuse(enum kind k, json_t *root, json_t *obj, unsigned *n)
+{
+	static const char *const wrong[] = {
+		"null", "true", "0", "-1", "4294967296", "1.5", "\"\"",
+		"\"\\u00e4\\u0000x\"", "[]", "[1,\"a\",null]", "{}",
+		"{\"x\":{\"y\":[]}}", "\"ws://h/\"", "\"PCMU\"",
+		"1e300", "9223372036854775807",
+	};
+	const char *key;
+	json_t *v;
+	void *iter;
+
+	for (iter = json_object_iter(obj); iter;
+	     iter = json_object_iter_next(obj, iter)) {
+		key = json_object_iter_key(iter);
+		v = json_object_iter_value(iter);
+
+		if (json_is_object(v))
+			confuse(k, root, v, n);
+
+		for (size_t w = 0; w < sizeof(wrong) / sizeof(wrong[0]); w++) {
+			json_t *nv = json_loads(wrong[w], JSON_DECODE_ANY |
+						JSON_ALLOW_NUL, NULL);
+			json_t *old = json_incref(v);
+			char err[512] = "";
+
+			TEST_ASSERT(nv != NULL);
+			json_object_set_new(obj, key, nv);
+			decode_json(k, root, err, sizeof(err));
+			json_object_set_new(obj, key, old);
+			++*n;
+		}
+	}
+}
+
+
+static void test_fuzz(void)
+{
+	unsigned seed = 777, n = 0;
+
+	for (int k = 0; k < 3; k++) {
+		json_t *root = parse(full[k]);
+		char err[512];
+
+		TEST_ERR(decode((enum kind)k, full[k], err, sizeof(err)), 0);
+		confuse((enum kind)k, root, root, &n);
+		json_decref(root);
+
+		for (int i = 0; i < 3000; i++) {
+			char text[1024];
+			size_t len = strlen(full[k]);
+			json_t *j;
+
+			memcpy(text, full[k], len + 1);
+			for (int e = 0; e < 1 + (int)(rand_r(&seed) % 4); e++)
+				text[rand_r(&seed) % len] =
+					(char)(rand_r(&seed) % 256 ?: 1);
+			j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+			if (!j)
+				continue;
+			err[0] = '\0';
+			decode_json((enum kind)k, j, err, sizeof(err));
+			json_decref(j);
+			++n;
+		}
+	}
+
+	TEST_ASSERT(n > 1000);
+}
+
+
 int main(void)
 {
 	test_rules();
+	test_fuzz();
 	test_agent_defaults_and_redaction();
 	test_secret_not_in_errors();
 	test_trunk_redaction_and_defaults();

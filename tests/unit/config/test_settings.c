@@ -298,6 +298,36 @@ static int rm_cb(const char *path, const struct stat *sb, int flag,
 }
 
 
+/* Random settings files (seeded): refused with a message or accepted,
+   never a crash or a leak */
+static void test_fuzz(void)
+{
+	static const char *good =
+		"sip_listen udp:127.0.0.1:5060 tcp:[::1]:5061\n"
+		"rtp_address 127.0.0.1\nrtp_port_min 20000\n"
+		"rtp_port_max 29999\nlog_level info\nmax_calls 500\n"
+		"state_seed x.json\njb_min_ms 0\njb_max_ms 60\n";
+	unsigned seed = 5;
+	size_t len = strlen(good);
+
+	for (int i = 0; i < 2000; i++) {
+		struct settings *s = NULL;
+		char text[512], err[512] = "";
+		int e;
+
+		memcpy(text, good, len + 1);
+		for (int k = 0; k < 1 + (int)(rand_r(&seed) % 4); k++)
+			text[rand_r(&seed) % len] =
+				(char)(rand_r(&seed) % 255 + 1);
+
+		e = settings_load(&s, write_conf(text), err, sizeof(err));
+		if (e)
+			TEST_ASSERT(err[0] != '\0' && s == NULL);
+		mem_deref(s);
+	}
+}
+
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cb-test-settings-XXXXXX");
@@ -308,6 +338,7 @@ int main(void)
 	test_bad_files();
 	test_unreadable();
 	test_shipped_config();
+	test_fuzz();
 
 	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	printf("test_settings: ok\n");

@@ -594,6 +594,50 @@ static void test_concurrent_readers(void)
 }
 
 
+/* Random edits of a valid state file (seeded): loading refuses with a
+   message or accepts, never crashes or leaks (run under ASan) */
+static void test_fuzz_state_file(void)
+{
+	static const char *good = "{\"format\":1,\"agents\":[{\"id\":\"a\","
+		"\"url\":\"ws://h/\",\"auth_token\":\"x\",\"parameters\":"
+		"{\"k\":\"v\"}}],\"trunks\":[{\"id\":\"t\",\"kind\":\"byoc\","
+		"\"inbound\":{\"allowed_sources\":[\"10.0.0.0/8\"]},"
+		"\"outbound\":{\"address\":\"h\",\"port\":5060}}],"
+		"\"numbers\":[{\"number\":\"+14155551234\",\"friendly_name\":"
+		"\"f\",\"trunk_id\":\"t\",\"inbound_agent_id\":\"a\"}]}";
+	unsigned seed = 99, loaded = 0, refused = 0;
+	size_t len = strlen(good);
+
+	TEST_EQ(mkdir(tpath("fz"), 0700), 0);
+
+	for (int i = 0; i < 400; i++) {
+		struct store *st = NULL;
+		char text[1024], err[512] = "";
+		int e;
+
+		memcpy(text, good, len + 1);
+		for (int k = 0; k < 1 + (int)(rand_r(&seed) % 3); k++)
+			text[rand_r(&seed) % len] =
+				(char)(rand_r(&seed) % 255 + 1);
+		write_file(tpath("fz/state.json"), text);
+
+		e = store_open(&st, tpath("fz/state.json"), NULL, err,
+			       sizeof(err));
+		if (e) {
+			TEST_ASSERT(err[0] != '\0');
+			TEST_STREQ(read_file(tpath("fz/state.json")), text);
+			++refused;
+		}
+		else {
+			mem_deref(st);
+			++loaded;
+		}
+	}
+
+	TEST_ASSERT(refused > 0);
+}
+
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cb-test-store-XXXXXX");
@@ -606,6 +650,7 @@ int main(void)
 	test_bad_state_files();
 	test_seed_lock_and_leftovers();
 	test_concurrent_readers();
+	test_fuzz_state_file();
 
 	rm_rf(tmpdir);
 	printf("test_store: ok\n");
