@@ -23,15 +23,18 @@
 #include "cb_re.h"
 #include "alink.h"
 #include "g711.h"
+#include "jb.h"
 #include "latch.h"
 #include "rtcpx.h"
 #include "gwmsg.h"
 #include "log.h"
 #include "media.h"
+#include "opusc.h"
 #include "playq.h"
 #include "rtpkt.h"
 #include "twilio.h"
 #include "worker.h"
+#include "xcode.h"
 
 enum {
 	FRAME_MS       = 20,
@@ -68,9 +71,12 @@ struct mcall {
 	uint32_t chunk;               /**< media chunks sent              */
 	uint64_t t_stream_us;         /**< when start was sent            */
 	uint64_t media_t0_ms;         /**< timestamp of chunk 1 [ms]      */
-	uint8_t inframe[960 * 2];     /**< agent frame being assembled    */
-	size_t inframe_len;
-	size_t inframe_size;          /**< bytes per 20 ms in agent format */
+
+	/* codec <-> agent format */
+	struct xcode *xc;
+	struct jb *jb;
+	ev_timer jb_tmr;              /**< next jitter buffer slot        */
+	bool jb_pending;              /**< packets put since last drain   */
 
 	/* RTP receive */
 	ev_io rtp_io;
@@ -91,8 +97,10 @@ struct mcall {
 	uint16_t seq;
 	uint32_t ts;
 	bool tx_marker;
+	uint32_t tx_ms;               /**< packet time we send [ms]       */
+	uint32_t tx_samples;          /**< RTP clock units per packet     */
 	struct playq *pq;
-	size_t outframe_size;         /**< agent bytes per 20 ms          */
+	size_t outframe_size;         /**< agent bytes per packet time    */
 };
 
 
@@ -224,6 +232,14 @@ static void agent_send_frame(struct mcall *mc, const uint8_t *frame,
 	}
 	ts = mc->media_t0_ms + (uint64_t)mc->chunk * FRAME_MS;
 
+	if (mc->ms->proto == AGENT_PROTO_RAW) {
+		if (alink_send(mc->link, frame, len, true, true) == 0) {
+			++mc->chunk;
+			++mc->st.ws_tx_media;
+		}
+		return;
+	}
+
 	sz = twilio_media_size(len) + 64;
 	buf = (char *)alink_txbuf(mc->link, sz);
 	if (!buf)
@@ -242,28 +258,6 @@ static void agent_send_frame(struct mcall *mc, const uint8_t *frame,
 }
 
 
-/* decoded audio in the agent's format, any length: cut into 20 ms */
-static void agent_audio(struct mcall *mc, const uint8_t *data, size_t len)
-{
-	while (len) {
-		size_t n = mc->inframe_size - mc->inframe_len;
-
-		if (n > len)
-			n = len;
-
-		memcpy(mc->inframe + mc->inframe_len, data, n);
-		mc->inframe_len += n;
-		data += n;
-		len -= n;
-
-		if (mc->inframe_len == mc->inframe_size) {
-			agent_send_frame(mc, mc->inframe, mc->inframe_len);
-			mc->inframe_len = 0;
-		}
-	}
-}
-
-
 static void link_open(void *arg)
 {
 	struct mcall *mc = arg;
@@ -272,10 +266,12 @@ static void link_open(void *arg)
 	char *start = NULL;
 	int n, err;
 
-	n = twilio_fmt_connected(buf, sizeof(buf));
-	err = send_text(mc, buf, n, false);
-	if (err)
-		goto fail;
+	if (mc->ms->proto == AGENT_PROTO_TWILIO) {
+		n = twilio_fmt_connected(buf, sizeof(buf));
+		err = send_text(mc, buf, n, false);
+		if (err)
+			goto fail;
+	}
 
 	fmt.l16 = mc->ms->l16;
 	fmt.srate = mc->ms->agent_srate;
@@ -411,27 +407,81 @@ static void link_close(int err, const char *reason, void *arg)
  * RTP receive
  */
 
-static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt)
+/* give every slot that is due to the agent */
+static void jb_drain(struct mcall *mc, uint64_t now)
 {
-	uint8_t buf[MAX_RTP];
+	uint8_t frame[960 * 2];
+	struct jb_out out;
+	uint64_t due;
 
-	if (mc->ms->l16 || mc->ms->agent_srate != 8000)
-		return;   /* wideband agents come with the resampler work */
+	for (int i = 0; i < 16 && !jb_get(mc->jb, now, &out); i++) {
+		int n = xcode_decode_slot(mc->xc, &out, frame, sizeof(frame));
 
-	switch (mc->mp.codec) {
-
-	case CODEC_PCMU:
-		agent_audio(mc, pkt->payload, pkt->payload_len);
-		break;
-
-	case CODEC_PCMA:
-		g711_alaw_to_ulaw(buf, pkt->payload, pkt->payload_len);
-		agent_audio(mc, buf, pkt->payload_len);
-		break;
-
-	default:
-		break;
+		if (n > 0 && mc->mp.dir.recv)
+			agent_send_frame(mc, frame, (size_t)n);
 	}
+
+	due = jb_next_due(mc->jb);
+	ev_timer_stop(mc->loop, &mc->jb_tmr);
+	if (due != JB_NEVER) {
+		ev_timer_set(&mc->jb_tmr, due > now ? (double)(due - now) / 1e6
+			     : 0, 0);
+		ev_timer_start(mc->loop, &mc->jb_tmr);
+	}
+}
+
+
+static void jb_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mcall *mc = t->data;
+	uint64_t now = worker_now_us();
+
+	(void)loop;
+	(void)revents;
+
+	if (mc->state != MC_LIVE)
+		return;
+
+	/* libev's clock is coarser than ours: never run a slot early */
+	if (jb_next_due(mc->jb) > now + 200) {
+		ev_timer_set(t, (double)(jb_next_due(mc->jb) - now) / 1e6, 0);
+		ev_timer_start(loop, t);
+		return;
+	}
+
+	jb_drain(mc, now);
+}
+
+
+static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt,
+		      uint64_t now)
+{
+	struct jb_pkt jp;
+
+	jp.ssrc = pkt->ssrc;
+	jp.seq = pkt->seq;
+	jp.ts = pkt->ts;
+	jp.pt = pkt->pt;
+	jp.marker = pkt->marker;
+	/* an Opus packet of 2 bytes or less is DTX: a gap after it is
+	   silence, not loss */
+	jp.sid = mc->mp.codec == CODEC_OPUS && pkt->payload_len <= 2;
+	jp.dur = 0;
+	if (mc->mp.codec == CODEC_OPUS) {
+		int n = opusc_packet_samples(pkt->payload, pkt->payload_len,
+					     48000);
+		jp.dur = n > 0 ? (uint32_t)n : 0;
+	}
+	else if ((int)pkt->pt == mc->mp.pt) {
+		jp.dur = (uint32_t)pkt->payload_len;   /* G.711: 1 byte each */
+	}
+	jp.payload = pkt->payload;
+	jp.len = pkt->payload_len;
+
+	if (jb_put(mc->jb, now, &jp))
+		++mc->st.rtp_bad;
+	else
+		mc->jb_pending = true;
 }
 
 
@@ -481,14 +531,15 @@ static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
 	if (mc->rtcp_on)
 		(void)rtcpx_rtp_recv(&mc->rtcp, &pkt, now);
 
-	if (pkt.pt == mc->mp.pt) {
+	if (pkt.pt == mc->mp.pt || (int)pkt.pt == mc->mp.cn_pt) {
 		++mc->st.rtp_rx;
-		if (mc->state == MC_LIVE && mc->mp.dir.recv)
-			rtp_audio(mc, &pkt);
+		if (mc->state == MC_LIVE)
+			rtp_audio(mc, &pkt, now);
 	}
-	else if ((int)pkt.pt == mc->mp.telev_pt ||
-		 (int)pkt.pt == mc->mp.cn_pt) {
+	else if ((int)pkt.pt == mc->mp.telev_pt) {
 		++mc->st.rtp_rx;
+		if (mc->jb)
+			jb_note_seq(mc->jb, pkt.ssrc, pkt.seq);
 	}
 	else {
 		++mc->st.rtp_bad;
@@ -519,6 +570,14 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 			continue;
 
 		rtp_packet(mc, buf, (size_t)n, &src);
+	}
+
+	/* everything queued in the socket is in the jitter buffer before
+	   any slot is decided, so a stall does not conceal media that was
+	   already here */
+	if (mc->jb_pending) {
+		mc->jb_pending = false;
+		jb_drain(mc, worker_now_us());
 	}
 }
 
@@ -611,46 +670,38 @@ static void tx_arm(struct mcall *mc, uint64_t now)
 
 static void tx_frame(struct mcall *mc)
 {
-	uint8_t pkt[RTPKT_HDR_SIZE + 960];
-	uint8_t *payload = pkt + RTPKT_HDR_SIZE;
-	uint8_t agent[960];
+	uint8_t pkt[RTPKT_HDR_SIZE + 1500];
+	uint8_t agent[2880 * 2];
 	const struct sa *dst;
-	size_t n, plen = 160;
+	size_t n;
+	int plen;
 
 	n = playq_read(mc->pq, agent, mc->outframe_size);
 	if (n < mc->outframe_size)
-		memset(agent + n, 0xff, mc->outframe_size - n);  /* µ-law 0 */
+		memset(agent + n, xcode_agent_silence(mc->xc),
+		       mc->outframe_size - n);
 
-	switch (mc->mp.codec) {
-
-	case CODEC_PCMU:
-		memcpy(payload, agent, 160);
-		break;
-
-	case CODEC_PCMA:
-		g711_ulaw_to_alaw(payload, agent, 160);
-		break;
-
-	default:
+	plen = xcode_encode(mc->xc, agent, mc->outframe_size,
+			    pkt + RTPKT_HDR_SIZE, sizeof(pkt) - RTPKT_HDR_SIZE);
+	if (plen < 0)
 		return;
-	}
 
 	(void)rtpkt_encode(pkt, sizeof(pkt), mc->tx_marker, (uint8_t)mc->mp.pt,
 			   mc->seq, mc->ts, mc->ssrc);
 	mc->tx_marker = false;
 	++mc->seq;
-	mc->ts += 160;
+	mc->ts += mc->tx_samples;
 
 	if (!mc->mp.dir.send || !sa_isset(latch_remote(&mc->latch), SA_ALL))
 		return;
 
 	dst = latch_remote(&mc->latch);
-	if (sendto(mc->rtp_fd, pkt, RTPKT_HDR_SIZE + plen, 0, &dst->u.sa,
-		   dst->len) > 0) {
+	if (sendto(mc->rtp_fd, pkt, RTPKT_HDR_SIZE + (size_t)plen, 0,
+		   &dst->u.sa, dst->len) > 0) {
 		++mc->st.rtp_tx;
 		if (mc->rtcp_on)
-			rtcpx_rtp_sent(&mc->rtcp, mc->ts - 160, plen,
-				       worker_now_us());
+			rtcpx_rtp_sent(&mc->rtcp, mc->ts - mc->tx_samples,
+				       (size_t)plen, worker_now_us());
 	}
 }
 
@@ -674,16 +725,17 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 
 	/* a stalled loop: skip what is lost rather than burst it out */
-	if (now > mc->tx_next_us + 3 * FRAME_MS * 1000) {
-		uint64_t missed = (now - mc->tx_next_us) / (FRAME_MS * 1000);
+	if (now > mc->tx_next_us + 3 * (uint64_t)mc->tx_ms * 1000) {
+		uint64_t missed = (now - mc->tx_next_us) /
+			((uint64_t)mc->tx_ms * 1000);
 
-		mc->ts += (uint32_t)(missed * 160);
-		mc->tx_next_us += missed * FRAME_MS * 1000;
+		mc->ts += (uint32_t)(missed * mc->tx_samples);
+		mc->tx_next_us += missed * mc->tx_ms * 1000;
 	}
 
 	while (mc->tx_next_us <= now + 500 && frames++ < 3) {
 		tx_frame(mc);
-		mc->tx_next_us += FRAME_MS * 1000;
+		mc->tx_next_us += (uint64_t)mc->tx_ms * 1000;
 	}
 
 	if (mc->ms->conf.rtp_timeout_ms && mc->mp.dir.recv &&
@@ -709,7 +761,10 @@ static void mcall_destructor(void *arg)
 		ev_io_stop(mc->loop, &mc->rtcp_io);
 		ev_timer_stop(mc->loop, &mc->tx_tmr);
 		ev_timer_stop(mc->loop, &mc->rtcp_tmr);
+		ev_timer_stop(mc->loop, &mc->jb_tmr);
 	}
+	mem_deref(mc->jb);
+	mem_deref(mc->xc);
 	worker_call_remove(mc->w, &mc->he);
 	alink_close(mc->link, "call ended");
 	mem_deref(mc->pq);
@@ -749,8 +804,8 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	mc->seq = rand_u16();
 	mc->ts = rand_u32();
 	mc->tx_marker = true;
-	mc->inframe_size = 160;
-	mc->outframe_size = 160;
+	if (ms->proto == AGENT_PROTO_RAW)
+		ms->l16 = true;   /* raw frames are 16-bit PCM */
 
 	worker_call_add(w, &mc->he, mc->id, mc);
 
@@ -768,6 +823,8 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	mc->tx_tmr.data = mc;
 	ev_init(&mc->rtcp_tmr, rtcp_cb);
 	mc->rtcp_tmr.data = mc;
+	ev_init(&mc->jb_tmr, jb_cb);
+	mc->jb_tmr.data = mc;
 
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
 			    ms->agent_auth_token, ms->conf.agent_tls_insecure,
@@ -813,15 +870,83 @@ static void set_params(struct mcall *mc, const struct media_params *mp)
 }
 
 
+static uint32_t tx_ptime(const struct media_params *mp)
+{
+	uint32_t p = mp->ptime;
+
+	if (mp->codec == CODEC_OPUS) {
+		struct opusc_fmtp f;
+
+		opusc_fmtp_parse(&f, mp->fmtp);
+		if (f.ptime)
+			p = f.ptime;
+		return (p == 10 || p == 40 || p == 60) ? p : FRAME_MS;
+	}
+
+	/* G.711: whole 10 ms steps up to 60 ms */
+	return (p >= 10 && p <= 60 && p % 10 == 0) ? p : FRAME_MS;
+}
+
+
+static int codec_setup(struct mcall *mc)
+{
+	struct xcode_conf xc;
+	struct jb_conf jc;
+	int err;
+
+	jb_conf_default(&jc);
+	jc.clock_rate = mc->mp.srate;
+	jc.min_wait = mc->ms->conf.jb_min_ms;
+	jc.max_wait = mc->ms->conf.jb_max_ms;
+	jc.cn_pt = mc->mp.cn_pt >= 0 ? (uint32_t)mc->mp.cn_pt : JB_PT_NONE;
+	if (mc->mp.codec == CODEC_OPUS)
+		jc.max_payload = 1500;
+	err = jb_alloc(&mc->jb, &jc);
+	if (err)
+		return err;
+
+	mc->tx_ms = tx_ptime(&mc->mp);
+	mc->tx_samples = mc->mp.srate / 1000 * mc->tx_ms;
+
+	memset(&xc, 0, sizeof(xc));
+	xc.codec = (enum codec_id)mc->mp.codec;
+	xc.clock_rate = mc->mp.srate;
+	xc.fmtp = mc->mp.fmtp;
+	xc.tx_ms = mc->tx_ms;
+	xc.agent_l16 = mc->ms->l16;
+	xc.agent_rate = mc->ms->agent_srate;
+	xc.opus_complexity = mc->ms->conf.opus_complexity;
+	xc.opus_bitrate = mc->ms->conf.opus_bitrate;
+	xc.resample_quality = mc->ms->conf.resample_quality;
+	err = xcode_alloc(&mc->xc, &xc);
+	if (err)
+		return err;
+
+	mc->outframe_size = xcode_agent_bytes(mc->xc, mc->tx_ms);
+
+	return 0;
+}
+
+
 /** The call is answered: media flows both ways (WMSG_CALL_ANSWERED) */
 void mcall_answered(struct mcall *mc, const struct media_params *mp)
 {
 	uint64_t now = worker_now_us();
+	int err;
 
 	if (mc->state != MC_READY)
 		return;
 
 	set_params(mc, mp);
+
+	err = codec_setup(mc);
+	if (err) {
+		log_warn("call %s: cannot set up %s to the agent's format: %m",
+			 mc->ms->ids.call_sid, codec_name(mp->codec), err);
+		end_request(mc, END_AGENT_FAILED, "codec set-up failed");
+		return;
+	}
+
 	mc->state = MC_LIVE;
 	mc->last_rx_us = now;
 	mc->tx_next_us = now;
@@ -894,9 +1019,26 @@ void mcall_stats(const struct mcall *mc, struct media_stats *st)
 	st->agent_dropped += alink_dropped(mc->link);
 	st->rtp_foreign = mc->latch.dropped;
 
+	if (mc->jb) {
+		struct jb_stats js;
+
+		jb_stats(mc->jb, &js);
+		st->jb_received = js.received;
+		st->jb_lost = js.lost;
+		st->jb_late = js.late;
+		st->jb_duplicate = js.duplicate;
+		st->jb_reordered = js.reordered;
+		st->jb_concealed = js.concealed;
+		st->jb_depth_ms = js.depth_ms;
+		st->jb_depth_max_ms = js.depth_max_ms;
+		st->jb_target_ms = js.target_ms;
+		st->jitter_ms = js.jitter_us / 1000.0;
+	}
+
 	if (mc->rtcp_on) {
 		rtcpx_stats(&mc->rtcp, &rs);
-		st->jitter_ms = rs.rx_jitter_ms;
+		if (!mc->jb)
+			st->jitter_ms = rs.rx_jitter_ms;
 		if (rs.remote_valid) {
 			st->remote_fraction_lost =
 				rs.remote_fraction_lost / 256.0;

@@ -394,9 +394,8 @@ static void close_handler(int err, const struct sip_msg *msg, void *arg)
 
 	(void)msg;
 
-	/* libre finished the session itself; do not touch it again */
-	call->sess = NULL;
-
+	/* libre has terminated the session; call_end() releases our
+	   reference, which frees it (it answered BYE/CANCEL itself) */
 	if (err == ECONNRESET)
 		reason = call->state == CALL_RINGING ? END_CALLER_CANCEL :
 			END_CALLER_BYE;
