@@ -350,6 +350,61 @@ def test_waitmark(ag, sig):
     check("waitmark never timed out" in c.notes, "waitmark: timeout noted")
 
 
+def test_failures(ag, sig):
+    """drop, stall and /hang: an agent that fails, stops reading, or
+    never answers."""
+    ws = WsClient.connect(ag.url("/script/play:20,drop"))
+    Stream(ws).begin()
+    kind, data = ws.recv()
+    check(kind == "text" and json.loads(data)["event"] == "media",
+          "drop: media first")
+    try:
+        kind, data = ws.recv()
+        check(False, "drop: got %s instead of a reset" % kind)
+    except (ConnectionError, OSError):
+        pass
+    ws.sock.close()
+    c = ag.rec.wait_closed(1, path="/script/play:20,drop")[0]
+    check(any(r["ev"] == "drop" for r in c.records) and
+          c.agent_close is None, "drop: recorded, no close frame")
+
+    path = "/script/play:20,mark:s,stall:1500,mark:t"
+    ws = WsClient.connect(ag.url(path))
+    Stream(ws).begin()
+    msgs = recv_until(ws, is_mark("s"))
+    check(len(media_audio(msgs)) == 160, "stall: audio before the stall")
+    ws.sock.settimeout(1.0)
+    try:
+        blob = json.dumps({"event": "media", "media": {
+            "payload": base64.b64encode(b"\0" * 600000).decode()}})
+        for _ in range(200):
+            ws.send_text(blob)
+        check(False, "stall: 160 MB were taken by an agent not reading")
+    except socket.timeout:
+        pass
+    ws.sock.close()
+    c = ag.rec.wait_closed(1, path=path)[0]
+    st = next(r for r in c.records if r["ev"] == "stall")
+    later = [f for f in c.received() if f.t_us > st["t_us"]]
+    check(st["ms"] == 1500 and all(f.t_us >= st["t_us"] + 1500000
+                                   for f in later),
+          "stall: nothing read during the stall")
+
+    s = socket.create_connection(("127.0.0.1", ag.port), timeout=10)
+    s.sendall(b"GET /hang?n=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    s.settimeout(0.5)
+    try:
+        check(s.recv(100) == b"x", "hang: answered")
+    except socket.timeout:
+        pass
+    s.close()
+    c = ag.rec.wait_closed(1, path="/hang")[0]
+    check(c.query == "n=1" and not c.opened and c.rejected is None and
+          any("hanging" in n for n in c.notes), "hang: recorded")
+
+
 def test_echo(ag, sig):
     ws = WsClient.connect(ag.url("/echo"))
     st = Stream(ws)
@@ -633,7 +688,7 @@ def main():
     ag = Agent(a.agent, tmp, "--signal", sigfile)
     try:
         for t in (test_record, test_agentlog_checks, test_play, test_script,
-                  test_waitmark, test_echo, test_reject, test_l16, test_raw,
+                  test_waitmark, test_failures, test_echo, test_reject, test_l16, test_raw,
                   test_bad_input, test_concurrent):
             try:
                 t(ag, sig)

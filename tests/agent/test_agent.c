@@ -23,6 +23,9 @@
  *   /echo                echo every media payload received
  *   /script/A,B,C        run the actions A, B, C in order (below)
  *   /reject/CODE         refuse the upgrade with HTTP status CODE (200-599)
+ *   /hang                never answer the upgrade request (an agent that
+ *                        cannot be reached); closed after 300 s or by the
+ *                        client (not with --tls)
  *   /raw/...             prefix to any of the above: protocol "raw"
  *
  * Unknown paths and malformed scripts are refused with 400 and the reason.
@@ -47,6 +50,9 @@
  *                         hanging up: non-JSON text, JSON of wrong types,
  *                         bad base64, an odd-sized binary frame
  *   close[:CODE]          close the WebSocket (default code 1000)
+ *   drop                  fail: reset the TCP connection, no close frame
+ *   stall:MS              stop reading from the socket for MS (the
+ *                         client's sends back up), then read again
  *
  * NAME is 1-63 of [A-Za-z0-9_.-]; DIGIT is one of 0-9 * # A-D.
  *
@@ -132,6 +138,7 @@ enum {
 	MAX_MS      = 600000,    /**< bound of any duration [ms]           */
 	MAX_MARKS   = 100000,    /**< mark names remembered per connection */
 	PREREAD_TMO = 10,        /**< request head timeout [s]             */
+	HANG_TMO    = 300,       /**< how long /hang holds a request [s]   */
 	MAX_TXQ     = 64 << 20,  /**< bytes queued to send, at most        */
 	RAND_MAX_MS = 200,       /**< largest playrand message [ms]        */
 };
@@ -139,7 +146,7 @@ enum {
 enum act_type {
 	ACT_WAIT, ACT_PLAY, ACT_PLAYCHUNKS, ACT_PLAYRAND, ACT_MARK,
 	ACT_MARKNULL, ACT_CLEAR, ACT_DTMF, ACT_WAITMARK, ACT_ECHO,
-	ACT_GARBAGE, ACT_CLOSE,
+	ACT_GARBAGE, ACT_CLOSE, ACT_DROP, ACT_STALL,
 };
 
 /** One script action */
@@ -178,6 +185,7 @@ struct conn {
 	struct mbuf *head;         /**< request head read before hand-over  */
 	int fd_log, fd_in, fd_out; /**< recordings, or -1                   */
 	bool upgraded;             /**< counted for --exit-after-conns      */
+	bool hanging;              /**< /hang: discarding input until EOF   */
 
 	/* protocol */
 	bool raw;                  /**< protocol "raw"                      */
@@ -192,6 +200,7 @@ struct conn {
 	struct action *acts;
 	unsigned actc, acti;
 	bool waiting;              /**< a waitmark is pending               */
+	bool stalled;              /**< not reading (stall)                 */
 	char waitmark[64];
 	json_t *marks;             /**< set of mark names echoed to us      */
 	uint64_t sig_pos;          /**< position in the signal [samples at rate] */
@@ -207,7 +216,7 @@ struct conn {
 	bool txq_full;             /**< dropped frames: noted once          */
 };
 
-enum tx_kind { TX_TEXT, TX_BINARY, TX_CLOSE };
+enum tx_kind { TX_TEXT, TX_BINARY, TX_CLOSE, TX_DROP };
 
 /** One frame waiting to be sent */
 struct txf {
@@ -568,6 +577,18 @@ static int conn_writeable(struct conn *c)
 
 	f = le->data;
 
+	if (f->kind == TX_DROP) {
+		struct linger lg = {1, 0};
+		int fd = lws_get_socket_fd(c->wsi);
+
+		/* an RST and no close frame, as when an agent process dies */
+		rec_line(c, "drop", json_object());
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		mem_deref(f);
+		return -1;
+	}
+
 	if (f->kind == TX_CLOSE) {
 		rec_line(c, "close", json_pack("{s:i}", "code", f->code));
 		lws_close_reason(c->wsi, (enum lws_close_status)f->code,
@@ -823,6 +844,16 @@ static int action_parse(char *tok, struct action *a, char *err, size_t esz)
 		ARGS(0, 0);
 		a->type = ACT_GARBAGE;
 	}
+	else if (!strcmp(f[0], "drop")) {
+		ARGS(0, 0);
+		a->type = ACT_DROP;
+	}
+	else if (!strcmp(f[0], "stall")) {
+		ARGS(1, 1);
+		a->type = ACT_STALL;
+		if (parse_ms(f[1], a, false))
+			goto bad;
+	}
 	else if (!strcmp(f[0], "close")) {
 		ARGS(0, 1);
 		a->type = ACT_CLOSE;
@@ -1045,6 +1076,20 @@ static void conn_run(struct conn *c)
 		case ACT_CLOSE:
 			err = conn_send_close(c, (uint16_t)a->arg);
 			break;
+
+		case ACT_DROP:
+			err = conn_queue(c, TX_DROP, NULL, 0, NULL, 0);
+			if (!err)
+				c->closing = true;
+			break;
+
+		case ACT_STALL:
+			rec_line(c, "stall", json_pack("{s:i}", "ms",
+							 (int)a->ms));
+			lws_rx_flow_control(c->wsi, 0);
+			c->stalled = true;
+			lws_set_timer_usecs(c->wsi, (lws_usec_t)a->ms * 1000);
+			return;
 		}
 
 		if (err)
@@ -1499,6 +1544,16 @@ static json_t *head_from_lws(struct lws *wsi)
 }
 
 
+/** Record the upgrade request; takes ownership of req */
+static void rec_upgrade(struct conn *c, json_t *req)
+{
+	json_object_set_new(req, "conn", json_string(c->name));
+	json_object_set_new(req, "peer", json_string(c->peer));
+	json_object_set_new(req, "tls", json_boolean(c->ag->tls));
+	rec_line(c, "upgrade", req);
+}
+
+
 /**
  * The upgrade request: record it, read the script, accept or refuse.
  * Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE expects.
@@ -1529,13 +1584,9 @@ static int conn_upgrade(struct conn *c)
 	if (!req)
 		return -1;
 
-	json_object_set_new(req, "conn", json_string(c->name));
-	json_object_set_new(req, "peer", json_string(c->peer));
-	json_object_set_new(req, "tls", json_boolean(c->ag->tls));
-
 	path = json_string_value(json_object_get(req, "path"));
 	e = script_parse(c, path ? path : "", &reject, err, sizeof(err));
-	rec_line(c, "upgrade", req);
+	rec_upgrade(c, req);
 
 	if (e) {
 		rec_note(c, "%s", err);
@@ -1585,6 +1636,28 @@ static int agent_handover(struct agent *ag, struct conn *c, int fd)
 }
 
 
+/** /hang: record the request, never answer it; true if hanging */
+static bool conn_hang(struct conn *c)
+{
+	json_t *req = head_parse((const char *)c->head->buf, c->head->end);
+	const char *path = json_string_value(json_object_get(req, "path"));
+
+	if (!path || (strcmp(path, "/hang") && strncmp(path, "/hang/", 6))) {
+		json_decref(req);
+		return false;
+	}
+
+	c->hanging = true;
+	c->upgraded = true;
+	c->fd_log = rec_open(c, ".jsonl");
+	rec_upgrade(c, req);
+	rec_note(c, "hanging: the upgrade will not be answered");
+	lws_set_timeout(c->raw_wsi, PENDING_TIMEOUT_USER_OK, HANG_TMO);
+
+	return true;
+}
+
+
 /** Read the request head of a new plain connection */
 static int conn_preread(struct conn *c)
 {
@@ -1600,6 +1673,9 @@ static int conn_preread(struct conn *c)
 	if (n == 0)
 		return -1;
 
+	if (c->hanging)
+		return 0;
+
 	if (c->head->end + (size_t)n > MAX_HEAD) {
 		fprintf(stderr, "%s: request head too large\n", c->name);
 		return -1;
@@ -1609,6 +1685,9 @@ static int conn_preread(struct conn *c)
 
 	p = c->head->buf;
 	if (!memmem(p, c->head->end, "\r\n\r\n", 4))
+		return 0;
+
+	if (conn_hang(c))
 		return 0;
 
 	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -1699,8 +1778,11 @@ static int callback_agent(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!c)
 			return 0;
 		lws_set_opaque_user_data(wsi, NULL);
-		if (c->raw_wsi == wsi)
+		if (c->raw_wsi == wsi) {
 			c->raw_wsi = NULL;
+			if (c->hanging)
+				agent_conn_done(ag, c);
+		}
 		if (c->wsi == wsi) {
 			c->wsi = NULL;
 			agent_conn_done(ag, c);
@@ -1756,6 +1838,10 @@ static int callback_agent(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c->waiting) {
 			rec_note(c, "waitmark %s timed out", c->waitmark);
 			c->waiting = false;
+		}
+		if (c->stalled) {
+			c->stalled = false;
+			lws_rx_flow_control(wsi, 1);
 		}
 		conn_run(c);
 		return 0;
