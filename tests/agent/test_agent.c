@@ -85,6 +85,8 @@
  *                              noteworthy (bad JSON, bad base64, timeouts)
  *                    peer_close code, reason: the client's close frame
  *                    close     code: the agent closed the WebSocket
+ *                    drop      the agent reset the connection (drop)
+ *                    stall     ms: the agent stopped reading (stall)
  *                    closed    last line: the connection is gone
  *   cNNNN.in.raw   the inbound audio bytes in arrival order (µ-law, or
  *                  16-bit LE PCM for l16 and raw)

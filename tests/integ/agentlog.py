@@ -475,10 +475,24 @@ def media_payload_audio(conn):
     return bytes(out)
 
 
+def default_binary():
+    """Where cb-test-agent is: $CB_TEST_AGENT, else next to the gateway
+    binaries of $CB_BIN_DIR (BUILD/gateway -> BUILD/tests/agent), else
+    build/ in the source tree."""
+    if os.environ.get("CB_TEST_AGENT"):
+        return os.environ["CB_TEST_AGENT"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    bindir = os.environ.get("CB_BIN_DIR",
+                            os.path.join(here, "..", "..", "build",
+                                         "gateway"))
+    return os.path.normpath(os.path.join(bindir, "..", "tests", "agent",
+                                         "cb-test-agent"))
+
+
 class AgentProcess:
     """A cb-test-agent process on an ephemeral loopback port.
 
-        with AgentProcess(binary, dir, signal="sig.ul") as agent:
+        with AgentProcess(signal="sig.ul") as agent:  # binary, dir: defaults
             url = agent.url("/play")              # ws://127.0.0.1:PORT/play
             ...
         # on exit: SIGTERM; agent.returncode, agent.stderr
@@ -486,9 +500,17 @@ class AgentProcess:
     stop() sends SIGTERM and returns the exit status (0 when clean; in a
     sanitizer build anything else includes leaks and memory errors)."""
 
-    def __init__(self, binary, directory, signal=None, tls=None,
+    def __init__(self, binary=None, directory=None, signal=None, tls=None,
                  exit_after=None, addr="127.0.0.1", verbose=False,
                  timeout=10.0):
+        binary = binary or default_binary()
+        if not os.access(binary, os.X_OK):
+            raise FileNotFoundError("cb-test-agent not found at %s (build "
+                                    "it, or set CB_TEST_AGENT)" % binary)
+        if directory is None:
+            import tempfile
+            directory = tempfile.mkdtemp(prefix="cb-agent-")
+        self.dir = directory
         args = [binary, "--addr", addr, "--port", "0", "--dir", directory]
         if signal:
             args += ["--signal", signal]
