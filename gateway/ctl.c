@@ -369,6 +369,8 @@ static void client_read(struct client *c)
 	room = c->insz - c->inlen;
 	if (room > CTL_READ_CHUNK)
 		room = CTL_READ_CHUNK;
+	if (!room)
+		return;   /* full of complete lines: handle them first */
 
 	n = recv(c->fd, c->in + c->inlen, room, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
