@@ -24,30 +24,91 @@ struct opusc_enc {
 };
 
 
-static uint32_t param_u32(const char *fmtp, const char *name)
+/*
+ * The value of parameter name in an fmtp list, if it is a plain decimal
+ * number (digits only, at most 9 of them, up to ';', a space or the end);
+ * false if the parameter is absent or its value is anything else. The
+ * first occurrence counts.
+ */
+static bool param_u32(const char *fmtp, const char *name, uint32_t *val)
 {
 	size_t nl = strlen(name);
 	const char *p = fmtp;
 
 	while (p && *p) {
-		while (*p == ' ' || *p == ';')
+		while (*p == ' ' || *p == ';' || *p == '\t')
 			++p;
-		if (!strncasecmp(p, name, nl) && p[nl] == '=')
-			return (uint32_t)strtoul(p + nl + 1, NULL, 10);
+		if (!strncasecmp(p, name, nl) && p[nl] == '=') {
+			const char *v = p + nl + 1;
+			uint32_t x = 0;
+			size_t i;
+
+			for (i = 0; v[i] >= '0' && v[i] <= '9'; i++) {
+				if (i == 9)
+					return false;
+				x = x * 10 + (uint32_t)(v[i] - '0');
+			}
+			if (!i || (v[i] && v[i] != ';' && v[i] != ' ' &&
+				   v[i] != '\t'))
+				return false;
+
+			*val = x;
+			return true;
+		}
 		p = strchr(p, ';');
 	}
 
-	return 0;
+	return false;
+}
+
+
+/* a rate parameter: RFC 7587 rates are 8000..48000 Hz, clamped there */
+static uint32_t param_rate(const char *fmtp, const char *name)
+{
+	uint32_t v;
+
+	if (!param_u32(fmtp, name, &v) || !v)
+		return 48000;
+
+	return v < 8000 ? 8000 : v > 48000 ? 48000 : v;
+}
+
+
+/* a flag parameter: "1" is true, "0" or anything else the default false */
+static bool param_flag(const char *fmtp, const char *name)
+{
+	uint32_t v;
+
+	return param_u32(fmtp, name, &v) && v == 1;
+}
+
+
+/* an optional number in lo..hi, clamped; 0 if absent or malformed */
+static uint32_t param_range(const char *fmtp, const char *name,
+			    uint32_t lo, uint32_t hi)
+{
+	uint32_t v;
+
+	if (!param_u32(fmtp, name, &v) || !v)
+		return 0;
+
+	return v < lo ? lo : v > hi ? hi : v;
 }
 
 
 /**
  * Parse an Opus fmtp parameter list ("maxplaybackrate=16000;stereo=1")
  *
- * Unknown parameters are ignored; absent ones take RFC 7587's defaults.
+ * Unknown parameters are ignored; absent or malformed ones take RFC
+ * 7587's defaults (rates 48000, flags 0, others 0 = not given). Values
+ * out of range are clamped: rates to 8000..48000 [Hz], maxaveragebitrate
+ * to 6000..510000 [bit/s], ptime and minptime to 3..120 [ms].
  */
 void opusc_fmtp_parse(struct opusc_fmtp *f, const char *fmtp)
 {
+	if (!f)
+		return;
+
 	memset(f, 0, sizeof(*f));
 
 	f->maxplaybackrate = 48000;
@@ -56,19 +117,17 @@ void opusc_fmtp_parse(struct opusc_fmtp *f, const char *fmtp)
 	if (!fmtp)
 		return;
 
-	if (param_u32(fmtp, "maxplaybackrate"))
-		f->maxplaybackrate = param_u32(fmtp, "maxplaybackrate");
-	if (param_u32(fmtp, "sprop-maxcapturerate"))
-		f->sprop_maxcapturerate =
-			param_u32(fmtp, "sprop-maxcapturerate");
-	f->maxaveragebitrate = param_u32(fmtp, "maxaveragebitrate");
-	f->ptime        = param_u32(fmtp, "ptime");
-	f->minptime     = param_u32(fmtp, "minptime");
-	f->stereo       = param_u32(fmtp, "stereo") == 1;
-	f->sprop_stereo = param_u32(fmtp, "sprop-stereo") == 1;
-	f->useinbandfec = param_u32(fmtp, "useinbandfec") == 1;
-	f->usedtx       = param_u32(fmtp, "usedtx") == 1;
-	f->cbr          = param_u32(fmtp, "cbr") == 1;
+	f->maxplaybackrate = param_rate(fmtp, "maxplaybackrate");
+	f->sprop_maxcapturerate = param_rate(fmtp, "sprop-maxcapturerate");
+	f->maxaveragebitrate = param_range(fmtp, "maxaveragebitrate",
+					   6000, 510000);
+	f->ptime        = param_range(fmtp, "ptime", 3, 120);
+	f->minptime     = param_range(fmtp, "minptime", 3, 120);
+	f->stereo       = param_flag(fmtp, "stereo");
+	f->sprop_stereo = param_flag(fmtp, "sprop-stereo");
+	f->useinbandfec = param_flag(fmtp, "useinbandfec");
+	f->usedtx       = param_flag(fmtp, "usedtx");
+	f->cbr          = param_flag(fmtp, "cbr");
 }
 
 
@@ -220,14 +279,19 @@ static int bandwidth_for(uint32_t hz)
  * Allocate a mono VoIP encoder
  *
  * @param ep  Pointer to allocated encoder
- * @param c   Settings
+ * @param c   Settings: bitrate 0 lets libopus choose, otherwise
+ *            OPUSC_BITRATE_MIN..OPUSC_BITRATE_MAX [bit/s]
+ *
+ * @return 0 if success, EINVAL for a bad setting, ENOMEM
  */
 int opusc_enc_alloc(struct opusc_enc **ep, const struct opusc_enc_conf *c)
 {
 	struct opusc_enc *e;
 	int oerr;
 
-	if (!ep || !c || !opusc_rate_valid(c->rate) || c->complexity > 10)
+	if (!ep || !c || !opusc_rate_valid(c->rate) || c->complexity > 10 ||
+	    (c->bitrate && (c->bitrate < OPUSC_BITRATE_MIN ||
+			    c->bitrate > OPUSC_BITRATE_MAX)))
 		return EINVAL;
 
 	e = mem_zalloc(sizeof(*e), enc_destructor);
@@ -242,19 +306,26 @@ int opusc_enc_alloc(struct opusc_enc **ep, const struct opusc_enc_conf *c)
 		return ENOMEM;
 	}
 
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(
-					       (opus_int32)c->complexity));
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_BITRATE(
-					       (opus_int32)c->bitrate));
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_INBAND_FEC(c->fec ? 1 : 0));
+	/* every setting must take: a silently ignored one would leave the
+	   encoder on libopus's defaults */
+	oerr = opus_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(
+					(opus_int32)c->complexity));
+	oerr |= opus_encoder_ctl(e->enc, OPUS_SET_BITRATE(
+			c->bitrate ? (opus_int32)c->bitrate : OPUS_AUTO));
+	oerr |= opus_encoder_ctl(e->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	oerr |= opus_encoder_ctl(e->enc, OPUS_SET_INBAND_FEC(c->fec ? 1 : 0));
 	if (c->fec)
-		(void)opus_encoder_ctl(e->enc, OPUS_SET_PACKET_LOSS_PERC(10));
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_DTX(c->dtx ? 1 : 0));
-	(void)opus_encoder_ctl(e->enc, OPUS_SET_VBR(c->cbr ? 0 : 1));
+		oerr |= opus_encoder_ctl(e->enc,
+					 OPUS_SET_PACKET_LOSS_PERC(10));
+	oerr |= opus_encoder_ctl(e->enc, OPUS_SET_DTX(c->dtx ? 1 : 0));
+	oerr |= opus_encoder_ctl(e->enc, OPUS_SET_VBR(c->cbr ? 0 : 1));
 	if (c->max_bandwidth_hz)
-		(void)opus_encoder_ctl(e->enc, OPUS_SET_MAX_BANDWIDTH(
-					       bandwidth_for(c->max_bandwidth_hz)));
+		oerr |= opus_encoder_ctl(e->enc, OPUS_SET_MAX_BANDWIDTH(
+					 bandwidth_for(c->max_bandwidth_hz)));
+	if (oerr != OPUS_OK) {
+		mem_deref(e);
+		return EINVAL;
+	}
 
 	*ep = e;
 

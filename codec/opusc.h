@@ -38,11 +38,15 @@ int  opusc_decode_fec(struct opusc_dec *d, const uint8_t *next,
 		      size_t len, int16_t *pcm, int samples);
 int  opusc_conceal(struct opusc_dec *d, int16_t *pcm, int samples);
 
+/** Encoder bitrates accepted (RFC 7587 maxaveragebitrate range) [bit/s] */
+#define OPUSC_BITRATE_MIN 6000
+#define OPUSC_BITRATE_MAX 510000
+
 /** Encoder settings */
 struct opusc_enc_conf {
 	uint32_t rate;        /**< input sample rate [Hz]         */
 	uint32_t complexity;  /**< 0..10                          */
-	uint32_t bitrate;     /**< [bit/s]                        */
+	uint32_t bitrate;     /**< [bit/s], 0 for libopus's choice */
 	bool fec;             /**< in-band FEC                    */
 	bool dtx;             /**< discontinuous transmission     */
 	bool cbr;             /**< constant bitrate               */
