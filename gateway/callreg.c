@@ -13,16 +13,19 @@
 #include "callreg.h"
 
 struct entry {
-	struct le he;
+	struct le he;             /**< in ht, or in the history list */
 	struct callreg_info info;
 	char state[16];
+	char reason[24];          /**< why it ended, "" while active  */
 	time_t started;           /**< wall clock [s]    */
+	time_t ended;             /**< wall clock [s], 0 while active */
 	struct media_stats stats;
 };
 
 struct callreg {
 	pthread_mutex_t lock;
-	struct hash *ht;          /**< entries by id     */
+	struct hash *ht;          /**< active entries by id           */
+	struct list history;      /**< ended entries, newest last     */
 	uint32_t count;
 };
 
@@ -33,6 +36,7 @@ static void destructor(void *arg)
 
 	hash_flush(reg->ht);
 	mem_deref(reg->ht);
+	list_flush(&reg->history);
 	pthread_mutex_destroy(&reg->lock);
 }
 
@@ -79,7 +83,7 @@ static void entry_destructor(void *arg)
 {
 	struct entry *e = arg;
 
-	hash_unlink(&e->he);
+	list_unlink(&e->he);
 }
 
 
@@ -141,8 +145,16 @@ void callreg_publish(struct callreg *reg, uint64_t id,
 }
 
 
-/** Remove a call (SIP thread, when it is gone) */
-void callreg_remove(struct callreg *reg, uint64_t id)
+/**
+ * A call is gone (SIP thread): move it to the history
+ *
+ * @param reg     Registry
+ * @param id      Call id
+ * @param reason  Why it ended
+ * @param final   Final media statistics, or NULL to keep the last ones
+ */
+void callreg_remove(struct callreg *reg, uint64_t id, const char *reason,
+		    const struct media_stats *final)
 {
 	struct entry *e;
 
@@ -152,8 +164,18 @@ void callreg_remove(struct callreg *reg, uint64_t id)
 	pthread_mutex_lock(&reg->lock);
 	e = find(reg, id);
 	if (e) {
-		mem_deref(e);
+		hash_unlink(&e->he);
 		--reg->count;
+
+		str_ncpy(e->state, "ended", sizeof(e->state));
+		str_ncpy(e->reason, reason ? reason : "", sizeof(e->reason));
+		e->ended = time(NULL);
+		if (final)
+			e->stats = *final;
+
+		list_append(&reg->history, &e->he, e);
+		while (list_count(&reg->history) > CALLREG_HISTORY)
+			mem_deref(list_ledata(list_head(&reg->history)));
 	}
 	pthread_mutex_unlock(&reg->lock);
 }
@@ -212,18 +234,24 @@ json_t *callreg_stats_json(const struct media_stats *st)
 
 static json_t *entry_json(const struct entry *e)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I,"
-			 " s:o}",
-			 "call_sid", e->info.call_sid,
-			 "number", e->info.number,
-			 "from", e->info.from,
-			 "agent_id", e->info.agent_id,
-			 "trunk_id", e->info.trunk_id,
-			 "codec", e->info.codec,
-			 "state", e->state,
-			 "worker", (int)e->info.worker,
-			 "duration_s", (json_int_t)(time(NULL) - e->started),
-			 "stats", callreg_stats_json(&e->stats));
+	time_t end = e->ended ? e->ended : time(NULL);
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}",
+		      "call_sid", e->info.call_sid,
+		      "number", e->info.number,
+		      "from", e->info.from,
+		      "agent_id", e->info.agent_id,
+		      "trunk_id", e->info.trunk_id,
+		      "codec", e->info.codec,
+		      "state", e->state,
+		      "worker", (int)e->info.worker,
+		      "duration_s", (json_int_t)(end - e->started),
+		      "stats", callreg_stats_json(&e->stats));
+	if (o && e->ended)
+		json_object_set_new(o, "end_reason", json_string(e->reason));
+
+	return o;
 }
 
 
@@ -242,6 +270,20 @@ int callreg_list(struct callreg *reg, json_t *arr)
 
 	pthread_mutex_lock(&reg->lock);
 	(void)hash_apply(reg->ht, reg_list_apply, arr);
+	pthread_mutex_unlock(&reg->lock);
+
+	return 0;
+}
+
+
+/** Append the recently ended calls, oldest first (control thread) */
+int callreg_recent(struct callreg *reg, json_t *arr)
+{
+	if (!reg || !json_is_array(arr))
+		return EINVAL;
+
+	pthread_mutex_lock(&reg->lock);
+	(void)list_apply(&reg->history, true, reg_list_apply, arr);
 	pthread_mutex_unlock(&reg->lock);
 
 	return 0;
@@ -267,7 +309,7 @@ static bool get_apply(struct le *le, void *arg)
 }
 
 
-/** Fill obj with the call that has this callSid (control thread) */
+/** Fill obj with the call (active or recent) with this callSid */
 int callreg_get(struct callreg *reg, const char *call_sid, json_t *obj)
 {
 	struct get_arg ga = {call_sid, NULL};
@@ -278,6 +320,8 @@ int callreg_get(struct callreg *reg, const char *call_sid, json_t *obj)
 
 	pthread_mutex_lock(&reg->lock);
 	(void)hash_apply(reg->ht, get_apply, &ga);
+	if (!ga.found)
+		(void)list_apply(&reg->history, false, get_apply, &ga);
 	if (ga.found)
 		json_object_set_new(obj, "call", entry_json(ga.found));
 	else

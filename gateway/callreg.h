@@ -3,7 +3,9 @@
  *
  * The SIP thread adds and removes entries and sets their state; workers
  * publish each call's media statistics about once a second; the control
- * thread reads. One mutex, never taken per packet.
+ * thread reads. One mutex, never taken per packet. Ended calls stay in a
+ * short history (CALLREG_HISTORY) with their final statistics, so an
+ * operator (or a test) can read how a call went after it hung up.
  */
 #ifndef CB_CALLREG_H
 #define CB_CALLREG_H
@@ -13,6 +15,8 @@
 #include "gwmsg.h"
 
 struct callreg;
+
+enum { CALLREG_HISTORY = 200 };   /**< ended calls kept for views */
 
 /** Facts about a call that do not change after set-up */
 struct callreg_info {
@@ -31,9 +35,11 @@ int  callreg_add(struct callreg *reg, const struct callreg_info *info);
 void callreg_state(struct callreg *reg, uint64_t id, const char *state);
 void callreg_publish(struct callreg *reg, uint64_t id,
 		     const struct media_stats *st);
-void callreg_remove(struct callreg *reg, uint64_t id);
+void callreg_remove(struct callreg *reg, uint64_t id, const char *reason,
+		    const struct media_stats *final);
 uint32_t callreg_count(struct callreg *reg);
 int  callreg_list(struct callreg *reg, json_t *arr);
+int  callreg_recent(struct callreg *reg, json_t *arr);
 int  callreg_get(struct callreg *reg, const char *call_sid, json_t *obj);
 json_t *callreg_stats_json(const struct media_stats *st);
 

@@ -174,6 +174,18 @@ static int ctl_op(const char *op, const json_t *req, json_t *reply,
 		return 0;
 	}
 
+	if (!strcmp(op, "calls.recent")) {
+		json_t *arr = json_array();
+		int err = callreg_recent(gw.reg, arr);
+
+		if (err) {
+			json_decref(arr);
+			return err;
+		}
+		json_object_set_new(reply, "calls", arr);
+		return 0;
+	}
+
 	if (!strcmp(op, "calls.get")) {
 		json_t *sid = json_object_get(req, "call_sid");
 

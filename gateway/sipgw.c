@@ -157,11 +157,12 @@ static void check_shutdown_done(struct sipgw *gw)
 }
 
 
-static void call_free(struct call *call)
+static void call_free(struct call *call, const struct media_stats *final)
 {
 	struct sipgw *gw = call->gw;
 
-	callreg_remove(gw->reg, call->id);
+	callreg_remove(gw->reg, call->id, end_reason_name(call->reason),
+		       final);
 	--gw->ncalls;
 	mem_deref(call);
 	check_shutdown_done(gw);
@@ -230,11 +231,11 @@ static void call_end(struct call *call, enum end_reason reason,
 		if (push_wmsg(call, WMSG_CALL_STOP, reason)) {
 			log_error("call %s: cannot reach its worker",
 				  call->call_sid);
-			call_free(call);
+			call_free(call, NULL);
 		}
 	}
 	else {
-		call_free(call);
+		call_free(call, NULL);
 	}
 }
 
@@ -980,7 +981,7 @@ static void worker_msg(int id, void *data, void *arg)
 			goto out;
 		}
 		log_gone(call, &m->stats);
-		call_free(call);
+		call_free(call, &m->stats);
 		break;
 
 	default:
