@@ -45,7 +45,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rows[0], ["Number", "Friendly Name",
                                    "Inbound agent", "Outbound agent",
                                    "Trunk", "Status"])
-        self.assertIn(["+14155550100", "Demo - echo agent", "echo", "-",
+        self.assertIn(["+14155551234", "Demo - echo agent", "echo", "-",
                        "local", "active"], rows[1:])
 
     def test_02_status(self):
@@ -110,7 +110,7 @@ class CliTest(unittest.TestCase):
         self.assertIn("not_found", res.stderr)
         res = self.run_cli("agents", "delete", "echo", rc=REFUSED)
         self.assertIn("in_use", res.stderr)
-        self.assertIn("+14155550100", res.stderr)
+        self.assertIn("+14155551234", res.stderr)
 
         self.run_cli("agents", "put", "tmp", "--url", "wss://a.example/x")
         res = self.run_cli("agents", "delete", "tmp")
@@ -291,7 +291,7 @@ class CliTest(unittest.TestCase):
         res = self.gw.cli("-c", self.gw.conf, "numbers", "list",
                           socket_opt=False)
         self.assertEqual(res.returncode, OK, res.stderr)
-        self.assertIn("+14155550100", res.stdout)
+        self.assertIn("+14155551234", res.stdout)
         res = self.gw.cli("-c", "/nonexistent.conf", "status",
                           socket_opt=False)
         self.assertEqual(res.returncode, USAGE)
@@ -309,9 +309,9 @@ class CliTest(unittest.TestCase):
         self.assertIn(["+14155557777", "Mine", "echo", "-", "carrier9",
                        "active"], rows)
         # the seed is not applied again over the existing state
-        self.run_cli("numbers", "delete", "+14155550100")
+        self.run_cli("numbers", "delete", "+14155551234")
         self.gw.restart()
-        self.run_cli("numbers", "get", "+14155550100", rc=REFUSED)
+        self.run_cli("numbers", "get", "+14155551234", rc=REFUSED)
 
 
 if __name__ == "__main__":

@@ -272,7 +272,7 @@ static void test_shipped_config(void)
 	/* the seed gives the demo number, answered by the echo agent */
 	snprintf(state, sizeof(state), "%s/demo/state.json", tmpdir);
 	TEST_ERR(store_open(&st, state, s->state_seed, err, sizeof(err)), 0);
-	TEST_ERR(store_route(st, "+14155550100", &r), 0);
+	TEST_ERR(store_route(st, "+14155551234", &r), 0);
 	TEST_STREQ(r->inbound_agent->id, "echo");
 	TEST_STREQ(r->trunk->id, "local");
 	{
