@@ -873,7 +873,6 @@ static int action_parse(char *tok, struct action *a, char *err, size_t esz)
 	return 0;
 
  bad:
-	(void)esz;
 	snprintf(err, esz, "bad action \"%s%s%s%s%s\"", f[0] ? f[0] : "",
 		 f[1] ? ":" : "", f[1] ? f[1] : "", f[2] ? ":" : "",
 		 f[2] ? f[2] : "");
@@ -2005,7 +2004,7 @@ static void on_signal(int sig)
 }
 
 
-static void lws_log(int level, const char *line)
+static void agent_lws_log(int level, const char *line)
 {
 	/* lws 4.1 reports every read-buffer adoption at error level */
 	if (strstr(line, "adopt_socket_readbuf") ||
@@ -2113,7 +2112,7 @@ int main(int argc, char *argv[])
 		goto out;
 
 	lws_set_log_level(ag.verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) :
-			  (LLL_ERR | LLL_WARN), lws_log);
+			  (LLL_ERR | LLL_WARN), agent_lws_log);
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
