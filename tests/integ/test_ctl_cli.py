@@ -187,7 +187,7 @@ class CliTest(unittest.TestCase):
                            "Support - US", "--trunk", "carrier1",
                            "--inbound-agent", "support")
         self.assertEqual(res.stdout.strip(),
-                         "number +14155551234 created")
+                         "number +14155550142 created")
         res = self.run_cli("numbers", "put", "+442071838750", "--name",
                            "Sales - UK", "--trunk", "carrier1",
                            "--outbound-agent", "support", "--shareable",
@@ -201,7 +201,7 @@ class CliTest(unittest.TestCase):
         self.run_cli("numbers", "put", "+15550001111", "--name", "Parked",
                      "--trunk", "carrier1")
         rows = self.table(self.run_cli("numbers", "list").stdout)
-        self.assertIn(["+14155551234", "Support - US", "support", "-",
+        self.assertIn(["+14155550142", "Support - US", "support", "-",
                        "carrier1", "active"], rows)
         self.assertIn(["+442071838750", "Sales - UK", "-", "support",
                        "carrier1", "active"], rows)
@@ -246,8 +246,8 @@ class CliTest(unittest.TestCase):
     def test_50_usage(self):
         for args in [(), ("frob",), ("numbers",), ("numbers", "frob"),
                      ("numbers", "get"), ("numbers", "get", "a", "b"),
-                     ("numbers", "put", "+14155551234", "--trunk", "x"),
-                     ("numbers", "put", "+14155551234", "--name", "x"),
+                     ("numbers", "put", "+14155550142", "--trunk", "x"),
+                     ("numbers", "put", "+14155550142", "--name", "x"),
                      ("agents", "put", "a"),
                      ("agents", "put", "a", "--url", "ws://h/", "--trunk",
                       "x"),
