@@ -183,7 +183,7 @@ class CliTest(unittest.TestCase):
         self.run_cli("agents", "put", "support", "--url",
                      "ws://127.0.0.1:9/support")
         self.run_cli("trunks", "put", "carrier1", "--kind", "byoc")
-        res = self.run_cli("numbers", "put", "+1 (415) 555-1234", "--name",
+        res = self.run_cli("numbers", "put", "+1 (415) 555-0142", "--name",
                            "Support - US", "--trunk", "carrier1",
                            "--inbound-agent", "support")
         self.assertEqual(res.stdout.strip(),
