@@ -1,0 +1,1146 @@
+#!/usr/bin/env python3
+"""cbbench: the load harness driver for callbridge (or any SIP/WebSocket
+gateway).
+
+Modes:
+  ramp      step through 25, 50, 100, ... concurrent calls, hold each step,
+            measure, stop at the knee (loss or latency over its bound) or
+            where the load generators, not the gateway, ran out of CPU
+  overload  max_calls M: measure M calls, then offer 150 % of M; the excess
+            must get 503 with Retry-After and the admitted calls must keep
+            their quality
+  soak      hold a fixed load for a while, twice; the second run must not
+            grow the gateway's RSS or its open file descriptors
+  smoke     5 calls for 3 s: asserts the harness works (CTest bench_smoke);
+            never a speed check
+
+Everything runs on loopback. By default the driver starts callbridge with a
+generated configuration, cb-agentsim and cb-loadgen, and pins the gateway to
+one core (--cpu-gw) and both load processes to another (--cpu-load). With
+--external it starts only the load side and points it at another gateway
+(--target, --agent-listen, --number): see bench/README.md.
+
+Each run writes to --out: results.json, the table (table.txt), PNG plots
+(gnuplot), the processes' logs and, with --perf, a CPU profile of the
+gateway.
+"""
+
+import argparse
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+DEFAULT_STEPS = "25,50,100,200,400,800,1600,3200,6400"
+
+
+class HarnessError(Exception):
+    """The harness itself failed (not the gateway under test)."""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def now_us():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+
+
+# ---------------------------------------------------------------------------
+# /proc sampling
+
+def proc_threads(pid):
+    """{tid: (comm, cpu_ns)} for every thread of a process."""
+    out = {}
+    base = "/proc/%d/task" % pid
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("%s/%s/comm" % (base, tid)) as f:
+                comm = f.read().strip()
+            with open("%s/%s/schedstat" % (base, tid)) as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(tid)] = (comm, ns)
+    return out
+
+
+def proc_stat(pid):
+    """(utime_s, stime_s) of a process, all threads, exited ones too."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return (0.0, 0.0)
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK)
+
+
+def proc_rss(pid):
+    """Resident set size [bytes]."""
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def proc_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def udp_counters():
+    """Udp: InErrors and RcvbufErrors from /proc/net/snmp (all sockets)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            lines = [ln.split() for ln in f if ln.startswith("Udp:")]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    return {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:])}
+
+
+def cpu_ticks():
+    """{cpu: (busy, softirq, total)} ticks from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for ln in f:
+            if not ln.startswith("cpu") or ln.startswith("cpu "):
+                continue
+            p = ln.split()
+            v = [int(x) for x in p[1:]]
+            idle = v[3] + (v[4] if len(v) > 4 else 0)
+            total = sum(v[:8])
+            out[p[0]] = (total - idle, v[6] if len(v) > 6 else 0, total)
+    return out
+
+
+class Sample:
+    """A snapshot of the processes and the host."""
+
+    def __init__(self, pids):
+        self.t = time.monotonic()
+        self.threads = {name: proc_threads(pid) for name, pid in pids.items()
+                        if pid}
+        self.stat = {name: proc_stat(pid) for name, pid in pids.items()
+                     if pid}
+        self.rss = {name: proc_rss(pid) for name, pid in pids.items()
+                    if pid}
+        self.fds = {name: proc_fds(pid) for name, pid in pids.items()
+                    if pid}
+        self.udp = udp_counters()
+        self.cpus = cpu_ticks()
+
+
+def cpu_between(a, b, name):
+    """CPU seconds a process used between two samples, and per thread."""
+    ta, tb = a.threads.get(name, {}), b.threads.get(name, {})
+    per = {}
+    total = 0
+    for tid, (comm, ns) in tb.items():
+        d = ns - ta.get(tid, (comm, 0))[1]
+        total += d
+        key = comm
+        per[key] = per.get(key, 0) + d / 1e9
+    ua, sa_ = a.stat.get(name, (0, 0))
+    ub, sb = b.stat.get(name, (0, 0))
+    return {"cpu_s": total / 1e9, "user_s": ub - ua, "sys_s": sb - sa_,
+            "threads": {k: round(v, 4) for k, v in sorted(per.items())}}
+
+
+def cores_between(a, b):
+    out = {}
+    for cpu, (busy, soft, tot) in b.cpus.items():
+        pa = a.cpus.get(cpu)
+        if not pa or tot == pa[2]:
+            continue
+        dt = tot - pa[2]
+        out[cpu] = {"busy_pct": round(100.0 * (busy - pa[0]) / dt, 1),
+                    "softirq_pct": round(100.0 * (soft - pa[1]) / dt, 1)}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# child processes
+
+class Child:
+    """A process we started; talks JSON lines over stdin/stdout if asked."""
+
+    def __init__(self, name, argv, logdir, cpu=None, control=True,
+                 env=None):
+        self.name = name
+        self.logpath = os.path.join(logdir, name + ".log")
+        self.logf = open(self.logpath, "wb")
+        self.control = control
+
+        def pre():
+            os.setpgid(0, 0)
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
+        self.p = subprocess.Popen(
+            argv, stdin=subprocess.PIPE if control else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if control else self.logf,
+            stderr=self.logf, preexec_fn=pre, env=env)
+        self.pid = self.p.pid
+        self.buf = b""
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def cmd(self, line, timeout=10.0):
+        """Send a command, return the JSON object it answers with."""
+        if not self.alive():
+            raise HarnessError("%s exited (code %s); see %s" %
+                               (self.name, self.p.returncode, self.logpath))
+        try:
+            self.p.stdin.write((line + "\n").encode())
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            raise HarnessError("%s is gone; see %s" %
+                               (self.name, self.logpath))
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HarnessError("%s did not answer '%s' in %.0f s" %
+                                   (self.name, line, timeout))
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise HarnessError("%s closed its output; see %s" %
+                                       (self.name, self.logpath))
+                self.buf += chunk
+        line_out, self.buf = self.buf.split(b"\n", 1)
+        try:
+            return json.loads(line_out)
+        except ValueError:
+            raise HarnessError("%s answered with bad JSON: %r" %
+                               (self.name, line_out[:200]))
+
+    def stop(self, timeout=10.0):
+        if self.p.poll() is None:
+            if self.control:
+                try:
+                    self.p.stdin.write(b"quit\n")
+                    self.p.stdin.flush()
+                except (BrokenPipeError, ValueError):
+                    pass
+            else:
+                self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.send_signal(signal.SIGTERM)
+                try:
+                    self.p.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait(5)
+        self.logf.close()
+        return self.p.returncode
+
+
+def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def free_port_both(host="127.0.0.1"):
+    """A port free for UDP and TCP (SIP listens on both)."""
+    for _ in range(50):
+        p = free_port(socket.SOCK_DGRAM, host)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind((host, p))
+            return p
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise HarnessError("no free port for SIP")
+
+
+# ---------------------------------------------------------------------------
+# the setup
+
+class Rig:
+    """The gateway (unless external), the agent simulator, the generator."""
+
+    def __init__(self, a, outdir):
+        self.a = a
+        self.out = outdir
+        self.gw = self.agent = self.gen = None
+        self.gw_pid = a.gateway_pid if a.external else None
+
+    # -- gateway configuration
+    def write_gateway_config(self, sip_port, agent_port, max_calls):
+        a = self.a
+        d = os.path.join(self.out, "gw")
+        os.makedirs(d, exist_ok=True)
+        numbers = []
+        base = int(a.number.lstrip("+"))
+        for i in range(a.numbers):
+            numbers.append({
+                "number": "+%d" % (base + i),
+                "friendly_name": "bench %d" % i,
+                "trunk_id": "bench",
+                "inbound_agent_id": "bench",
+                "outbound_agent_id": None,
+                "outbound_shareable": False})
+        agent = {"id": "bench", "name": "cb-agentsim",
+                 "url": "ws://127.0.0.1:%d/bench" % agent_port,
+                 "protocol": a.agent_proto,
+                 "audio": {"encoding": a.agent_format,
+                           "sample_rate": a.agent_rate}}
+        seed = {"format": 1, "agents": [agent],
+                "trunks": [{"id": "bench", "name": "cb-loadgen",
+                            "kind": "byoc",
+                            "inbound": {"allowed_sources": ["127.0.0.0/8"]},
+                            "outbound": {"address": "127.0.0.1",
+                                         "port": 5080, "transport": "udp",
+                                         "media_encryption": "none"}}],
+                "numbers": numbers}
+        with open(os.path.join(d, "seed.json"), "w") as f:
+            json.dump(seed, f, indent=1)
+        for stale in ("state.json",):
+            try:
+                os.unlink(os.path.join(d, stale))
+            except FileNotFoundError:
+                pass
+        conf = {
+            "sip_listen": "udp:127.0.0.1:%d tcp:127.0.0.1:%d" %
+                          (sip_port, sip_port),
+            "rtp_address": "127.0.0.1",
+            "rtp_port_min": "10000",
+            "rtp_port_max": "30999",
+            "control_socket": os.path.join(d, "ctl.sock"),
+            "state_file": os.path.join(d, "state.json"),
+            "state_seed": os.path.join(d, "seed.json"),
+            "log_level": a.log_level,
+            "workers": str(a.workers),
+            "max_calls": str(max_calls),
+            "agent_connect_timeout_ms": "10000",
+        }
+        for kv in a.gw_set:
+            k, _, v = kv.partition("=")
+            conf[k.strip()] = v.strip()
+        path = os.path.join(d, "callbridge.conf")
+        with open(path, "w") as f:
+            f.write("# written by bench/cbbench.py\n")
+            for k, v in conf.items():
+                f.write("%s %s\n" % (k, v))
+        return path, conf
+
+    def start(self, max_calls):
+        a = self.a
+        pin = not a.no_pin and len(os.sched_getaffinity(0)) > 1
+        cpu_gw = a.cpu_gw if pin else None
+        cpu_load = a.cpu_load if pin else None
+
+        if a.external:
+            self.target = a.target
+            host, _, port = a.agent_listen.rpartition(":")
+            self.agent_host, self.agent_port = host, int(port)
+        else:
+            sip_port = free_port_both()
+            self.agent_host, self.agent_port = "127.0.0.1", free_port()
+            self.target = "127.0.0.1:%d" % sip_port
+            conf, self.conf = self.write_gateway_config(
+                sip_port, self.agent_port, max_calls)
+            env = dict(os.environ)
+            self.gw = Child("gateway", [a.gateway, "--config", conf],
+                            self.out, cpu=cpu_gw, control=False, env=env)
+            self.gw_pid = self.gw.pid
+            self.wait_gateway(os.path.join(self.out, "gw", "ctl.sock"))
+
+        self.agent = Child(
+            "agentsim",
+            [a.agentsim, "--audio", a.audio, "--addr", self.agent_host,
+             "--port", str(self.agent_port), "--mode", a.agent_mode,
+             "--period-ms", str(a.period_ms)] + a.agentsim_arg,
+            self.out, cpu=cpu_load)
+        self.gen = Child(
+            "loadgen",
+            [a.loadgen, "--target", self.target, "--audio", a.audio,
+             "--number", a.number, "--numbers", str(a.numbers),
+             "--codec", a.codec, "--stamp", a.stamp,
+             "--period-ms", str(a.period_ms), "--cps", str(a.cps)]
+            + (["--tcp"] if a.sip_tcp else []) + a.loadgen_arg,
+            self.out, cpu=cpu_load)
+        # both answer once their set-up is done (audio loaded, tape made)
+        self.agent.cmd("reset", timeout=30)
+        self.gen.cmd("reset", timeout=60)
+        self.pinned = {"gateway": cpu_gw, "load": cpu_load}
+
+    def wait_gateway(self, ctl_sock):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if not self.gw.alive():
+                raise HarnessError("the gateway exited at start (code %s); "
+                                   "see %s" % (self.gw.p.returncode,
+                                               self.gw.logpath))
+            with open(self.gw.logpath, "rb") as f:
+                if b" ready" in f.read():
+                    return
+            time.sleep(0.1)
+        raise HarnessError("the gateway did not become ready; see %s" %
+                           self.gw.logpath)
+
+    def pids(self):
+        return {"gateway": self.gw_pid,
+                "loadgen": self.gen.pid if self.gen else None,
+                "agentsim": self.agent.pid if self.agent else None}
+
+    def stop(self):
+        rc = {}
+        for ch in (self.gen, self.agent):
+            if ch:
+                rc[ch.name] = ch.stop()
+        if self.gw:
+            rc["gateway"] = self.gw.stop(timeout=20)
+        return rc
+
+
+# ---------------------------------------------------------------------------
+# measuring
+
+def wait_calls(rig, n, timeout):
+    """Wait until n calls are live (or no call is being set up)."""
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = rig.gen.cmd("stats")
+        c = st["calls"]
+        if c["live"] >= n or (c["inviting"] == 0 and c["waiting"] == 0 and
+                              c["live"] + c["dead"] >= n):
+            return st
+        if c["live"] + c["inviting"] == 0 and c["target"] == 0:
+            return st
+        time.sleep(0.25)
+    return st
+
+
+def wait_idle(rig, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = rig.gen.cmd("stats")["calls"]
+        if c["live"] + c["inviting"] == 0:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def pct(a, b):
+    return 100.0 * a / b if b else 0.0
+
+
+def ms(h, key):
+    v = h.get(key) if h else None
+    return None if v is None or h.get("n", 0) == 0 else v / 1000.0
+
+
+def measure(rig, calls, hold, perf=None):
+    """Hold the current load for `hold` s; return the figures."""
+    rig.gen.cmd("reset")
+    rig.agent.cmd("reset")
+    s0 = Sample(rig.pids())
+    perf_proc = None
+    if perf and rig.gw_pid:
+        perf_proc = start_perf(rig, hold, perf)
+    deadline = time.monotonic() + hold
+    while time.monotonic() < deadline:
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        if rig.gw and not rig.gw.alive():
+            raise HarnessError("the gateway died during the step (code %s)"
+                               "; see %s" % (rig.gw.p.returncode,
+                                             rig.gw.logpath))
+    g = rig.gen.cmd("stats")
+    ag = rig.agent.cmd("stats")
+    s1 = Sample(rig.pids())
+    if perf_proc:
+        finish_perf(perf_proc)
+    dt = s1.t - s0.t
+    return summarize(calls, dt, s0, s1, g, ag)
+
+
+def summarize(calls, dt, s0, s1, g, ag):
+    r = {"calls": calls, "hold_s": round(dt, 2)}
+    for name in ("gateway", "loadgen", "agentsim"):
+        if name in s1.threads:
+            c = cpu_between(s0, s1, name)
+            c["cpu_pct"] = round(100.0 * c["cpu_s"] / dt, 1)
+            c["rss"] = s1.rss.get(name, 0)
+            c["fds"] = s1.fds.get(name, 0)
+            r[name] = c
+    r["cores"] = cores_between(s0, s1)
+    r["udp"] = {k: s1.udp.get(k, 0) - s0.udp.get(k, 0)
+                for k in ("InErrors", "RcvbufErrors", "NoPorts",
+                          "InDatagrams")}
+    live = g["calls"]["live"]
+    r["live"] = live
+    if "gateway" in r and live:
+        r["gw_ms_per_call_s"] = round(1000.0 * r["gateway"]["cpu_s"] /
+                                      (live * dt), 4)
+    load_cpu = sum(r[n]["cpu_s"] for n in ("loadgen", "agentsim") if n in r)
+    r["load_cpu_pct"] = round(100.0 * load_cpu / dt, 1)
+
+    # loss, each direction
+    m = g["media"]
+    up_frames = ag["stamped"] + ag["stamp_lost"]
+    r["up_loss_pct"] = round(pct(ag["stamp_lost"] + ag["ws_gap"],
+                                 max(up_frames, ag["media_rx"])), 4)
+    rtp_rx = g["rx"]["pkts"] + g["rx"]["lost"]
+    echo_frames = m["stamped"] + m["echo_lost"]
+    r["down_loss_pct"] = round(max(pct(g["rx"]["lost"], rtp_rx),
+                                   pct(m["echo_lost"], echo_frames)), 4)
+    # onset mode: markers expected vs seen
+    period_s = None
+    if g["stamp"] == "onset" and live:
+        period_s = rig_period_s
+        exp = live * dt / period_s
+        r["up_markers_pct"] = round(pct(ag["onsets"], exp), 1)
+        r["down_markers_pct"] = round(pct(m["onsets"], exp), 1)
+    r["crosstalk"] = m["crosstalk"] + ag["crosstalk"]
+    r["corrupt"] = m["corrupt"] + ag["corrupt"]
+    r["udp_errors"] = r["udp"]["InErrors"]
+    r["lat"] = {"up": ag["up"], "up_var": ag["up_var"], "down": m["down"],
+                "down_var": m["down_var"], "rt": m["rt"]}
+    r["rtp_jitter_us"] = {"mean": g["rx"]["jitter_us_mean"],
+                          "max": g["rx"]["jitter_us_max"]}
+    r["ws_jitter_us"] = {"mean": ag["ws_jitter_us_mean"],
+                         "max": ag["ws_jitter_us_max"]}
+    r["gen_late"] = g["tx"]["late"]
+    r["gen_skipped"] = g["tx"]["skipped"]
+    r["marks"] = {"sent": ag["marks_sent"], "echoed": ag["marks_echoed"],
+                  "lost": ag["marks_lost"], "lag": ag["mark_lag"],
+                  "clears": ag["clears"], "clear_lag": ag["clear_lag"]}
+    r["raw"] = {"loadgen": g, "agentsim": ag}
+    return r
+
+
+def validity(a, r):
+    """Why a step says nothing about the gateway (None if it is valid)."""
+    why = []
+    if r["load_cpu_pct"] > a.load_cpu_limit:
+        why.append("load generators at %.0f%% CPU" % r["load_cpu_pct"])
+    late = r["gen_late"]
+    if late.get("n") and late["p99"] > a.gen_late_ms * 1000:
+        why.append("generator sends late (p99 %.1f ms)" %
+                   (late["p99"] / 1000))
+    if r["gen_skipped"]:
+        why.append("generator skipped %d frames" % r["gen_skipped"])
+    return "; ".join(why) or None
+
+
+def knee(a, r):
+    """Why a step is past the knee (None if within bounds)."""
+    why = []
+    if r["live"] < r["calls"]:
+        why.append("%d of %d calls up" % (r["live"], r["calls"]))
+    for d in ("up", "down"):
+        if r[d + "_loss_pct"] > a.max_loss:
+            why.append("%s loss %.3f%%" % (d, r[d + "_loss_pct"]))
+    up99 = ms(r["lat"]["up"], "p99")
+    dv99 = ms(r["lat"]["down_var"], "p99")
+    if up99 is not None and up99 > a.max_p99_ms:
+        why.append("up p99 %.1f ms" % up99)
+    if dv99 is not None and dv99 > a.max_p99_ms:
+        why.append("down p99 above its floor %.1f ms" % dv99)
+    if r["crosstalk"]:
+        why.append("%d frames reached the wrong call" % r["crosstalk"])
+    return "; ".join(why) or None
+
+
+# ---------------------------------------------------------------------------
+# perf
+
+def start_perf(rig, hold, path):
+    perf = shutil.which("perf")
+    if not perf:
+        log("perf not found: no profile")
+        return None
+    data = path + ".data"
+    argv = [perf, "record", "-e", "cpu-clock", "-F", "997", "-g",
+            "-p", str(rig.gw_pid), "-o", data, "--", "sleep",
+            str(max(1, int(hold) - 1))]
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    return (p, data, path)
+
+
+def finish_perf(pp):
+    p, data, path = pp
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    perf = shutil.which("perf")
+    with open(path + ".txt", "w") as f:
+        for args in (["--no-children", "--sort", "symbol"],
+                     ["--no-children", "--sort", "dso"]):
+            subprocess.run([perf, "report", "-i", data, "--stdio",
+                            "--percent-limit", "0.5", "-g", "none"] + args,
+                           stdout=f, stderr=subprocess.DEVNULL)
+    log("profile: %s.txt" % path)
+
+
+# ---------------------------------------------------------------------------
+# output
+
+COLS = [
+    ("calls", 6, lambda r: "%d" % r["calls"]),
+    ("ok", 3, lambda r: "no" if r.get("invalid") else
+     ("KNEE" if r.get("knee") else "yes")),
+    ("gwCPU%", 7, lambda r: "%.1f" % r["gateway"]["cpu_pct"]
+     if "gateway" in r else "-"),
+    ("ms/call-s", 9, lambda r: "%.3f" % r["gw_ms_per_call_s"]
+     if "gw_ms_per_call_s" in r else "-"),
+    ("loadCPU%", 8, lambda r: "%.1f" % r["load_cpu_pct"]),
+    ("RSS MiB", 7, lambda r: "%.1f" % (r["gateway"]["rss"] / 2**20)
+     if "gateway" in r else "-"),
+    ("KiB/call", 8, lambda r: "%.1f" % r["kib_per_call"]
+     if "kib_per_call" in r else "-"),
+    ("fds", 6, lambda r: "%d" % r["gateway"]["fds"]
+     if "gateway" in r else "-"),
+    ("udpErr", 6, lambda r: "%d" % r["udp_errors"]),
+    ("loss% up/dn", 13, lambda r: "%.3f/%.3f" % (r["up_loss_pct"],
+                                                  r["down_loss_pct"])),
+    ("up ms p50/p99/p99.9", 20, lambda r: fmt3(r["lat"]["up"])),
+    ("down ms p50/p99/p99.9", 22, lambda r: fmt3(r["lat"]["down"])),
+    ("dn-floor p99", 12, lambda r: fmt1(r["lat"]["down_var"], "p99")),
+    ("setup/s", 7, lambda r: "%.0f" % r["setup_rate"]
+     if r.get("setup_rate") else "-"),
+    ("fail", 4, lambda r: "%d" % r.get("setup_failed", 0)),
+]
+
+
+def fmt1(h, k):
+    v = ms(h, k)
+    return "-" if v is None else "%.2f" % v
+
+
+def fmt3(h):
+    if not h or not h.get("n"):
+        return "-"
+    return "%.2f/%.2f/%.2f" % (h["p50"] / 1000, h["p99"] / 1000,
+                               h["p999"] / 1000)
+
+
+def table(rows):
+    head = " ".join(n.rjust(w) for n, w, _ in COLS)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(" ".join(f(r).rjust(w) for _, w, f in COLS))
+    return "\n".join(lines)
+
+
+def plots(outdir, rows, title):
+    gp = shutil.which("gnuplot")
+    good = [r for r in rows if "gateway" in r]
+    if not gp or not good:
+        log("no plots (%s)" % ("no gnuplot" if not gp else "no data"))
+        return []
+    dat = os.path.join(outdir, "steps.dat")
+    with open(dat, "w") as f:
+        f.write("# calls gw_ms_per_call_s load_cpu_pct gw_cpu_pct rss_mib "
+                "kib_per_call up50 up99 up999 dn50 dn99 dn999 dv99 "
+                "valid\n")
+        for r in good:
+            L = r["lat"]
+            f.write("%d %s %s %s %.2f %s %s %s %s %s %s %s %s %d\n" % (
+                r["calls"], r.get("gw_ms_per_call_s", "NaN"),
+                r["load_cpu_pct"], r["gateway"]["cpu_pct"],
+                r["gateway"]["rss"] / 2**20, r.get("kib_per_call", "NaN"),
+                fmt1(L["up"], "p50"), fmt1(L["up"], "p99"),
+                fmt1(L["up"], "p999"), fmt1(L["down"], "p50"),
+                fmt1(L["down"], "p99"), fmt1(L["down"], "p999"),
+                fmt1(L["down_var"], "p99"),
+                0 if r.get("invalid") else 1))
+    out = []
+    common = ('set terminal pngcairo size 900,560 font ",10"\n'
+              'set logscale x 2\nset grid\nset key top left\n'
+              'set datafile missing "-"\n'
+              'set xlabel "concurrent calls"\n')
+    specs = [
+        ("cpu.png",
+         'set title "CPU per call: %s"\n'
+         'set ylabel "ms CPU per call-second"\n'
+         'set y2label "CPU [%% of one core]"\nset y2tics\nset ytics nomirror\n'
+         'plot "%s" u 1:2 w lp lw 2 t "gateway ms/call-s", '
+         '"" u 1:4 axes x1y2 w lp t "gateway CPU %%", '
+         '"" u 1:3 axes x1y2 w lp dt 2 t "load generators CPU %%"\n'),
+        ("latency.png",
+         'set title "One-way latency: %s"\nset ylabel "ms"\n'
+         'set logscale y\n'
+         'plot "%s" u 1:7 w lp t "up p50", "" u 1:8 w lp lw 2 t "up p99", '
+         '"" u 1:9 w lp t "up p99.9", "" u 1:10 w lp t "down p50", '
+         '"" u 1:11 w lp lw 2 t "down p99", "" u 1:12 w lp t "down p99.9", '
+         '"" u 1:13 w lp dt 2 t "down p99 above per-call floor"\n'),
+        ("memory.png",
+         'set title "Gateway memory: %s"\nset ylabel "RSS [MiB]"\n'
+         'set y2label "KiB per call"\nset y2tics\nset ytics nomirror\n'
+         'plot "%s" u 1:5 w lp lw 2 t "RSS", '
+         '"" u 1:6 axes x1y2 w lp t "(RSS - idle RSS) / calls"\n'),
+    ]
+    for name, body in specs:
+        png = os.path.join(outdir, name)
+        script = common + 'set output "%s"\n' % png + body % (title, dat)
+        res = subprocess.run([gp], input=script.encode(),
+                             stderr=subprocess.PIPE)
+        if res.returncode:
+            log("gnuplot failed for %s: %s" % (name, res.stderr.decode()))
+        else:
+            out.append(png)
+    return out
+
+
+def env_info(a):
+    info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "host_cpus": os.cpu_count(), "kernel": os.uname().release}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    info["cpu"] = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        info["commit"] = subprocess.run(
+            ["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+# ---------------------------------------------------------------------------
+# modes
+
+rig_period_s = 0.5
+
+
+def step_up(a, rig, n, idle_rss, idle_fds):
+    """Go to n calls, let it settle, measure."""
+    rig.gen.cmd("reset")
+    t0 = now_us()
+    rig.gen.cmd("target %d" % n)
+    st = wait_calls(rig, n, timeout=30 + n / a.cps * 2)
+    c = st["calls"]
+    setup = {"answered": c["answered"], "failed": c["failed"],
+             "codes": c["codes"], "setup_ms": st["setup"]}
+    rate = None
+    if c["answered"] and c["last_answer_us"] > t0:
+        rate = c["answered"] / ((c["last_answer_us"] - t0) / 1e6)
+    time.sleep(a.settle)
+    r = measure(rig, n, a.hold,
+                perf=os.path.join(rig.out, "perf-%d" % n)
+                if a.perf and (a.perf_calls in (0, n)) else None)
+    r["setup"] = setup
+    r["setup_rate"] = rate
+    r["setup_failed"] = c["failed"]
+    if "gateway" in r and r["live"]:
+        r["kib_per_call"] = round((r["gateway"]["rss"] - idle_rss) /
+                                  1024.0 / r["live"], 1)
+        r["fds_per_call"] = round((r["gateway"]["fds"] - idle_fds) /
+                                  r["live"], 2)
+    return r
+
+
+def idle_sample(rig):
+    time.sleep(1)
+    s = Sample(rig.pids())
+    return s.rss.get("gateway", 0), s.fds.get("gateway", 0)
+
+
+def mode_ramp(a, rig, res):
+    steps = [int(x) for x in a.steps.split(",") if x.strip()]
+    idle_rss, idle_fds = idle_sample(rig)
+    res["idle"] = {"rss": idle_rss, "fds": idle_fds}
+    rows = res["steps"] = []
+    log(table([]))
+    for n in steps:
+        r = step_up(a, rig, n, idle_rss, idle_fds)
+        r["invalid"] = validity(a, r)
+        r["knee"] = knee(a, r)
+        rows.append(r)
+        print(table([r]).splitlines()[-1], flush=True)
+        if r["invalid"]:
+            log("step %d is not valid: %s" % (n, r["invalid"]))
+        if r["knee"]:
+            log("knee at %d calls: %s" % (n, r["knee"]))
+        if (r["knee"] or r["invalid"]) and not a.keep_going:
+            break
+    good = [r for r in rows if not r["invalid"] and not r["knee"]]
+    res["capacity"] = good[-1]["calls"] if good else 0
+    knee_rows = [r for r in rows if r["knee"] and not r["invalid"]]
+    res["knee"] = knee_rows[0]["calls"] if knee_rows else None
+    res["harness_limited"] = any(r["invalid"] for r in rows)
+    rig.gen.cmd("hangup")
+    wait_idle(rig)
+    return rows
+
+
+def mode_overload(a, rig, res):
+    m = a.max_calls
+    idle_rss, idle_fds = idle_sample(rig)
+    res["idle"] = {"rss": idle_rss, "fds": idle_fds}
+    # 1: the limit itself, nothing refused
+    base = step_up(a, rig, m, idle_rss, idle_fds)
+    base["knee"] = knee(a, base)
+    base["invalid"] = validity(a, base)
+    # 2: 150 %: the excess is refused; refused slots retry after
+    #    Retry-After, so the gateway stays under pressure while we measure
+    over = int(m * 1.5)
+    rig.gen.cmd("reset")
+    rig.gen.cmd("target %d" % over)
+    deadline = time.monotonic() + 30 + over / a.cps * 2
+    while time.monotonic() < deadline:
+        c = rig.gen.cmd("stats")["calls"]
+        if c["live"] + c["waiting"] + c["dead"] >= over and \
+                c["inviting"] == 0:
+            break
+        time.sleep(0.25)
+    time.sleep(a.settle)
+    adm = measure(rig, m, a.hold)
+    adm["knee"] = knee(a, adm)
+    adm["invalid"] = validity(a, adm)
+    g = adm["raw"]["loadgen"]["calls"]
+    refused = g["codes"].get("503", 0)
+    checks = {
+        "admitted_le_max": g["live"] <= m,
+        "admitted_eq_max": g["live"] == m,
+        "refused_503": refused > 0,
+        "all_503_have_retry_after": g["retry_after"] == refused,
+        "only_503": g["failed"] == refused,
+        "admitted_quality": adm["knee"] is None,
+        "no_calls_dropped": g["peer_bye"] == 0,
+    }
+    res["overload"] = {"max_calls": m, "offered": over, "baseline": base,
+                       "under_overload": adm, "refused_503": refused,
+                       "retry_after": g["retry_after"],
+                       "attempts_in_hold": g["attempted"], "checks": checks,
+                       "pass": all(checks.values())}
+    print(table([base, adm]))
+    for k, v in checks.items():
+        print("  %-26s %s" % (k, "ok" if v else "FAILED"))
+    rig.gen.cmd("hangup")
+    wait_idle(rig)
+    return [base, adm]
+
+
+def mode_soak(a, rig, res):
+    n = a.soak_calls
+    idle_rss, idle_fds = idle_sample(rig)
+    res["idle"] = {"rss": idle_rss, "fds": idle_fds}
+    runs = []
+    for i in (1, 2):
+        r = step_up(a, rig, n, idle_rss, idle_fds)
+        r["knee"] = knee(a, r)
+        r["invalid"] = validity(a, r)
+        rig.gen.cmd("hangup")
+        wait_idle(rig)
+        time.sleep(a.drain)
+        s = Sample(rig.pids())
+        r["after"] = {"rss": s.rss.get("gateway", 0),
+                      "fds": s.fds.get("gateway", 0)}
+        runs.append(r)
+        log("soak run %d: RSS after %.1f MiB, fds after %d" %
+            (i, r["after"]["rss"] / 2**20, r["after"]["fds"]))
+    grow = runs[1]["after"]["rss"] - runs[0]["after"]["rss"]
+    tol = max(a.soak_rss_tol_kib * 1024, 0.01 * runs[0]["after"]["rss"])
+    checks = {
+        "rss_no_growth": grow <= tol,
+        "fds_no_growth": runs[1]["after"]["fds"] <= runs[0]["after"]["fds"],
+        "fds_back_to_idle": runs[1]["after"]["fds"] <= idle_fds,
+        "quality_run1": runs[0]["knee"] is None,
+        "quality_run2": runs[1]["knee"] is None,
+    }
+    res["soak"] = {"calls": n, "hold_s": a.hold, "runs": runs,
+                   "rss_growth": grow, "rss_tolerance": tol,
+                   "checks": checks, "pass": all(checks.values())}
+    print(table(runs))
+    print("  RSS after run 1 %.2f MiB, after run 2 %.2f MiB (growth %+d KiB, "
+          "tolerance %d KiB)" % (runs[0]["after"]["rss"] / 2**20,
+                                 runs[1]["after"]["rss"] / 2**20,
+                                 grow // 1024, tol // 1024))
+    for k, v in checks.items():
+        print("  %-26s %s" % (k, "ok" if v else "FAILED"))
+    return runs
+
+
+def mode_smoke(a, rig, res):
+    idle_rss, idle_fds = idle_sample(rig)
+    r = step_up(a, rig, a.smoke_calls, idle_rss, idle_fds)
+    g, ag = r["raw"]["loadgen"], r["raw"]["agentsim"]
+    n = a.smoke_calls
+    checks = [
+        ("all calls answered", r["setup"]["answered"] == n,
+         "%d of %d" % (r["setup"]["answered"], n)),
+        ("no call failed", r["setup"]["failed"] == 0,
+         str(r["setup"]["codes"])),
+        ("calls stayed up", g["calls"]["live"] == n,
+         "%d live" % g["calls"]["live"]),
+        ("agent got a start per call", ag["open"] == n,
+         "%d WebSockets open" % ag["open"]),
+        ("generator sent RTP", g["tx"]["pkts"] > 0, str(g["tx"]["pkts"])),
+        ("agent received media", ag["media_rx"] > 0, str(ag["media_rx"])),
+        ("agent sent media", ag["media_tx"] > 0, str(ag["media_tx"])),
+        ("generator received RTP", g["rx"]["pkts"] > 0, str(g["rx"]["pkts"])),
+        ("up latency measured", r["lat"]["up"].get("n", 0) > 0,
+         str(r["lat"]["up"].get("n", 0))),
+        ("down latency measured", r["lat"]["down"].get("n", 0) > 0,
+         str(r["lat"]["down"].get("n", 0))),
+        ("no loss up", r["up_loss_pct"] == 0, "%.4f%%" % r["up_loss_pct"]),
+        ("no loss down", r["down_loss_pct"] == 0,
+         "%.4f%%" % r["down_loss_pct"]),
+        ("no crosstalk", r["crosstalk"] == 0, str(r["crosstalk"])),
+        ("no corrupt stamps", r["corrupt"] == 0, str(r["corrupt"])),
+        ("no UDP receive errors", r["udp_errors"] == 0, str(r["udp_errors"])),
+        ("latency sane (0 <= p50 < 1 s)",
+         all(0 <= (r["lat"][d].get("p50", -1)) < 1e6 for d in ("up", "down")),
+         "up %s down %s" % (r["lat"]["up"].get("p50"),
+                            r["lat"]["down"].get("p50"))),
+    ]
+    if g["stamp"] == "bytes":
+        checks += [
+            ("stamps through both ways",
+             g["media"]["stamped"] > 0 and ag["stamped"] > 0,
+             "%d/%d" % (ag["stamped"], g["media"]["stamped"])),
+        ]
+    # each call lasted the hold: about 50 frames/s each way per call
+    exp = n * 50 * r["hold_s"]
+    checks.append(("agent got ~50 frames/s per call",
+                   0.9 * exp <= ag["media_rx"] <= 1.1 * exp,
+                   "%d for %.0f expected" % (ag["media_rx"], exp)))
+    rig.gen.cmd("hangup")
+    idle = wait_idle(rig)
+    time.sleep(1)
+    checks.append(("all calls ended", idle, ""))
+    st = rig.agent.cmd("stats")
+    checks.append(("agent saw every WebSocket close", st["open"] == 0,
+                   "%d open" % st["open"]))
+    res["steps"] = [r]
+    res["checks"] = {name: {"ok": ok, "detail": det}
+                     for name, ok, det in checks}
+    res["pass"] = all(ok for _, ok, _ in checks)
+    for name, ok, det in checks:
+        print("  %-36s %-6s %s" % (name, "ok" if ok else "FAILED", det))
+    return [r]
+
+
+# ---------------------------------------------------------------------------
+
+def find_bin(name, explicit):
+    if explicit:
+        return explicit
+    for d in ("build-bench/bench", "build/bench", "build-bench/gateway",
+              "build/gateway"):
+        p = os.path.join(HERE, "..", d, name)
+        if os.access(p, os.X_OK):
+            return os.path.normpath(p)
+    p = shutil.which(name)
+    if p:
+        return p
+    raise HarnessError("cannot find %s; pass its path" % name)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="See bench/README.md for the method and examples.")
+    ap.add_argument("mode", choices=("ramp", "overload", "soak", "smoke"))
+    b = ap.add_argument_group("binaries and files")
+    b.add_argument("--gateway", help="callbridge binary")
+    b.add_argument("--loadgen", help="cb-loadgen binary")
+    b.add_argument("--agentsim", help="cb-agentsim binary")
+    b.add_argument("--audio", help="speech-like WAV (made with "
+                   "speechgen.py if missing)")
+    b.add_argument("--out", default="bench-out", help="output directory")
+    m = ap.add_argument_group("media")
+    m.add_argument("--codec", default="pcmu", choices=("pcmu", "pcma",
+                                                       "opus"))
+    m.add_argument("--stamp", default="auto",
+                   choices=("auto", "bytes", "onset"))
+    m.add_argument("--period-ms", type=int, default=500,
+                   help="onset marker period [ms]")
+    m.add_argument("--agent-proto", default="twilio",
+                   choices=("twilio", "raw"))
+    m.add_argument("--agent-format", default="mulaw",
+                   choices=("mulaw", "l16"))
+    m.add_argument("--agent-rate", type=int, default=8000,
+                   choices=(8000, 16000, 24000, 48000))
+    m.add_argument("--agent-mode", default="echo", choices=("echo", "play"))
+    m.add_argument("--numbers", type=int, default=100,
+                   help="numbers the calls go to, round robin")
+    m.add_argument("--number", default="+15550100000",
+                   help="first number")
+    m.add_argument("--sip-tcp", action="store_true", help="SIP over TCP")
+    s = ap.add_argument_group("steps")
+    s.add_argument("--steps", default=DEFAULT_STEPS)
+    s.add_argument("--hold", type=float, default=30.0,
+                   help="measured time per step [s]")
+    s.add_argument("--settle", type=float, default=3.0,
+                   help="wait after the calls are up [s]")
+    s.add_argument("--cps", type=float, default=200.0,
+                   help="call set-up rate [calls/s]")
+    s.add_argument("--keep-going", action="store_true",
+                   help="do not stop at the knee or an invalid step")
+    k = ap.add_argument_group("bounds")
+    k.add_argument("--max-loss", type=float, default=0.1,
+                   help="knee: loss in either direction [%%]")
+    k.add_argument("--max-p99-ms", type=float, default=10.0,
+                   help="knee: p99 up, and p99 down above each call's "
+                   "floor [ms]")
+    k.add_argument("--load-cpu-limit", type=float, default=90.0,
+                   help="invalid step: load processes' CPU [%% of a core]")
+    k.add_argument("--gen-late-ms", type=float, default=2.0,
+                   help="invalid step: generator send lateness p99 [ms]")
+    g = ap.add_argument_group("gateway")
+    g.add_argument("--workers", type=int, default=1)
+    g.add_argument("--max-calls", type=int, default=0,
+                   help="gateway max_calls (default: above the largest "
+                   "step; overload: 100)")
+    g.add_argument("--log-level", default="info")
+    g.add_argument("--gw-set", action="append", default=[],
+                   metavar="KEY=VALUE", help="extra gateway setting")
+    g.add_argument("--cpu-gw", type=int, default=0)
+    g.add_argument("--cpu-load", type=int, default=1)
+    g.add_argument("--no-pin", action="store_true")
+    g.add_argument("--perf", action="store_true",
+                   help="profile the gateway with perf during a step")
+    g.add_argument("--perf-calls", type=int, default=0,
+                   help="profile only the step with this many calls")
+    x = ap.add_argument_group("another gateway (--external)")
+    x.add_argument("--external", action="store_true",
+                   help="do not start callbridge: drive the gateway at "
+                   "--target, whose numbers route to --agent-listen")
+    x.add_argument("--target", help="its SIP address HOST:PORT")
+    x.add_argument("--agent-listen", default="127.0.0.1:8090",
+                   help="where cb-agentsim listens (ADDR:PORT)")
+    x.add_argument("--gateway-pid", type=int,
+                   help="its process id, for CPU/RSS/fd figures")
+    o = ap.add_argument_group("overload, soak, smoke")
+    o.add_argument("--soak-calls", type=int, default=100)
+    o.add_argument("--soak-rss-tol-kib", type=int, default=1024)
+    o.add_argument("--drain", type=float, default=3.0,
+                   help="soak: wait after hang-up before sampling [s]")
+    o.add_argument("--smoke-calls", type=int, default=5)
+    o.add_argument("--loadgen-arg", action="append", default=[])
+    o.add_argument("--agentsim-arg", action="append", default=[])
+    a = ap.parse_args(argv)
+
+    if a.external and not a.target:
+        ap.error("--external needs --target")
+    if a.mode == "smoke":
+        a.steps = str(a.smoke_calls)
+        a.hold = min(a.hold, 3.0) if "--hold" not in argv else a.hold
+        a.settle = 1.0 if "--settle" not in argv else a.settle
+    if a.mode == "soak" and "--hold" not in argv:
+        a.hold = 120.0
+    if not a.max_calls:
+        if a.mode == "overload":
+            a.max_calls = 100
+        else:
+            a.max_calls = max([int(x) for x in a.steps.split(",")] +
+                              [a.soak_calls]) + 100
+    if a.hold <= 0 or a.cps <= 0 or a.numbers < 1:
+        ap.error("--hold, --cps and --numbers must be positive")
+    return a
+
+
+def main(argv):
+    global rig_period_s
+    a = parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    rig_period_s = a.period_ms / 1000.0
+    if not a.external:
+        a.gateway = find_bin("callbridge", a.gateway)
+    a.loadgen = find_bin("cb-loadgen", a.loadgen)
+    a.agentsim = find_bin("cb-agentsim", a.agentsim)
+    if not a.audio:
+        a.audio = os.path.join(a.out, "speech.wav")
+    if not os.path.exists(a.audio):
+        subprocess.run([sys.executable, os.path.join(HERE, "speechgen.py"),
+                        a.audio], check=True)
+
+    res = {"mode": a.mode, "env": env_info(a),
+           "args": {k: v for k, v in vars(a).items()}}
+    rig = Rig(a, a.out)
+    ok = True
+    rows = []
+    try:
+        rig.start(a.max_calls)
+        res["pinned"] = rig.pinned
+        log("gateway %s, SIP %s, agent ws://%s:%d/, %s, %s agent, pinned %s"
+            % ("external" if a.external else "pid %d" % rig.gw_pid,
+               rig.target, rig.agent_host, rig.agent_port, a.codec,
+               a.agent_mode, rig.pinned))
+        if a.mode == "ramp":
+            rows = mode_ramp(a, rig, res)
+            print("capacity (last step within bounds): %s calls%s" %
+                  (res["capacity"], "; harness-limited beyond"
+                   if res["harness_limited"] else ""))
+        elif a.mode == "overload":
+            rows = mode_overload(a, rig, res)
+            ok = res["overload"]["pass"]
+        elif a.mode == "soak":
+            rows = mode_soak(a, rig, res)
+            ok = res["soak"]["pass"]
+        else:
+            rows = mode_smoke(a, rig, res)
+            ok = res["pass"]
+    except HarnessError as e:
+        log("cbbench: %s" % e)
+        res["error"] = str(e)
+        ok = False
+    finally:
+        res["exit_codes"] = rig.stop()
+        if a.mode == "smoke" and not a.external and \
+                res["exit_codes"].get("gateway") not in (0, None):
+            log("cbbench: the gateway exited with %s; see %s" %
+                (res["exit_codes"]["gateway"], rig.gw.logpath))
+            ok = False
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump(res, f, indent=1, default=str)
+        if rows:
+            with open(os.path.join(a.out, "table.txt"), "w") as f:
+                f.write(table(rows) + "\n")
+            if a.mode in ("ramp",):
+                title = "%s, %s agent, %d worker(s)" % (
+                    a.codec.upper(), a.agent_format, a.workers)
+                for p in plots(a.out, rows, title):
+                    log("plot: %s" % p)
+    log("results: %s" % os.path.join(a.out, "results.json"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
