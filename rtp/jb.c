@@ -205,6 +205,7 @@ struct jb {
 	uint64_t next_due;          /**< due time of the next slot [us]     */
 	int64_t  play;              /**< ext position of the next slot      */
 	bool     sil;               /**< in silence (CN, DTX)               */
+	bool     last_silent;       /**< the last result was SILENCE        */
 	uint8_t  cn[2][CN_MAX];     /**< last CN payload, double buffered   */
 	size_t   cn_len;
 	unsigned cn_cur;
@@ -1083,6 +1084,14 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 			if (too_early) {
 				first = true;           /* forward jump */
 			}
+			else if ((jb->sil || jb->last_silent) &&
+				 ext + max64(dur, 1) <= jb->play) {
+				/* a talk spurt after silence (DTMF, silence
+				   suppression) whose slot the silence ran
+				   past: re-anchor on it instead of dropping
+				   the whole spurt as late */
+				first = true;
+			}
 			else if (ext + max64(dur, 1) <= jb->play &&
 				 to_us(jb, jb->play - ext) >
 				 jb->maxw_us + jb->grace_us) {
@@ -1398,6 +1407,7 @@ static void out_kind(struct jb *jb, struct jb_out *out, bool frame,
 	case JB_LOST:    ++jb->st.concealed; break;
 	default:         ++jb->st.silence;   break;
 	}
+	jb->last_silent = (out->kind == JB_SILENCE);
 
 	if (frame)
 		jb->conceal_run = 0;
