@@ -283,6 +283,111 @@ double sigq_corr(const int16_t *ref, const int16_t *y, size_t n,
 }
 
 
+/* in-place radix-2 FFT, n a power of two */
+static void fft(double *re, double *im, size_t n)
+{
+	for (size_t i = 1, j = 0; i < n; i++) {
+		size_t bit = n >> 1;
+
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j ^= bit;
+		if (i < j) {
+			double t = re[i];
+			re[i] = re[j];
+			re[j] = t;
+			t = im[i];
+			im[i] = im[j];
+			im[j] = t;
+		}
+	}
+
+	for (size_t len = 2; len <= n; len <<= 1) {
+		double a = -2 * M_PI / (double)len;
+
+		for (size_t i = 0; i < n; i += len) {
+			for (size_t k = 0; k < len / 2; k++) {
+				double wr = cos(a * k), wi = sin(a * k);
+				double *ur = &re[i + k], *ui = &im[i + k];
+				double *vr = &re[i + k + len / 2];
+				double *vi = &im[i + k + len / 2];
+				double tr = *vr * wr - *vi * wi;
+				double ti = *vr * wi + *vi * wr;
+
+				*vr = *ur - tr;
+				*vi = *ui - ti;
+				*ur += tr;
+				*ui += ti;
+			}
+		}
+	}
+}
+
+
+/**
+ * Log-spectral distance [dB]: per 20 ms frame (Hann window), the RMS
+ * difference of the two power spectra in dB over 100 Hz..max_hz, averaged
+ * over the frames whose reference is louder than -50 dBFS. 0 for equal
+ * signals; a codec that keeps the spectral envelope scores a few dB;
+ * noise or silence for speech scores 10 dB and more.
+ */
+double sigq_lsd(const int16_t *ref, const int16_t *y, size_t n,
+		size_t delay, uint32_t rate, double max_hz)
+{
+	const double floor_e = pow(10, -50.0 / 10) * 32767.0 * 32767.0;
+	size_t frame = rate / 50, nfft = 1;
+	double *buf, sum = 0;
+	unsigned count = 0;
+
+	while (nfft < frame)
+		nfft <<= 1;
+
+	buf = calloc(4 * nfft, sizeof(*buf));
+	if (!buf)
+		return 0;
+
+	for (size_t k = 0; k + frame + delay <= n; k += frame) {
+		double *ar = buf, *ai = buf + nfft;
+		double *br = buf + 2 * nfft, *bi = buf + 3 * nfft;
+		size_t lo = (size_t)(100.0 * nfft / rate);
+		size_t hi = (size_t)(max_hz * nfft / rate);
+		double e = 0, d = 0;
+
+		memset(buf, 0, 4 * nfft * sizeof(*buf));
+		for (size_t i = 0; i < frame; i++) {
+			double w = 0.5 - 0.5 * cos(2 * M_PI * i / frame);
+
+			ar[i] = w * ref[k + i];
+			br[i] = w * y[k + i + delay];
+			e += (double)ref[k + i] * ref[k + i];
+		}
+		if (e / frame < floor_e)
+			continue;
+
+		fft(ar, ai, nfft);
+		fft(br, bi, nfft);
+
+		if (hi > nfft / 2)
+			hi = nfft / 2;
+		for (size_t b = lo; b < hi; b++) {
+			double pa = ar[b] * ar[b] + ai[b] * ai[b] + 1.0;
+			double pb = br[b] * br[b] + bi[b] * bi[b] + 1.0;
+			double x = 10 * log10(pa / pb);
+
+			d += x * x;
+		}
+		if (hi > lo) {
+			sum += sqrt(d / (double)(hi - lo));
+			++count;
+		}
+	}
+
+	free(buf);
+
+	return count ? sum / count : 0;
+}
+
+
 /** RMS level [dBFS], -200 for digital silence */
 double sigq_rms_db(const int16_t *x, size_t n)
 {

@@ -5,7 +5,8 @@
  * harmonics of a gliding pitch through three moving formants, with a
  * syllable envelope and pauses), and the measures used to decide
  * whether decoded audio is the source: delay search by cross-correlation,
- * SNR, segmental SNR and normalised correlation at a given delay.
+ * SNR, segmental SNR, normalised correlation and log-spectral distance
+ * at a given delay.
  */
 #ifndef CB_SIGQ_H
 #define CB_SIGQ_H
@@ -25,6 +26,8 @@ double sigq_segsnr(const int16_t *ref, const int16_t *y, size_t n,
 		   size_t delay, size_t seg);
 double sigq_corr(const int16_t *ref, const int16_t *y, size_t n,
 		 size_t delay);
+double sigq_lsd(const int16_t *ref, const int16_t *y, size_t n,
+		size_t delay, uint32_t rate, double max_hz);
 double sigq_rms_db(const int16_t *x, size_t n);
 
 #endif
