@@ -275,6 +275,7 @@ static void link_open(void *arg)
 
 	fmt.l16 = mc->ms->l16;
 	fmt.srate = mc->ms->agent_srate;
+	fmt.raw = mc->ms->proto == AGENT_PROTO_RAW;
 	n = twilio_fmt_start(&start, ++mc->ws_seq, &mc->ms->ids, &fmt,
 			     mc->ms->custom);
 	if (n < 0) {

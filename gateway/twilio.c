@@ -123,6 +123,10 @@ int twilio_fmt_start(char **bufp, uint32_t seq, const struct twilio_ids *ids,
 	if (!root)
 		return -ENOMEM;
 
+	/* the raw protocol says so up front: audio follows in binary frames */
+	if (fmt->raw)
+		json_object_set_new(root, "protocol", json_string("raw"));
+
 	txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (!txt)

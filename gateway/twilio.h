@@ -28,6 +28,7 @@ struct twilio_ids {
 struct twilio_fmt {
 	bool l16;             /**< audio/l16, else audio/x-mulaw */
 	uint32_t srate;       /**< sample rate [Hz]              */
+	bool raw;             /**< raw protocol: "protocol":"raw" in start */
 };
 
 void twilio_sid_random(char *sid, const char *prefix);
