@@ -1,16 +1,8 @@
 # The control socket (cb_ctl) and the operator's CLI (callbridgectl).
 # Included by gateway/CMakeLists.txt.
 #
-# cb_ctl needs only logging from the rest of the gateway, so it links a
-# small cb_log library instead of all of cb_gw: the control socket and its
-# tests build even while other parts of the gateway are being changed.
-# (cb_gw compiles log.c too; a static link takes log.o from whichever
-# archive comes first, so the two never clash.)
-if(NOT TARGET cb_log)
-  add_library(cb_log STATIC ${CMAKE_CURRENT_LIST_DIR}/log.c)
-  target_include_directories(cb_log PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(cb_log PUBLIC cb_config re_ext)
-endif()
+# cb_ctl needs only logging (cb_log, gateway/CMakeLists.txt) from the rest
+# of the gateway, not all of cb_gw.
 
 add_library(cb_ctl STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ctl.c

@@ -48,10 +48,7 @@
 #include <unistd.h>
 #include "cb_re.h"
 #include "callreg.h"
-#if __has_include("ctl.h")
 #include "ctl.h"
-#define HAVE_CTL 1
-#endif
 #include "gwconf.h"
 #include "log.h"
 #include "msgq.h"
@@ -252,13 +249,9 @@ static int start_workers(unsigned n)
 		gw.nworkers++;
 	}
 
-#ifdef HAVE_CTL
 	if (!err)
 		err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store,
 				ctl_op, NULL);
-#else
-	(void)ctl_op;
-#endif
 
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -379,7 +372,7 @@ int main(int argc, char *argv[])
 
  out:
 	tmr_cancel(&gw.tmr_linger);
-	gw.ctl = mem_deref((void *)gw.ctl);
+	gw.ctl = mem_deref(gw.ctl);
 	gw.sipgw = mem_deref(gw.sipgw);
 	for (unsigned i = 0; i < gw.nworkers; i++)
 		gw.workers[i] = mem_deref(gw.workers[i]);
