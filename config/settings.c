@@ -31,6 +31,7 @@ enum stype {
 	ST_PATH,        /**< path, relative to the settings file       */
 	ST_PATH_EMPTY,  /**< path or empty                             */
 	ST_LEVEL,       /**< log level name                            */
+	ST_SID,         /**< "AC" + 32 hex characters, or empty        */
 };
 
 struct setting_def {
@@ -86,6 +87,10 @@ static const struct setting_def defs[] = {
 	 "Opus encoder bitrate [bit/s]"},
 	{"resample_quality", ST_INT, F(resample_quality), 0, 10, "3",
 	 "speexdsp resampler quality"},
+	{"agent_tls_ca", ST_PATH_EMPTY, F(agent_tls_ca), 0, 0, "",
+	 "CA bundle (PEM) that wss:// agents must chain to; empty: system"},
+	{"account_sid", ST_SID, F(account_sid), 0, 0, "",
+	 "accountSid sent to agents (AC + 32 hex); empty: from the host name"},
 };
 
 #undef F
@@ -330,6 +335,21 @@ static int apply(struct settings *s, const struct setting_def *d,
 			return EINVAL;
 		}
 		return parse_path(field, val, basedir, msg, msgsz);
+
+	case ST_SID: {
+		size_t n = strlen(val);
+		bool ok = n == 0 || (n == 34 && val[0] == 'A' && val[1] == 'C');
+
+		for (size_t i = 2; ok && i < n; i++)
+			ok = isxdigit((unsigned char)val[i]);
+		if (!ok) {
+			snprintf(msg, msgsz, "\"%s\" is not AC followed by 32 "
+				 "hex characters", val);
+			return EINVAL;
+		}
+		snprintf(field, 35, "%s", val);
+		return 0;
+	}
 
 	case ST_LEVEL:
 		for (size_t i = 0; i < 5; i++) {

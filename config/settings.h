@@ -68,6 +68,8 @@ struct settings {
 	uint32_t opus_complexity;     /**< 0..10                            */
 	uint32_t opus_bitrate;        /**< [bit/s]                          */
 	uint32_t resample_quality;    /**< speexdsp quality 0..10           */
+	char agent_tls_ca[SETTINGS_PATH_MAX]; /**< CA bundle; "" = system   */
+	char account_sid[35];         /**< "" = derived from the host name  */
 };
 
 int  settings_load(struct settings **sp, const char *path, char *err,

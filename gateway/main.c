@@ -130,7 +130,11 @@ static void conf_from_settings(struct gwconf *c, const struct settings *s)
 	c->max_calls = s->max_calls;
 	c->agent_timeout_ms = s->agent_connect_timeout_ms;
 	c->max_duration_s = s->max_call_duration_s;
-	account_sid(c->account_sid, sizeof(c->account_sid));
+	if (s->account_sid[0])
+		str_ncpy(c->account_sid, s->account_sid,
+			 sizeof(c->account_sid));
+	else
+		account_sid(c->account_sid, sizeof(c->account_sid));
 
 	c->media.rtp_timeout_ms = s->rtp_timeout_s * 1000;
 	c->media.jb_min_ms = s->jb_min_ms;
@@ -138,7 +142,6 @@ static void conf_from_settings(struct gwconf *c, const struct settings *s)
 	c->media.opus_complexity = s->opus_complexity;
 	c->media.opus_bitrate = s->opus_bitrate;
 	c->media.resample_quality = s->resample_quality;
-	c->media.agent_tls_insecure = getenv("CB_AGENT_TLS_INSECURE") != NULL;
 }
 
 
@@ -241,7 +244,9 @@ static int start_workers(unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		err = worker_alloc(&gw.workers[i], i,
-				   sipgw_msgq(gw.sipgw), gw.reg);
+				   sipgw_msgq(gw.sipgw), gw.reg,
+				   gw.set->agent_tls_ca[0] ?
+				   gw.set->agent_tls_ca : NULL);
 		if (err) {
 			log_error("cannot start media worker %u: %m", i, err);
 			break;

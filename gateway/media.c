@@ -828,7 +828,7 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	mc->jb_tmr.data = mc;
 
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
-			    ms->agent_auth_token, ms->conf.agent_tls_insecure,
+			    ms->agent_auth_token, false,
 			    &h, mc);
 	if (err) {
 		log_info("call %s: cannot connect to agent %s: %m",

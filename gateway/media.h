@@ -28,7 +28,6 @@ struct media_conf {
 	uint32_t opus_complexity;     /**< 0..10                          */
 	uint32_t opus_bitrate;        /**< [bit/s]                        */
 	uint32_t resample_quality;    /**< speexdsp 0..10                 */
-	bool agent_tls_insecure;      /**< accept self-signed agent certs */
 };
 
 /**

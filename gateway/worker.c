@@ -48,6 +48,7 @@ struct worker {
 	struct msgq *mq;          /**< SIP thread -> this worker     */
 	struct msgq *sipq;        /**< this worker -> SIP thread     */
 	struct callreg *reg;
+	const char *tls_ca;       /**< CA bundle for wss://, or NULL */
 	ev_io mq_io;
 	ev_timer stats_tmr;       /**< publishes call stats, 1 Hz    */
 	struct hash *calls;       /**< struct mcall by id            */
@@ -197,6 +198,8 @@ static int loop_init(struct worker *w)
 		LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 5;
+	if (w->tls_ca)
+		info.client_ssl_ca_filepath = w->tls_ca;
 	info.connect_timeout_secs = 10;
 
 	w->lws = lws_create_context(&info);
@@ -294,11 +297,13 @@ static void destructor(void *arg)
  * @param idx   Index, for the thread name "cb-media-<idx>"
  * @param sipq  Queue of the SIP thread, for reports
  * @param reg   Call registry, for published statistics
+ * @param tls_ca  CA bundle wss:// agents must chain to (outlives the
+ *                worker), or NULL for the system's
  *
  * @return 0 if success, otherwise errorcode
  */
 int worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
-		 struct callreg *reg)
+		 struct callreg *reg, const char *tls_ca)
 {
 	struct worker *w;
 	int err;
@@ -313,6 +318,7 @@ int worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
 	w->idx  = idx;
 	w->sipq = sipq;
 	w->reg  = reg;
+	w->tls_ca = tls_ca;
 	sem_init(&w->ready, 0, 0);
 	snprintf(w->name, sizeof(w->name), "cb-media-%u", idx);
 

@@ -16,7 +16,7 @@ struct lws_context;
 struct le;
 
 int  worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
-		  struct callreg *reg);
+		  struct callreg *reg, const char *tls_ca);
 int  worker_push(struct worker *w, int id, void *data);
 uint32_t worker_load(const struct worker *w);
 unsigned worker_index(const struct worker *w);
