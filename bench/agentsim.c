@@ -400,6 +400,7 @@ static void on_audio(struct sess *s, uint8_t *audio, size_t len)
 	size_t samples = s->l16 ? len / 2 : len;
 	struct bstamp bs;
 	bool stamped = false;
+	uint64_t t_on;
 	int err;
 
 	++st.media_rx;
@@ -446,8 +447,6 @@ static void on_audio(struct sess *s, uint8_t *audio, size_t len)
 		measure_up(s, bstamp_diff((uint32_t)now, bs.t0));
 	}
 	else {
-		int at;
-
 		if (s->l16) {
 			for (size_t i = 0; i < samples; i++)
 				pcm[i] = (int16_t)(audio[2 * i] |
@@ -457,11 +456,9 @@ static void on_audio(struct sess *s, uint8_t *audio, size_t len)
 			g711_ulaw_decode(pcm, audio, samples);
 		}
 
-		at = bonset_det_feed(&s->det, pcm, samples);
-		if (at >= 0) {
+		if (bonset_det_feed(&s->det, pcm, samples, now, &t_on)) {
 			++st.onsets;
-			measure_up(s, bonset_latency(&as.grid_up, now, s->rate,
-						     samples, (size_t)at));
+			measure_up(s, bonset_latency(&as.grid_up, t_on));
 		}
 	}
 

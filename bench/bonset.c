@@ -372,37 +372,88 @@ void bonset_det_init(struct bonset_det *d, uint32_t rate)
 	if (!d)
 		return;
 
+	memset(d, 0, sizeof(*d));
 	d->rate = rate;
 	d->quiet_need = rate * BONSET_QUIET_MS / 1000;
 	d->rise_max = rate * BONSET_RISE_MS / 1000;
-	d->quiet = 0;
-	d->rise = 0;
-	d->armed = false;
+	d->win = rate * BONSET_CHECK_MS / 1000;
+	d->coeff = 2.0 * cos(2.0 * M_PI * BONSET_TONE_HZ / rate);
+}
+
+
+/* is what followed the onset the marker tone? (Goertzel at the tone
+   frequency against the total energy of the window) */
+static bool tone_ok(const struct bonset_det *d)
+{
+	double p = d->s1 * d->s1 + d->s2 * d->s2 - d->coeff * d->s1 * d->s2;
+	double amp = 2.0 * sqrt(p > 0 ? p : 0) / d->win;
+	double tone_energy = amp * amp / 2.0 * d->win;
+
+	return amp >= BONSET_LOUD && d->energy > 0 &&
+		tone_energy >= BONSET_TONE_SHARE * d->energy;
 }
 
 
 /**
  * Run the detector over the next samples of its stream
  *
- * Armed by BONSET_QUIET_MS of quiet, it reports the first loud sample
- * that follows within BONSET_RISE_MS of the quiet ending: a lossy codec
- * smears a sharp onset into a short rise (and a little pre-echo).
+ * Armed by BONSET_QUIET_MS of quiet, it takes the first loud sample that
+ * follows within BONSET_RISE_MS of the quiet ending as a candidate (a
+ * lossy codec smears a sharp onset into a short rise), and confirms it
+ * once the next BONSET_CHECK_MS hold the marker tone: speech that starts
+ * after a pause is not a marker.
  *
- * @return The index of the onset sample in pcm, or -1 if none
+ * @param d       Detector
+ * @param pcm     Next samples of the stream
+ * @param n       Number of samples
+ * @param t_recv  When they arrived, CLOCK_MONOTONIC [us]
+ * @param t_onp   Confirmed marker: when its first sample arrived, taken
+ *                as t_recv less the samples after it in its chunk [us]
+ *
+ * @return true if a marker was confirmed in these samples
  */
-int bonset_det_feed(struct bonset_det *d, const int16_t *pcm, size_t n)
+bool bonset_det_feed(struct bonset_det *d, const int16_t *pcm, size_t n,
+		     uint64_t t_recv, uint64_t *t_onp)
 {
-	if (!d || !pcm)
-		return -1;
+	bool found = false;
+
+	if (!d || !pcm || !d->rate)
+		return false;
 
 	for (size_t i = 0; i < n; i++) {
 		int v = pcm[i];
 		int a = v < 0 ? -v : v;
 
+		if (d->pending) {
+			double s0 = (double)v + d->coeff * d->s1 - d->s2;
+
+			d->s2 = d->s1;
+			d->s1 = s0;
+			d->energy += (double)v * v;
+			if (++d->got < d->win)
+				continue;
+
+			d->pending = false;
+			if (tone_ok(d) && !found && t_onp) {
+				*t_onp = d->t_on;
+				found = true;
+			}
+			else if (!tone_ok(d)) {
+				++d->rejected;
+			}
+			continue;
+		}
+
 		if (a >= BONSET_LOUD && d->armed) {
 			d->armed = false;
 			d->quiet = 0;
-			return (int)i;
+			d->pending = true;
+			d->t_on = t_recv - (uint64_t)(n - i) * 1000000u /
+				d->rate;
+			d->s1 = d->s2 = d->energy = 0;
+			d->got = 0;
+			--i;   /* the onset sample opens the window */
+			continue;
 		}
 
 		if (a <= BONSET_QUIET) {
@@ -420,31 +471,26 @@ int bonset_det_feed(struct bonset_det *d, const int16_t *pcm, size_t n)
 		}
 	}
 
-	return -1;
+	return found;
 }
 
 
 /**
- * One-way latency of a detected onset
+ * One-way latency of a confirmed marker
  *
- * @param g       Marker grid
- * @param t_recv  When the chunk arrived, CLOCK_MONOTONIC [us]
- * @param rate    Sample rate of the chunk [Hz]
- * @param n       Samples in the chunk
- * @param s       Index of the onset sample in the chunk
+ * @param g     Marker grid
+ * @param t_on  When the marker's first sample arrived (bonset_det_feed)
  *
- * @return Latency [us], in (-period/2, period/2]
+ * @return t_on less the nearest grid point [us], in (-period/2, period/2]
  */
-int64_t bonset_latency(const struct bgrid *g, uint64_t t_recv, uint32_t rate,
-		       size_t n, size_t s)
+int64_t bonset_latency(const struct bgrid *g, uint64_t t_on)
 {
-	int64_t t_on, k, gk;
+	int64_t t = (int64_t)t_on, k, gk;
 
-	t_on = (int64_t)t_recv - (int64_t)((n - s) * 1000000u / rate);
-	k = (t_on - (int64_t)g->offset_us + (int64_t)g->period_us / 2);
+	k = t - (int64_t)g->offset_us + (int64_t)g->period_us / 2 - 1;
 	k = k >= 0 ? k / (int64_t)g->period_us :
 		-((-k + (int64_t)g->period_us - 1) / (int64_t)g->period_us);
 	gk = (int64_t)g->offset_us + k * (int64_t)g->period_us;
 
-	return t_on - gk;
+	return t - gk;
 }

@@ -17,16 +17,19 @@
  * The receiver runs a detector over the audio as it arrives: the first
  * sample above the onset threshold after at least QUIET ms of samples
  * below the quiet threshold (and at most RISE ms after the quiet ended,
- * for codecs that smear the attack) is an onset. A chunk of n samples at rate r, received at time
- * T, with the onset at sample s, gives
+ * for codecs that smear the attack) is a candidate, confirmed when the
+ * next CHECK ms hold the marker tone (Goertzel), so that speech starting
+ * after a pause (call start, a gap in the stream) is never taken for a
+ * marker. A chunk of n samples at rate r, received at time T, with the
+ * onset at sample s, gives
  *
- *     latency = T - G_k - (n - s) / r
+ *     t_on = T - (n - s) / r,    latency = t_on - G_k
  *
- * with G_k the grid point nearest to T - (n - s) / r (unambiguous while
- * the latency is below period / 2). For a gateway that forwards a frame
- * the moment its last sample is available this is exactly the network
- * and processing delay; audio re-chunking, playout queues and codec
- * delays show up as they would for a listener.
+ * with G_k the grid point nearest to t_on (unambiguous while the latency
+ * is below period / 2). For a gateway that forwards a frame the moment
+ * its last sample is available this is exactly the network and
+ * processing delay; audio re-chunking, playout queues and codec delays
+ * show up as they would for a listener.
  *
  * Resolution: one sample (125 us at 8 kHz) for G.711. Opus spreads the
  * onset over its MDCT overlap; the harness pre-shifts the tape by the
@@ -48,11 +51,15 @@ enum {
 	BONSET_BURST_MS = 40,      /**< marker tone length [ms]             */
 	BONSET_QUIET_MS = 60,      /**< quiet needed before an onset [ms]   */
 	BONSET_RISE_MS  = 5,       /**< quiet to loud within this [ms]      */
+	BONSET_CHECK_MS = 10,      /**< tone check after an onset [ms]      */
 	BONSET_TONE_HZ  = 1000,    /**< marker tone [Hz]                    */
 	BONSET_TONE_AMP = 16000,   /**< marker tone peak (-6 dBFS)          */
 	BONSET_QUIET    = 300,     /**< quiet threshold (-41 dBFS)          */
 	BONSET_LOUD     = 4000,    /**< onset threshold (-18 dBFS)          */
 };
+
+/** Share of a check window's energy the marker tone must hold */
+#define BONSET_TONE_SHARE 0.6
 
 /** The marker grid */
 struct bgrid {
@@ -83,12 +90,19 @@ struct bonset_det {
 	uint32_t rise_max;         /**< samples allowed from quiet to loud   */
 	uint32_t rise;             /**< samples since the quiet ended        */
 	bool armed;                /**< quiet long enough: next loud counts  */
+	bool pending;              /**< candidate onset being checked        */
+	uint64_t t_on;             /**< its arrival [us]                     */
+	uint32_t win;              /**< check window [samples]               */
+	uint32_t got;              /**< samples of it seen                   */
+	double coeff, s1, s2;      /**< Goertzel at the tone frequency       */
+	double energy;             /**< of the window                        */
+	uint64_t rejected;         /**< candidates that were not the tone    */
 };
 
 void bonset_det_init(struct bonset_det *d, uint32_t rate);
-int  bonset_det_feed(struct bonset_det *d, const int16_t *pcm, size_t n);
-int64_t bonset_latency(const struct bgrid *g, uint64_t t_recv, uint32_t rate,
-		       size_t n, size_t s);
+bool bonset_det_feed(struct bonset_det *d, const int16_t *pcm, size_t n,
+		     uint64_t t_recv, uint64_t *t_onp);
+int64_t bonset_latency(const struct bgrid *g, uint64_t t_on);
 uint64_t bonset_now_us(void);
 
 #endif

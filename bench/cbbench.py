@@ -1123,11 +1123,13 @@ def main(argv):
         ok = False
     finally:
         res["exit_codes"] = rig.stop()
-        if a.mode == "smoke" and not a.external and \
-                res["exit_codes"].get("gateway") not in (0, None):
-            log("cbbench: the gateway exited with %s; see %s" %
-                (res["exit_codes"]["gateway"], rig.gw.logpath))
-            ok = False
+        if a.mode == "smoke":
+            # a clean exit: no leak or sanitizer report in any process
+            for name, code in res["exit_codes"].items():
+                if code not in (0, None):
+                    log("cbbench: %s exited with %s; see its log in %s" %
+                        (name, code, a.out))
+                    ok = False
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump(res, f, indent=1, default=str)
         if rows:

@@ -726,7 +726,8 @@ static void rx_media(struct call *c, const uint8_t *p, size_t len,
 {
 	struct bstamp s;
 	int16_t pcm[960];
-	int n = 0, at;
+	uint64_t t_on;
+	int n = 0;
 
 	/* byte stamps: PCMU straight from a µ-law agent */
 	if (lg.o.codec == C_PCMU) {
@@ -789,12 +790,9 @@ static void rx_media(struct call *c, const uint8_t *p, size_t len,
 		break;
 	}
 
-	at = bonset_det_feed(&c->det, pcm, (size_t)n);
-	if (at >= 0) {
+	if (bonset_det_feed(&c->det, pcm, (size_t)n, now, &t_on)) {
 		++lg.st.onsets;
-		rx_down(c, bonset_latency(&lg.grid_down, now,
-					  c->det.rate, (size_t)n,
-					  (size_t)at));
+		rx_down(c, bonset_latency(&lg.grid_down, t_on));
 	}
 }
 

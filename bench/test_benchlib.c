@@ -265,9 +265,8 @@ static size_t run_chain(enum chain ch, const struct bgrid *g,
 	for (unsigned k = 0; k < frames; k++) {
 		int16_t pcm[960], out[960];
 		uint8_t buf[512];
-		uint64_t t = t0 + (uint64_t)k * 20000;
+		uint64_t t = t0 + (uint64_t)k * 20000, t_on;
 		size_t m = 160;
-		int at;
 
 		/* the generator renders ahead by the encoder's lookahead */
 		bonset_render(g, sp, t + (uint64_t)la * 1000000 / rate, pcm,
@@ -294,10 +293,9 @@ static size_t run_chain(enum chain ch, const struct bgrid *g,
 		}
 		}
 
-		at = bonset_det_feed(&det, out, m);
-		if (at >= 0 && found < maxlat)
-			lat[found++] = bonset_latency(g, t + 20000 + delay_us,
-						      8000, m, (size_t)at);
+		if (bonset_det_feed(&det, out, m, t + 20000 + delay_us,
+				    &t_on) && found < maxlat)
+			lat[found++] = bonset_latency(g, t_on);
 	}
 
 	if (enc)
@@ -402,12 +400,47 @@ static void test_render(void)
 		TEST_ASSERT(!memcmp(a, b, sizeof(a)));
 	}
 
-	/* detection: exact sample, not before the quiet is long enough */
-	bonset_det_init(&det, 8000);
-	TEST_EQ(bonset_det_feed(&det, pcm, 3200), -1);
-	TEST_EQ(bonset_det_feed(&det, pcm + 3200, 1000), 800);
-	bonset_det_init(&det, 8000);
-	TEST_EQ(bonset_det_feed(&det, pcm + 3600, 600), -1);  /* 50 ms */
+	/* detection: exact sample, not before the quiet is long enough, and
+	   only once the tone is confirmed (10 ms later: the next chunk) */
+	{
+		uint64_t t_on = 0;
+
+		bonset_det_init(&det, 8000);
+		TEST_ASSERT(!bonset_det_feed(&det, pcm, 3200, 1000000,
+					     &t_on));
+		/* onset at 800 of 804: arrives 4 samples before the chunk's
+		   end; confirmed in the next chunk */
+		TEST_ASSERT(!bonset_det_feed(&det, pcm + 3200, 804, 2000000,
+					     &t_on));
+		TEST_ASSERT(bonset_det_feed(&det, pcm + 4004, 160, 2020000,
+					    &t_on));
+		TEST_EQ(t_on, 2000000 - 4 * 125);
+		TEST_EQ(det.rejected, 0);
+
+		bonset_det_init(&det, 8000);
+		TEST_ASSERT(!bonset_det_feed(&det, pcm + 3600, 600, 1000000,
+					     &t_on));                /* 50 ms */
+	}
+
+	/* speech after a pause is no marker: silence, then the noise */
+	{
+		int16_t seq[1600];
+		uint64_t t_on;
+
+		for (int i = 0; i < 800; i++)
+			seq[i] = 0;
+		for (int i = 0; i < 800; i++)      /* loud: a candidate */
+			seq[800 + i] = (int16_t)(sp->pcm[i] * 4);
+		bonset_det_init(&det, 8000);
+		TEST_ASSERT(!bonset_det_feed(&det, seq, 1600, 1000000, &t_on));
+		TEST_EQ(det.rejected, 1);
+	}
+
+	/* latency: the nearest grid point, either side */
+	TEST_EQ(bonset_latency(&g, 7000000 + 1234), 1234);
+	TEST_EQ(bonset_latency(&g, 7000000 - 1234), -1234);
+	TEST_EQ(bonset_latency(&g, 7500000), 500000);
+	TEST_EQ(bonset_latency(&g, 7500001), -499999);
 
 	mem_deref(sp);
 }
