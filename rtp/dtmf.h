@@ -46,7 +46,7 @@ struct rtpkt;
 #define DTMF_TX_GAP_MS     40
 /** Digits the generator queues (the one playing included) */
 #define DTMF_TX_QUEUE      32
-/** End packets sent per event (RFC 4733 section 2.5.1.4) */
+/** End packets sent per event (RFC 4733: the final report, three times) */
 #define DTMF_TX_ENDS       3
 
 int  dtmf_code(char digit);
