@@ -85,7 +85,7 @@ static const struct setting_def defs[] = {
 	 "Opus encoder complexity"},
 	{"opus_bitrate", ST_INT, F(opus_bitrate), 6000, 510000, "32000",
 	 "Opus encoder bitrate [bit/s]"},
-	{"resample_quality", ST_INT, F(resample_quality), 0, 10, "3",
+	{"resample_quality", ST_INT, F(resample_quality), 0, 10, "4",
 	 "speexdsp resampler quality"},
 	{"agent_tls_ca", ST_PATH_EMPTY, F(agent_tls_ca), 0, 0, "",
 	 "CA bundle (PEM) that wss:// agents must chain to; empty: system"},

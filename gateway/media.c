@@ -22,6 +22,7 @@
 #include <ev.h>
 #include "cb_re.h"
 #include "alink.h"
+#include "dtmf.h"
 #include "g711.h"
 #include "jb.h"
 #include "latch.h"
@@ -84,6 +85,11 @@ struct mcall {
 	int rtp_fd, rtcp_fd;
 	struct latch latch;           /**< where media comes from and goes */
 	uint64_t last_rx_us;
+
+	/* RFC 4733 telephone-event, when negotiated */
+	bool dtmf_on;
+	struct dtmf_rx dtmf_rx;       /**< key presses from the caller     */
+	struct dtmf_tx dtmf_tx;       /**< key presses from the agent      */
 
 	/* RTCP */
 	struct rtcpx rtcp;
@@ -258,6 +264,60 @@ static void agent_send_frame(struct mcall *mc, const uint8_t *frame,
 }
 
 
+/* one key press to the agent: exactly one `dtmf` message */
+static void agent_dtmf(struct mcall *mc, char digit)
+{
+	char buf[256];
+	int n;
+
+	if (!mc->link || mc->state != MC_LIVE)
+		return;
+
+	n = twilio_fmt_dtmf(buf, sizeof(buf), ++mc->ws_seq,
+			    mc->ms->ids.stream_sid, digit);
+	if (send_text(mc, buf, n, false) == 0)
+		++mc->st.dtmf_rx;
+}
+
+
+static void dtmf_press(const struct dtmf_event *ev, void *arg)
+{
+	struct mcall *mc = arg;
+
+	if (!ev->end)
+		agent_dtmf(mc, ev->digit);
+}
+
+
+/* a key press the agent wants the caller to hear */
+static void agent_wants_dtmf(struct mcall *mc, char digit, uint32_t ms)
+{
+	struct smsg *m;
+
+	if (!ms)
+		ms = 200;
+
+	++mc->st.dtmf_tx;
+
+	if (mc->dtmf_on) {
+		if (dtmf_tx_push(&mc->dtmf_tx, digit, ms))
+			log_info("call %s: agent DTMF '%c' dropped (queue "
+				 "full)", mc->ms->ids.call_sid, digit);
+		return;
+	}
+
+	/* no telephone-event in SDP: SIP INFO, on the SIP thread */
+	m = mem_zalloc(sizeof(*m), NULL);
+	if (!m)
+		return;
+	m->id = mc->id;
+	m->digit = digit;
+	m->duration = ms;
+	if (worker_report(mc->w, SMSG_SEND_INFO, m))
+		mem_deref(m);
+}
+
+
 static void link_open(void *arg)
 {
 	struct mcall *mc = arg;
@@ -357,8 +417,8 @@ static void link_text(const char *txt, size_t len, void *arg)
 		break;
 
 	case TWILIO_EV_DTMF:
-		++mc->st.dtmf_tx;
-		/* RFC 4733 playout comes with the DTMF work */
+		if (mc->state == MC_LIVE)
+			agent_wants_dtmf(mc, in.digit, in.duration);
 		break;
 
 	default:
@@ -541,6 +601,8 @@ static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
 		++mc->st.rtp_rx;
 		if (mc->jb)
 			jb_note_seq(mc->jb, pkt.ssrc, pkt.seq);
+		if (mc->dtmf_on && mc->state == MC_LIVE)
+			(void)dtmf_rx_put(&mc->dtmf_rx, &pkt, now);
 	}
 	else {
 		++mc->st.rtp_bad;
@@ -674,8 +736,23 @@ static void tx_frame(struct mcall *mc)
 	uint8_t pkt[RTPKT_HDR_SIZE + 1500];
 	uint8_t agent[2880 * 2];
 	const struct sa *dst;
+	struct dtmf_pkt dp;
+	uint8_t pt = (uint8_t)mc->mp.pt;
+	bool marker = mc->tx_marker;
+	uint32_t ts = mc->ts;
 	size_t n;
 	int plen;
+
+	/* an agent's key press replaces the audio of this packet time; the
+	   agent's audio waits in the queue meanwhile */
+	if (mc->dtmf_on && !dtmf_tx_tick(&mc->dtmf_tx, mc->ts, &dp)) {
+		memcpy(pkt + RTPKT_HDR_SIZE, dp.payload, DTMF_REPORT_SIZE);
+		plen = DTMF_REPORT_SIZE;
+		pt = (uint8_t)mc->mp.telev_pt;
+		marker = dp.marker;
+		ts = dp.ts;
+		goto send;
+	}
 
 	n = playq_read(mc->pq, agent, mc->outframe_size);
 	if (n < mc->outframe_size)
@@ -687,8 +764,9 @@ static void tx_frame(struct mcall *mc)
 	if (plen < 0)
 		return;
 
-	(void)rtpkt_encode(pkt, sizeof(pkt), mc->tx_marker, (uint8_t)mc->mp.pt,
-			   mc->seq, mc->ts, mc->ssrc);
+
+ send:
+	(void)rtpkt_encode(pkt, sizeof(pkt), marker, pt, mc->seq, ts, mc->ssrc);
 	mc->tx_marker = false;
 	++mc->seq;
 	mc->ts += mc->tx_samples;
@@ -718,6 +796,9 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	if (mc->state != MC_LIVE)
 		return;
+
+	if (mc->dtmf_on)
+		dtmf_rx_poll(&mc->dtmf_rx, now);
 
 	/* fired early (libev's clock is coarser than ours): wait on */
 	if (now + 500 < mc->tx_next_us) {
@@ -925,6 +1006,14 @@ static int codec_setup(struct mcall *mc)
 
 	mc->outframe_size = xcode_agent_bytes(mc->xc, mc->tx_ms);
 
+	if (mc->mp.telev_pt >= 0) {
+		err  = dtmf_rx_init(&mc->dtmf_rx, mc->mp.srate, dtmf_press, mc);
+		err |= dtmf_tx_init(&mc->dtmf_tx, mc->mp.srate, mc->tx_ms);
+		if (err)
+			return EINVAL;
+		mc->dtmf_on = true;
+	}
+
 	return 0;
 }
 
@@ -970,18 +1059,9 @@ void mcall_update(struct mcall *mc, const struct media_params *mp)
 /** A key press from SIP INFO (WMSG_CALL_DTMF) */
 void mcall_dtmf(struct mcall *mc, char digit, uint32_t duration)
 {
-	char buf[256];
-	int n;
-
 	(void)duration;
 
-	if (!mc->link || mc->state != MC_LIVE)
-		return;
-
-	n = twilio_fmt_dtmf(buf, sizeof(buf), ++mc->ws_seq,
-			    mc->ms->ids.stream_sid, digit);
-	if (send_text(mc, buf, n, false) == 0)
-		++mc->st.dtmf_rx;
+	agent_dtmf(mc, digit);
 }
 
 

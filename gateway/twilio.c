@@ -12,6 +12,7 @@
 #include <string.h>
 #include <openssl/rand.h>
 #include "cb_re.h"
+#include "dtmf.h"
 #include "twilio.h"
 
 
@@ -265,13 +266,6 @@ void twilio_in_reset(struct twilio_in *in)
 }
 
 
-static bool dtmf_digit_valid(char c)
-{
-	return (c >= '0' && c <= '9') || c == '*' || c == '#' ||
-		(c >= 'A' && c <= 'D');
-}
-
-
 /**
  * Parse one text frame from an agent
  *
@@ -346,7 +340,7 @@ int twilio_parse(struct twilio_in *in, const char *text, size_t len,
 		v = json_object_get(obj, "digit");
 		if (!json_is_object(obj) || !json_is_string(v) ||
 		    json_string_length(v) != 1 ||
-		    !dtmf_digit_valid(json_string_value(v)[0])) {
+		    dtmf_code(json_string_value(v)[0]) < 0) {
 			snprintf(err, errsz, "dtmf.digit must be one of "
 				 "0-9 * # A-D");
 			goto bad;

@@ -21,7 +21,7 @@ callbridge demo
 
 In another terminal:
   $build/gateway/callbridgectl numbers list
-  sipp -sn uac_pcap -s +14155551234 -m 1 127.0.0.1:5060     (run it in /usr/share/sip-tester's parent: it reads pcap/g711a.pcap)
+  scripts/call-demo.sh                  (SIPp plays a recording to +14155551234)
   or point any softphone on this machine at sip:+14155551234@127.0.0.1:5060
 
 TXT

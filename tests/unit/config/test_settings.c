@@ -65,7 +65,7 @@ static void test_defaults(void)
 	TEST_EQ(s->jb_max_ms, 60);
 	TEST_EQ(s->opus_complexity, 5);
 	TEST_EQ(s->opus_bitrate, 32000);
-	TEST_EQ(s->resample_quality, 3);
+	TEST_EQ(s->resample_quality, 4);
 	TEST_STREQ(s->path, "");
 
 	mem_deref(s);
