@@ -165,7 +165,7 @@ static void usage_main(FILE *f)
 "  numbers list|get|put|delete  E.164 numbers and who answers them\n"
 "  agents  list|get|put|delete  WebSocket agents\n"
 "  trunks  list|get|put|delete  carrier trunks\n"
-"  calls   list|get             calls in progress\n"
+"  calls   list|recent|get      calls in progress and recently ended\n"
 "  request JSON                 send one raw request object\n"
 "\n"
 "Options (anywhere on the line):\n"
@@ -251,7 +251,12 @@ static void usage_cmd(FILE *f, const char *cmd, const char *sub)
 	else if (!strcmp(cmd, "calls")) {
 		fprintf(f,
 "Usage: callbridgectl calls list\n"
-"       callbridgectl calls get CALL_SID\n");
+"       callbridgectl calls recent\n"
+"       callbridgectl calls get CALL_SID\n"
+"\n"
+"list: calls in progress; recent: the last ended calls, with why they\n"
+"ended; get: one call (in progress or recent) with all its media\n"
+"statistics (jitter buffer, RTP, RTCP, agent link).\n");
 	}
 	else if (!strcmp(cmd, "status")) {
 		fprintf(f, "Usage: callbridgectl status\n\nVersion, uptime, "
@@ -611,7 +616,7 @@ static size_t width(const char *s)
 
 struct table {
 	int ncols;
-	const char *head[8];
+	const char *head[10];
 	char **cells;       /* nrows * ncols, malloc'd strings */
 	size_t nrows;
 };
@@ -770,58 +775,36 @@ static void print_trunks(const json_t *arr)
 
 /* calls: the gateway decides the fields; known ones first, else the
    scalar members of the first call */
-static void print_generic(const json_t *arr)
+static void print_calls(const json_t *arr)
 {
-	static const char *const known[] = {
-		"call_sid", "number", "from", "agent_id", "trunk_id", "codec",
-		"state", "duration_s"
-	};
-	struct table t = {0, {0}, NULL, 0};
-	const json_t *first = json_array_get(arr, 0);
-	const char *key;
-	json_t *v, *o;
+	struct table t = {9, {"Call SID", "Number", "From", "Agent", "Codec",
+			      "State", "Seconds", "Lost", "Concealed"},
+			  NULL, 0};
 	size_t i;
+	json_t *c;
 
-	if (!first) {
-		printf("(none)\n");
-		return;
-	}
+	json_array_foreach(arr, i, c) {
+		const json_t *jb = json_object_get(json_object_get(c, "stats"),
+						   "jitter_buffer");
+		char dur[24], lost[24], conc[24];
+		const char *row[9];
 
-	for (i = 0; i < 8; i++) {
-		if (json_object_get(first, known[i]))
-			t.head[t.ncols++] = known[i];
-	}
-	if (!t.ncols) {
-		json_object_foreach((json_t *)first, key, v) {
-			if (t.ncols < 8 && !json_is_object(v) &&
-			    !json_is_array(v))
-				t.head[t.ncols++] = key;
-		}
-	}
-
-	json_array_foreach(arr, i, o) {
-		char cells[8][128];
-		const char *row[8];
-
-		for (int c = 0; c < t.ncols; c++) {
-			const json_t *x = json_object_get(o, t.head[c]);
-
-			if (json_is_string(x))
-				snprintf(cells[c], sizeof(cells[c]), "%s",
-					 json_string_value(x));
-			else if (json_is_integer(x))
-				snprintf(cells[c], sizeof(cells[c]), "%lld",
-					 (long long)json_integer_value(x));
-			else if (json_is_real(x))
-				snprintf(cells[c], sizeof(cells[c]), "%.3g",
-					 json_real_value(x));
-			else if (json_is_boolean(x))
-				snprintf(cells[c], sizeof(cells[c]), "%s",
-					 json_is_true(x) ? "yes" : "no");
-			else
-				cells[c][0] = '\0';
-			row[c] = cells[c];
-		}
+		snprintf(dur, sizeof(dur), "%lld", (long long)
+			 json_integer_value(json_object_get(c, "duration_s")));
+		snprintf(lost, sizeof(lost), "%lld", (long long)
+			 json_integer_value(json_object_get(jb, "lost")));
+		snprintf(conc, sizeof(conc), "%lld", (long long)
+			 json_integer_value(json_object_get(jb, "concealed")));
+		row[0] = jstr(c, "call_sid");
+		row[1] = jstr(c, "number");
+		row[2] = jstr(c, "from");
+		row[3] = jstr(c, "agent_id");
+		row[4] = jstr(c, "codec");
+		row[5] = json_object_get(c, "end_reason") ?
+			jstr(c, "end_reason") : jstr(c, "state");
+		row[6] = dur;
+		row[7] = lost;
+		row[8] = conc;
 		table_add(&t, row);
 	}
 	table_print(&t);
@@ -1240,13 +1223,18 @@ static int cmd_calls(void)
 		words_exact(2, "calls list");
 		req = json_pack("{s:s}", "op", "calls.list");
 	}
+	else if (!strcmp(sub, "recent")) {
+		words_exact(2, "calls recent");
+		req = json_pack("{s:s}", "op", "calls.recent");
+	}
 	else if (!strcmp(sub, "get")) {
 		words_exact(3, "calls get");
 		req = json_pack("{s:s,s:s}", "op", "calls.get", "call_sid",
 				g.words[2]);
 	}
 	else {
-		die(EXIT_USAGE, "calls: unknown subcommand '%s' (list, get)",
+		die(EXIT_USAGE, "calls: unknown subcommand '%s' (list, recent, "
+		    "get)",
 		    sub);
 	}
 
@@ -1255,8 +1243,8 @@ static int cmd_calls(void)
 	if (!r)
 		return ex;
 
-	if (!strcmp(sub, "list"))
-		print_generic(json_object_get(r, "calls"));
+	if (!strcmp(sub, "list") || !strcmp(sub, "recent"))
+		print_calls(json_object_get(r, "calls"));
 	else
 		print_pretty(json_object_get(r, "call") ?
 			     json_object_get(r, "call") : r);
