@@ -114,6 +114,7 @@ struct sess {
 	double jitter_us;
 	bool stamp_init;
 	uint32_t stamp_seq;
+	uint16_t eseq;            /**< our echo frame number               */
 	struct bonset_det det;
 	int64_t up_min;
 
@@ -471,7 +472,7 @@ static void on_audio(struct sess *s, uint8_t *audio, size_t len)
 		if (s->l16) {
 			/* ulaw holds the stamp taken from the l16 samples */
 			(void)bstamp_write_echo(ulaw, BSTAMP_LEN,
-						(uint32_t)now);
+						(uint32_t)now, s->eseq++);
 			for (size_t i = 0; i < BSTAMP_LEN; i++) {
 				int16_t v = g711_ulaw2lin(ulaw[i]);
 				audio[2 * i] = (uint8_t)(v & 0xff);
@@ -479,7 +480,8 @@ static void on_audio(struct sess *s, uint8_t *audio, size_t len)
 			}
 		}
 		else {
-			(void)bstamp_write_echo(audio, len, (uint32_t)now);
+			(void)bstamp_write_echo(audio, len, (uint32_t)now,
+						s->eseq++);
 		}
 		(void)send_audio(s, audio, len);
 	}

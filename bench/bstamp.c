@@ -10,7 +10,7 @@ enum {
 	MAGIC1   = 0x5a,
 	ECHO_CHK = 0xe5,
 	HDR      = 14,        /**< record bytes 0..13  */
-	ECHO     = 5,         /**< record bytes 14..18 */
+	ECHO     = 7,         /**< record bytes 14..20 */
 };
 
 
@@ -100,11 +100,16 @@ int bstamp_write(uint8_t *ulaw, size_t len, uint32_t call, uint32_t seq,
 
 
 /**
- * Add the echo send time to a stamped frame
+ * Add the echo send time and frame number to a stamped frame
+ *
+ * @param ulaw  Frame
+ * @param len   Frame length [bytes]
+ * @param t2    Echo send time [us], low 32 bits of CLOCK_MONOTONIC
+ * @param eseq  The echoer's own frame number for this call
  *
  * @return 0 if success, EINVAL if too short, ENOENT if not stamped
  */
-int bstamp_write_echo(uint8_t *ulaw, size_t len, uint32_t t2)
+int bstamp_write_echo(uint8_t *ulaw, size_t len, uint32_t t2, uint16_t eseq)
 {
 	uint8_t rec[ECHO];
 
@@ -116,7 +121,9 @@ int bstamp_write_echo(uint8_t *ulaw, size_t len, uint32_t t2)
 		return ENOENT;
 
 	be32(rec, t2);
-	rec[4] = (uint8_t)(xsum(rec, 4) ^ ECHO_CHK);
+	rec[4] = (uint8_t)(eseq >> 8);
+	rec[5] = (uint8_t)eseq;
+	rec[6] = (uint8_t)(xsum(rec, 6) ^ ECHO_CHK);
 	put(ulaw + 2 * HDR, rec, ECHO);
 
 	return 0;
@@ -154,8 +161,9 @@ int bstamp_read(struct bstamp *st, const uint8_t *ulaw, size_t len)
 	st->t0   = rd32(rec + 9);
 
 	if (!get(rec + HDR, ulaw + 2 * HDR, ECHO) &&
-	    (uint8_t)(xsum(rec + HDR, 4) ^ ECHO_CHK) == rec[HDR + 4]) {
+	    (uint8_t)(xsum(rec + HDR, 6) ^ ECHO_CHK) == rec[HDR + 6]) {
 		st->t2 = rd32(rec + HDR);
+		st->eseq = (uint16_t)(rec[HDR + 4] << 8 | rec[HDR + 5]);
 		st->has_t2 = true;
 	}
 

@@ -18,7 +18,8 @@
  *   9..12  send time, low 32 bits of CLOCK_MONOTONIC [us]
  *   13     check: xor of bytes 0..12
  *   14..17 echo send time, low 32 bits [us] (agent simulator)
- *   18     check: xor of bytes 14..17, 0xE5 when set
+ *   18..19 echo frame number of the call (agent simulator, 16 bit)
+ *   20     check: xor of bytes 14..19, 0xE5 when set
  *
  * Times are the low 32 bits of CLOCK_MONOTONIC in [us]; differences are
  * taken modulo 2^32 (valid below 71 minutes). Every process of the harness
@@ -32,7 +33,7 @@
 #include <stdint.h>
 
 /** Wire bytes a full stamp occupies at the start of a frame */
-#define BSTAMP_LEN 38
+#define BSTAMP_LEN 42
 
 /** A decoded stamp */
 struct bstamp {
@@ -40,12 +41,14 @@ struct bstamp {
 	uint32_t seq;      /**< frame number                           */
 	uint32_t t0;       /**< generator send time [us], low 32 bits   */
 	uint32_t t2;       /**< echo send time [us], low 32 bits        */
-	bool has_t2;       /**< t2 was written                          */
+	uint16_t eseq;     /**< echo frame number (agent simulator)     */
+	bool has_t2;       /**< t2 and eseq were written                */
 };
 
 int  bstamp_write(uint8_t *ulaw, size_t len, uint32_t call, uint32_t seq,
 		  uint32_t t0);
-int  bstamp_write_echo(uint8_t *ulaw, size_t len, uint32_t t2);
+int  bstamp_write_echo(uint8_t *ulaw, size_t len, uint32_t t2,
+		       uint16_t eseq);
 int  bstamp_read(struct bstamp *st, const uint8_t *ulaw, size_t len);
 int64_t bstamp_diff(uint32_t later, uint32_t earlier);
 

@@ -136,6 +136,8 @@ struct call {
 	double jitter;              /**< RFC 3550 J [clock units]          */
 	bool echo_init;
 	uint32_t echo_seq;          /**< highest echoed frame number       */
+	bool eseq_init;
+	uint16_t eseq;              /**< highest agent echo number         */
 	int64_t down_min;           /**< lowest down latency seen [us]     */
 	struct bonset_det det;
 	OpusDecoder *dec;
@@ -153,7 +155,8 @@ struct stats {
 	uint64_t tx, tx_skipped, tx_err;
 	struct bhist late;          /**< send time - due time [us]         */
 	uint64_t rx, rx_rtcp, rx_lost, rx_dup, rx_bad, rx_foreign;
-	uint64_t stamped, echo_lost, echo_dup, crosstalk, corrupt, onsets;
+	uint64_t stamped, echo_lost, echo_dup, crosstalk, corrupt, onsets,
+		down_lost;
 	struct bhist rt, down, down_var;
 };
 
@@ -519,10 +522,12 @@ static int print_stats(struct re_printf *pf, void *arg)
 			  (unsigned long long)s->rx_foreign,
 			  jn ? jsum / jn : 0.0, jmax);
 	err |= re_hprintf(pf, "\"media\":{\"stamped\":%llu,"
+			  "\"down_lost\":%llu,"
 			  "\"echo_lost\":%llu,\"echo_dup\":%llu,"
 			  "\"crosstalk\":%llu,\"corrupt\":%llu,"
 			  "\"onsets\":%llu,\"rt\":",
 			  (unsigned long long)s->stamped,
+			  (unsigned long long)s->down_lost,
 			  (unsigned long long)s->echo_lost,
 			  (unsigned long long)s->echo_dup,
 			  (unsigned long long)s->crosstalk,
@@ -756,8 +761,24 @@ static void rx_media(struct call *c, const uint8_t *p, size_t len,
 				c->echo_seq = s.seq;
 			}
 			bhist_add(&lg.st.rt, bstamp_diff((uint32_t)now, s.t0));
-			if (s.has_t2)
+			if (s.has_t2) {
+				/* the agent's own numbering: gaps are lost on
+				   the way down only */
+				if (c->eseq_init) {
+					int16_t e = (int16_t)(s.eseq -
+							      c->eseq);
+					if (e > 1)
+						lg.st.down_lost +=
+							(uint64_t)(e - 1);
+					if (e > 0)
+						c->eseq = s.eseq;
+				}
+				else {
+					c->eseq_init = true;
+					c->eseq = s.eseq;
+				}
 				rx_down(c, bstamp_diff((uint32_t)now, s.t2));
+			}
 			return;
 		}
 	}

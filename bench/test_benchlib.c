@@ -96,7 +96,7 @@ static void test_stamp(void)
 	memset(f, 0xff, sizeof(f));
 	TEST_ERR(bstamp_read(&s, f, sizeof(f)), ENOENT);
 	TEST_ERR(bstamp_write(f, BSTAMP_LEN - 1, 1, 2, 3), EINVAL);
-	TEST_ERR(bstamp_write_echo(f, sizeof(f), 9), ENOENT);
+	TEST_ERR(bstamp_write_echo(f, sizeof(f), 9, 1), ENOENT);
 
 	TEST_ERR(bstamp_write(f, sizeof(f), 0x123456, 0xdeadbeef,
 			      0xfffffff0), 0);
@@ -109,10 +109,11 @@ static void test_stamp(void)
 		TEST_EQ(f[i], 0xff);
 
 	/* the echo time, and the wrap of the 32-bit clock */
-	TEST_ERR(bstamp_write_echo(f, sizeof(f), 0x10), 0);
+	TEST_ERR(bstamp_write_echo(f, sizeof(f), 0x10, 0xbeef), 0);
 	TEST_ERR(bstamp_read(&s, f, sizeof(f)), 0);
 	TEST_ASSERT(s.has_t2);
 	TEST_EQ(s.t2, 0x10);
+	TEST_EQ(s.eseq, 0xbeef);
 	TEST_EQ(bstamp_diff(s.t2, s.t0), 0x20);
 	TEST_EQ(bstamp_diff(s.t0, s.t2), -0x20);
 
