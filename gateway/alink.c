@@ -346,6 +346,9 @@ const struct lws_protocols *alink_protocols(void)
  * @param lp            Pointer to the link (owned by lws once connected)
  * @param ctx           The worker's lws context
  * @param url           ws:// or wss:// URL
+ * @param addr          Address to connect to instead of resolving the
+ *                      URL's host (which still goes in Host and TLS SNI
+ *                      and is what the certificate must match), or NULL
  * @param auth_token    Agent's auth token (adds X-Twilio-Signature), or NULL
  * @param tls_insecure  Accept self-signed certificates (tests only)
  * @param h             Handlers
@@ -354,7 +357,8 @@ const struct lws_protocols *alink_protocols(void)
  * @return 0 if the connection is under way, otherwise errorcode
  */
 int alink_connect(struct alink **lp, struct lws_context *ctx,
-		  const char *url, const char *auth_token, bool tls_insecure,
+		  const char *url, const char *addr, const char *auth_token,
+		  bool tls_insecure,
 		  const struct alink_handlers *h, void *arg)
 {
 	struct lws_client_connect_info ci;
@@ -409,7 +413,7 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 
 	memset(&ci, 0, sizeof(ci));
 	ci.context = ctx;
-	ci.address = ads;
+	ci.address = addr ? addr : ads;
 	ci.port    = port;
 	ci.path    = fullpath;
 	ci.host    = host;

@@ -867,6 +867,7 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	static const struct alink_handlers h = {
 		link_open, link_text, link_bin, link_close
 	};
+	char addr[64] = "";
 	struct mcall *mc;
 	int err;
 
@@ -908,8 +909,11 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	ev_init(&mc->jb_tmr, jb_cb);
 	mc->jb_tmr.data = mc;
 
+	if (sa_isset(&ms->agent_addr, SA_ADDR))
+		(void)re_snprintf(addr, sizeof(addr), "%j", &ms->agent_addr);
+
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
-			    ms->agent_auth_token, false,
+			    addr[0] ? addr : NULL, ms->agent_auth_token, false,
 			    &h, mc);
 	if (err) {
 		log_info("call %s: cannot connect to agent %s: %m",

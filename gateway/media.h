@@ -42,6 +42,7 @@ struct media_start {
 	/* agent */
 	char *agent_id;
 	char *agent_url;
+	struct sa agent_addr;         /**< resolved host; unset: literal  */
 	char *agent_auth_token;       /**< NULL if none                   */
 	enum agent_proto proto;
 	bool l16;                     /**< agent audio is 16-bit PCM      */

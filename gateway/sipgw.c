@@ -35,6 +35,7 @@
 #include "media.h"
 #include "model.h"
 #include "msgq.h"
+#include "resolver.h"
 #include "rtpport.h"
 #include "sipgw.h"
 #include "store.h"
@@ -64,6 +65,7 @@ struct sipgw {
 	struct sip_lsnr *lsnr;
 	struct dnsc *dnsc;
 	struct msgq *mq;          /**< workers -> SIP thread        */
+	struct resolver *resolver;/**< agent host names             */
 	struct rtpport *ports;
 	struct hash *calls;       /**< struct call by id            */
 	uint32_t ncalls;          /**< calls holding resources      */
@@ -88,6 +90,7 @@ struct call {
 	enum end_reason reason;
 	bool offer_in_200;        /**< INVITE came without SDP      */
 	bool media_started;       /**< CALL_START pushed            */
+	struct media_start *pending_ms; /**< waiting for the agent's host */
 	bool ended;               /**< call_end() ran               */
 	struct media_params mp;   /**< agreed media                 */
 	struct tmr tmr_agent;     /**< agent connect deadline       */
@@ -128,6 +131,7 @@ static void call_destructor(void *arg)
 	hash_unlink(&call->he);
 	mem_deref(call->sess);
 	mem_deref(call->sdp);
+	mem_deref(call->pending_ms);
 }
 
 
@@ -654,6 +658,80 @@ static void sdp_laddr(const struct sipgw *gw, const struct sip_msg *msg,
 }
 
 
+/* the host of a ws:// or wss:// URL, without brackets or port */
+static int url_host(const char *url, char *host, size_t sz)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	if (!p)
+		return EINVAL;
+	p += 3;
+
+	if (*p == '[') {
+		const char *e = strchr(++p, ']');
+		if (!e)
+			return EINVAL;
+		n = (size_t)(e - p);
+	}
+	else {
+		n = strcspn(p, ":/?#");
+	}
+
+	if (!n || n >= sz)
+		return EINVAL;
+
+	memcpy(host, p, n);
+	host[n] = '\0';
+
+	return 0;
+}
+
+
+/* give the call's media to its worker (CALL_START); on failure the call
+   is ended, and freed */
+static int media_handover(struct call *call, struct media_start *ms)
+{
+	int err = worker_push(call->w, WMSG_CALL_START, ms);
+
+	if (err) {
+		mem_deref(ms);   /* closes the sockets */
+		call_end(call, END_SIP_ERROR, 503, "worker unreachable");
+		return err;
+	}
+
+	call->media_started = true;
+
+	return 0;
+}
+
+
+/* the agent's host name was looked up (resolver, SIP thread) */
+static void agent_resolved(int err, const struct sa *addr, uint64_t id,
+			   void *arg)
+{
+	struct sipgw *gw = arg;
+	struct call *call = call_find(gw, id);
+	struct media_start *ms;
+
+	if (!call || call->ended || !call->pending_ms)
+		return;
+
+	ms = call->pending_ms;
+	call->pending_ms = NULL;
+
+	if (err) {
+		mem_deref(ms);
+		call_end(call, END_AGENT_FAILED, 503,
+			 "the agent's host name does not resolve");
+		return;
+	}
+
+	ms->agent_addr = *addr;
+	(void)media_handover(call, ms);
+}
+
+
 static void reply_503(struct sipgw *gw, const struct sip_msg *msg,
 		      const char *why)
 {
@@ -689,6 +767,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	struct sa laddr;
 	struct mbuf *desc = NULL;
 	char number[E164_SIZE];
+	char host[256];
 	bool has_sdp;
 	int err;
 
@@ -817,18 +896,29 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	(void)callreg_add(gw->reg, &ri);
 	callreg_state(gw->reg, call->id, "ringing");
 
-	socks.rtp_fd = socks.rtcp_fd = -1;   /* the worker owns them now */
-	err = worker_push(call->w, WMSG_CALL_START, ms);
-	if (err) {
-		mem_deref(ms);   /* closes the sockets */
-		call_end(call, END_SIP_ERROR, 503, "worker unreachable");
-		call = NULL;
-		goto out;
-	}
-	call->media_started = true;
+	socks.rtp_fd = socks.rtcp_fd = -1;   /* ms owns them now */
 
+	/* the agent timeout covers the host name lookup too */
 	tmr_start(&call->tmr_agent, gw->conf->agent_timeout_ms,
 		  agent_timeout, call);
+
+	if (url_host(rt->inbound_agent->url, host, sizeof(host)) ||
+	    resolver_is_literal(host)) {
+		if (media_handover(call, ms)) {
+			call = NULL;   /* ended and freed */
+			goto out;
+		}
+	}
+	else {
+		call->pending_ms = ms;
+		err = resolver_query(gw->resolver, host, call->id);
+		if (err) {
+			call_end(call, END_AGENT_FAILED, 503,
+				 "cannot look up the agent's host");
+			call = NULL;
+			goto out;
+		}
+	}
 
 	log_info("call %s: %s -> %s (%s), agent %s, codec %s, worker %u",
 		 call->call_sid, call->from, call->number,
@@ -1071,6 +1161,7 @@ static void destructor(void *arg)
 	struct sipgw *gw = arg;
 
 	tmr_cancel(&gw->tmr_shutdown);
+	gw->resolver = mem_deref(gw->resolver);
 	if (gw->mq)
 		fd_close(msgq_fd(gw->mq));
 	hash_flush(gw->calls);
@@ -1156,6 +1247,10 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 	}
 
 	err = dns_init(gw);
+	if (err)
+		goto out;
+
+	err = resolver_alloc(&gw->resolver, agent_resolved, gw);
 	if (err)
 		goto out;
 
