@@ -221,6 +221,7 @@ class Daemon:
         assert self.proc is None or self.proc.poll() is not None
         self.write_settings()
         self.logf = open(self.logpath, "ab")
+        self.log_start = self.logf.tell()   # this run's part of the log
         self.proc = subprocess.Popen(
             [binary("callbridge"), "--config", self.conf],
             stdout=self.logf, stderr=subprocess.STDOUT,
@@ -250,7 +251,12 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout=20.0):
-        """SIGTERM; return the exit code (0 is a clean shutdown)."""
+        """SIGTERM; return the exit code (0 is a clean shutdown).
+
+        Raises AssertionError when this run's log holds a sanitizer report
+        (ASan, LeakSanitizer, UBSan: builds with -DCB_SANITIZE=ON), so that
+        every test that stops the daemon also checks for memory errors and
+        leaks."""
         if not self.alive():
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
@@ -262,6 +268,10 @@ class Daemon:
             raise Timeout("callbridge did not stop within %.0f s of "
                           "SIGTERM" % timeout)
         self._close_log()
+        report = self.sanitizer_report()
+        if report:
+            raise AssertionError("callbridge exited %d with a sanitizer "
+                                 "report:\n%s" % (rc, report[:6000]))
         return rc
 
     def kill9(self):
@@ -328,6 +338,31 @@ class Daemon:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "SUMMARY: AddressSanitizer",
+                       "SUMMARY: UndefinedBehaviorSanitizer",
+                       "runtime error:", "WARNING: ThreadSanitizer")
+
+    def run_log(self):
+        """The log of the current (or last) run only."""
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(getattr(self, "log_start", 0))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def sanitizer_report(self):
+        """The sanitizer report in this run's log from its first line, or
+        "" if there is none."""
+        text = self.run_log()
+        pos = [text.find(m) for m in self.SANITIZER_MARKS]
+        pos = [p for p in pos if p >= 0]
+        if not pos:
+            return ""
+        start = text.rfind("\n", 0, min(pos)) + 1
+        return text[start:]
 
     def read_state(self):
         """The state file, parsed."""
