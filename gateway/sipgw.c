@@ -25,6 +25,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include "cb_re.h"
 #include "callreg.h"
 #include "callsdp.h"
@@ -45,7 +49,10 @@ enum {
 	HASH_SIZE = 1024,
 	MAX_XHEADERS = 32,
 	RETRY_AFTER_S = 5,
+	NONCE_TTL_S = 300,        /**< digest nonce lifetime [s]        */
 };
+
+static const char auth_realm[] = "callbridge";
 
 enum call_state {
 	CALL_RINGING = 0,     /**< waiting for the agent          */
@@ -69,6 +76,7 @@ struct sipgw {
 	struct rtpport *ports;
 	struct hash *calls;       /**< struct call by id            */
 	uint32_t ncalls;          /**< calls holding resources      */
+	uint8_t nonce_key[32];    /**< signs digest nonces          */
 	uint64_t next_id;
 	bool shutting_down;
 	struct tmr tmr_shutdown;
@@ -732,6 +740,111 @@ static void agent_resolved(int err, const struct sa *addr, uint64_t id,
 }
 
 
+/*
+ * Inbound digest authentication (RFC 3261 22, RFC 2617), for trunks with
+ * inbound credentials. Nonces are stateless: "<time>.<HMAC(key, time)>",
+ * valid NONCE_TTL_S seconds; the key is random per process.
+ */
+static void nonce_make(const struct sipgw *gw, time_t t, char *out,
+		       size_t sz)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char ts[24];
+
+	snprintf(ts, sizeof(ts), "%llx", (unsigned long long)t);
+	(void)HMAC(EVP_sha256(), gw->nonce_key, sizeof(gw->nonce_key),
+		   (const uint8_t *)ts, strlen(ts), mac, &len);
+	(void)re_snprintf(out, sz, "%s.%w", ts, mac, (size_t)16);
+}
+
+
+/* 0 fresh and ours, ETIMEDOUT ours but old, EAUTH not ours */
+static int nonce_check(const struct sipgw *gw, const struct pl *nonce)
+{
+	char expect[96];
+	struct pl ts;
+	time_t t, now = time(NULL);
+
+	if (re_regex(nonce->p, nonce->l, "[0-9a-f]+.", &ts))
+		return EAUTH;
+
+	t = (time_t)pl_x64(&ts);
+	nonce_make(gw, t, expect, sizeof(expect));
+	if (pl_strcmp(nonce, expect))
+		return EAUTH;
+
+	return (t > now || now - t > NONCE_TTL_S) ? ETIMEDOUT : 0;
+}
+
+
+static void challenge(struct sipgw *gw, const struct sip_msg *msg,
+		      bool stale)
+{
+	char nonce[96];
+
+	nonce_make(gw, time(NULL), nonce, sizeof(nonce));
+	(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 401,
+			  "Unauthorized",
+			  "WWW-Authenticate: Digest realm=\"%s\", "
+			  "nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  auth_realm, nonce, stale ? ", stale=true" : "");
+}
+
+
+/*
+ * True if the INVITE may go on. Otherwise it has been answered: 401 with a
+ * challenge (no or stale credentials), 403 (wrong ones).
+ */
+static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
+		       const struct trunk *t)
+{
+	struct httpauth_digest_resp resp;
+	const struct sip_hdr *hdr;
+	uint8_t ha1[16];
+	int err;
+
+	if (!t->inbound.auth_username)
+		return true;
+
+	hdr = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
+	if (!hdr || httpauth_digest_response_decode(&resp, &hdr->val)) {
+		challenge(gw, msg, false);
+		return false;
+	}
+
+	if (pl_strcmp(&resp.realm, auth_realm) ||
+	    pl_strcmp(&resp.username, t->inbound.auth_username)) {
+		log_notice("INVITE from %J: wrong digest user or realm",
+			   &msg->src);
+		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		return false;
+	}
+
+	err = nonce_check(gw, &resp.nonce);
+	if (err == ETIMEDOUT) {
+		challenge(gw, msg, true);
+		return false;
+	}
+
+	if (!err)
+		err = md5_printf(ha1, "%r:%s:%s", &resp.username, auth_realm,
+				 t->inbound.auth_password ?
+				 t->inbound.auth_password : "");
+	if (!err)
+		err = httpauth_digest_response_auth(&resp, &msg->met, ha1);
+	if (err) {
+		log_notice("INVITE from %J: digest authentication failed",
+			   &msg->src);
+		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		return false;
+	}
+
+	return true;
+}
+
+
 static void reply_503(struct sipgw *gw, const struct sip_msg *msg,
 		      const char *why)
 {
@@ -796,6 +909,9 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		       "source outside the trunk's allowed_sources");
 		goto out;
 	}
+
+	if (!authorized(gw, msg, rt->trunk))
+		goto out;
 
 	if (!rt->inbound_agent) {
 		refuse(gw, msg, 480, "Temporarily Unavailable",
@@ -1225,6 +1341,9 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 	gw->reg = reg;
 	gw->workers = workers;
 	gw->nworkers = nworkers;
+
+	if (RAND_bytes(gw->nonce_key, sizeof(gw->nonce_key)) != 1)
+		rand_bytes(gw->nonce_key, sizeof(gw->nonce_key));
 
 	err = hash_alloc(&gw->calls, HASH_SIZE);
 	if (err)
