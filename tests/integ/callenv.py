@@ -193,15 +193,35 @@ class CallEnv:
                         "calls.list to be empty", interval=0.05)
 
     def resources(self):
-        return self.gw.fd_count(), self.gw.threads()
+        """(open fds by kind, threads) of the daemon; kinds: socket, pipe,
+        anon_inode:[eventfd], /path ..."""
+        kinds = {}
+        d = "/proc/%d/fd" % self.gw.proc.pid
+        for f in os.listdir(d):
+            try:
+                k = os.readlink(os.path.join(d, f))
+            except OSError:
+                continue
+            k = k.split(":[")[0] if k.startswith(("socket", "pipe")) else k
+            kinds[k] = kinds.get(k, 0) + 1
+        return tuple(sorted(kinds.items())), self.gw.threads()
 
     def take_baseline(self, timeout=10.0):
-        """Record fd and thread counts once idle (after a first call, so
-        that what is set up once per process is in the baseline)."""
+        """Record fds and threads once idle and steady (after a first call,
+        so that what is set up once per process is in the baseline)."""
         self.wait_idle(timeout)
-        time.sleep(0.3)
-        self.baseline = self.resources()
-        return self.baseline
+        deadline = time.monotonic() + timeout
+        prev = None
+        while True:
+            now = self.resources()
+            if now == prev:
+                self.baseline = now
+                return now
+            if time.monotonic() >= deadline:
+                raise AssertionError("fds/threads never settle: %s, %s"
+                                     % (prev, now))
+            prev = now
+            time.sleep(0.4)
 
     def check_baseline(self, timeout=10.0):
         """Wait (bounded) for the fd and thread counts to come back to the
@@ -213,13 +233,8 @@ class CallEnv:
             if now == self.baseline:
                 return now
             if time.monotonic() >= deadline:
-                fds = sorted(os.readlink("/proc/%d/fd/%s"
-                                         % (self.gw.proc.pid, f))
-                             for f in os.listdir("/proc/%d/fd"
-                                                 % self.gw.proc.pid))
-                raise AssertionError(
-                    "fds/threads %s, baseline %s; open: %s"
-                    % (now, self.baseline, fds))
+                raise AssertionError("fds/threads %s, baseline %s"
+                                     % (now, self.baseline))
             time.sleep(0.1)
 
     def leftovers(self):

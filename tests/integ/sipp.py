@@ -80,6 +80,29 @@ def free_media_port(host="127.0.0.1", tries=200):
     raise RuntimeError("no free media port pair")
 
 
+def wire_problems(data):
+    """What is wrong with one SIP message as it was on the wire (bytes of
+    one UDP datagram): the header section must end with CRLF CRLF and
+    Content-Length, when present, must match the body. [] if well-formed."""
+    p = []
+    head, sep, body = data.partition(b"\r\n\r\n")
+    first = head.split(b"\r\n", 1)[0][:80]
+    if not sep:
+        return ["%r: no empty line ends the headers" % first]
+    cl = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, val = line.partition(b":")
+        if name.strip().lower() in (b"content-length", b"l"):
+            try:
+                cl = int(val.strip())
+            except ValueError:
+                p.append("%r: Content-Length %r" % (first, val))
+    if cl is not None and cl != len(body):
+        p.append("%r: Content-Length %d, body %d bytes" % (first, cl,
+                                                           len(body)))
+    return p
+
+
 class Msg:
     """One SIP message from SIPp's log."""
 
@@ -174,7 +197,11 @@ class Result:
 
     def __init__(self, rc, msgs, out, err):
         self.rc = rc
-        self.msgs = msgs
+        # only this run's calls: a late retransmission meant for an
+        # earlier SIPp on the same port is logged too
+        ours = {m.header("call-id") for m in msgs if m.dir == "sent"}
+        self.stray = [m for m in msgs if m.header("call-id") not in ours]
+        self.msgs = [m for m in msgs if m.header("call-id") in ours]
         self.stdout = out
         self.errors = err
 
@@ -230,7 +257,7 @@ class Sipp:
     def __init__(self, scenario, port, workdir, host="127.0.0.1",
                  transport="u1", keys=None, sets=None, calls=1, rate=None,
                  limit=None, media_port=None, inf=None, timeout=30,
-                 name=None, extra=()):
+                 name=None, local_port=None, extra=()):
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.name = name or os.path.splitext(os.path.basename(scenario))[0]
@@ -245,7 +272,8 @@ class Sipp:
             if os.path.exists(f):
                 os.unlink(f)
         self.args = ["sipp", "%s:%d" % (host, port), "-sf", self.scenario,
-                     "-m", str(calls), "-i", host, "-p", "0",
+                     "-m", str(calls), "-i", host,
+                     "-p", str(local_port or cbtest.free_port(host)),
                      "-mi", host, "-mp", str(self.media_port),
                      "-t", transport, "-nostdin",
                      "-timeout", "%ds" % timeout, "-timeout_error",
