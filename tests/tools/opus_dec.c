@@ -389,8 +389,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!rep.packets) {
-		fprintf(stderr, "opus_dec: no RTP packet of payload type %d\n",
-			want_pt);
+		if (want_pt < 0)
+			fprintf(stderr, "opus_dec: no RTP packet\n");
+		else
+			fprintf(stderr, "opus_dec: no RTP packet of payload "
+				"type %d\n", want_pt);
 		err = ENOENT;
 		goto out;
 	}

@@ -11,7 +11,7 @@
  *              [--ulaw]
  *   sigcmp cmp REF.raw REF_HZ TEST.raw TEST_HZ [--at HZ] [--ulaw-ref]
  *              [--ulaw-test] [--max-delay MS] [--skip MS] [--len MS]
- *              [--band HZ]
+ *              [--band HZ] [--block MS] [--drift MS] [--good DB]
  *
  * gen writes the speech-like signal of sigq.c (seeded: the same seed gives
  * the same file), as little-endian 16-bit PCM, or as G.711 µ-law with
@@ -28,8 +28,20 @@
  *   segsnr_db (20 ms segments, -10..35 dB, segments over -50 dBFS),
  *   corr (normalised, -1..1), lsd_db (log-spectral distance up to
  *   --band Hz, default rate/2), gain_db (TEST over REF level),
- *   ref_rms_db, test_rms_db (over the compared span), peak (the
- *   normalised correlation at the chosen delay over all of the overlap)
+ *   ref_rms_db, test_rms_db (over the compared span), worst (the five
+ *   20 ms segments over -50 dBFS with the lowest SNR: [ms into REF,
+ *   dB], for failure messages), and "blocks", below.
+ *
+ * A path with an adaptive jitter buffer may shift the timeline while a
+ * call goes on (a concealed frame inserted to grow the buffer, one
+ * dropped to shrink it), so one delay cannot line up the whole signal.
+ * "blocks" therefore also lines up each --block ms (default 100) of REF
+ * on its own, within +-drift ms (default 100) of the global delay, and
+ * sums up the blocks over -45 dBFS: count, SNR median and 10th
+ * percentile, the fraction with an SNR over --good dB (default 20),
+ * their overall correlation at their own delays, the delays found
+ * ([ms, blocks] pairs) and how often the delay changed from one block
+ * to the next.
  *
  * A wrong sample rate anywhere on the path shows as a pitch shift: no
  * delay lines the signals up and corr stays near 0. A wrong codec or law
@@ -40,6 +52,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,6 +65,7 @@
 enum {
 	MAX_FILE = 256 * 1024 * 1024,   /**< largest input [bytes]   */
 	MAX_SECONDS = 600,
+	MAX_DELAYS = 64,                /**< block delays listed     */
 };
 
 struct sig {
@@ -69,7 +83,8 @@ static void usage(void)
 		"       sigcmp cmp REF.raw REF_HZ TEST.raw TEST_HZ [--at HZ]"
 		" [--ulaw-ref] [--ulaw-test]\n"
 		"                  [--max-delay MS] [--skip MS] [--len MS] "
-		"[--band HZ]\n");
+		"[--band HZ]\n"
+		"                  [--block MS] [--drift MS] [--good DB]\n");
 }
 
 
@@ -351,6 +366,167 @@ static int best_delay(const struct sig *ref, const struct sig *test,
 }
 
 
+/* the k worst 20 ms segments by SNR, as a JSON array */
+static void print_worst(const int16_t *r, const int16_t *t, size_t n,
+			size_t i0, double at)
+{
+	enum { K = 5 };
+	const double floor_e = pow(10, -50.0 / 10) * 32767.0 * 32767.0;
+	size_t seg = (size_t)(at / 50), wi[K];
+	double ws[K];
+	unsigned cnt = 0;
+
+	for (size_t k = 0; k + seg <= n; k += seg) {
+		double s = 0, e = 0, snr;
+		unsigned j;
+
+		for (size_t i = k; i < k + seg; i++) {
+			double d = (double)r[i] - t[i];
+
+			s += (double)r[i] * r[i];
+			e += d * d;
+		}
+		if (s / seg < floor_e)
+			continue;
+		snr = e > 0 ? 10 * log10(s / e) : 200;
+
+		/* insertion into the sorted list of the worst */
+		for (j = cnt; j > 0 && ws[j - 1] > snr; j--) {
+			if (j < K) {
+				ws[j] = ws[j - 1];
+				wi[j] = wi[j - 1];
+			}
+		}
+		if (j < K) {
+			ws[j] = snr;
+			wi[j] = k;
+			if (cnt < K)
+				++cnt;
+		}
+	}
+
+	printf("[");
+	for (unsigned j = 0; j < cnt; j++)
+		printf("%s[%.0f, %.1f]", j ? ", " : "",
+		       (double)(i0 + wi[j]) * 1000.0 / at, ws[j]);
+	printf("]");
+}
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+/*
+ * Each block of ref[i0 ..) lined up on its own within +-w samples of the
+ * global delay d; see the file comment ("blocks").
+ */
+static void print_blocks(const struct sig *ref, const struct sig *test,
+			 size_t i0, size_t n, long d, size_t blk, long w,
+			 double good_db, double at)
+{
+	const double floor_e = pow(10, -45.0 / 10) * 32767.0 * 32767.0;
+	size_t nb = blk ? n / blk : 0, cnt = 0, good = 0, shifts = 0;
+	double *snr = calloc(nb ? nb : 1, sizeof(*snr));
+	long dl[MAX_DELAYS];
+	size_t dn[MAX_DELAYS], nd = 0;
+	double sc = 0, sa = 0, sb = 0;
+	long last = LONG_MIN;
+
+	if (!snr) {
+		printf("null");
+		return;
+	}
+
+	for (size_t b = 0; b < nb; b++) {
+		const int16_t *r = ref->x + i0 + b * blk;
+		double e = 0, best = -HUGE_VAL, bs = 0, be = 0, bc = 0, bt = 0;
+		long bd = d;
+
+		for (size_t i = 0; i < blk; i++)
+			e += (double)r[i] * r[i];
+		if (e / blk < floor_e)
+			continue;
+
+		for (long dd = d - w; dd <= d + w; dd++) {
+			long j0 = (long)(i0 + b * blk) + dd;
+			double c = 0, tt = 0;
+
+			if (j0 < 0 || (size_t)j0 + blk > test->n)
+				continue;
+			for (size_t i = 0; i < blk; i++) {
+				c += (double)r[i] * test->x[j0 + (long)i];
+				tt += (double)test->x[j0 + (long)i] *
+					test->x[j0 + (long)i];
+			}
+			c = tt > 0 ? c / sqrt(tt) : 0;
+			if (c > best) {
+				best = c;
+				bd = dd;
+			}
+		}
+
+		{
+			const int16_t *t = test->x + (long)(i0 + b * blk) + bd;
+
+			if ((long)(i0 + b * blk) + bd < 0 ||
+			    (size_t)((long)(i0 + b * blk) + bd) + blk > test->n)
+				continue;
+			for (size_t i = 0; i < blk; i++) {
+				double x = r[i] - (double)t[i];
+
+				be += x * x;
+				bc += (double)r[i] * t[i];
+				bt += (double)t[i] * t[i];
+				bs += (double)r[i] * r[i];
+			}
+		}
+
+		snr[cnt] = be > 0 ? 10 * log10(bs / be) : 200;
+		if (snr[cnt] > good_db)
+			++good;
+		++cnt;
+		sc += bc;
+		sa += bs;
+		sb += bt;
+
+		if (last != LONG_MIN && bd != last)
+			++shifts;
+		last = bd;
+		{
+			size_t k;
+
+			for (k = 0; k < nd && dl[k] != bd; k++)
+				;
+			if (k < nd) {
+				++dn[k];
+			}
+			else if (nd < MAX_DELAYS) {
+				dl[nd] = bd;
+				dn[nd++] = 1;
+			}
+		}
+	}
+
+	qsort(snr, cnt, sizeof(*snr), dcmp);
+
+	printf("{\"count\": %zu, \"snr_median\": %.2f, \"snr_p10\": %.2f, "
+	       "\"good\": %.3f, \"corr\": %.4f, \"shifts\": %zu, "
+	       "\"delays\": [", cnt, cnt ? snr[cnt / 2] : 0.0,
+	       cnt ? snr[cnt / 10] : 0.0, cnt ? (double)good / cnt : 0.0,
+	       sa > 0 && sb > 0 ? sc / sqrt(sa * sb) : 0.0, shifts);
+	for (size_t k = 0; k < nd; k++)
+		printf("%s[%.2f, %zu]", k ? ", " : "", dl[k] * 1000.0 / at,
+		       dn[k]);
+	printf("]}");
+
+	free(snr);
+}
+
+
 static int cmd_gen(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -444,9 +620,12 @@ static int cmd_cmp(int argc, char **argv)
 		{"at", 1, NULL, 'a'}, {"ulaw-ref", 0, NULL, 'U'},
 		{"ulaw-test", 0, NULL, 'u'}, {"max-delay", 1, NULL, 'd'},
 		{"skip", 1, NULL, 's'}, {"len", 1, NULL, 'l'},
-		{"band", 1, NULL, 'b'}, {NULL, 0, NULL, 0},
+		{"band", 1, NULL, 'b'}, {"block", 1, NULL, 'B'},
+		{"drift", 1, NULL, 'D'}, {"good", 1, NULL, 'g'},
+		{NULL, 0, NULL, 0},
 	};
 	double at = 0, maxd_ms = 3000, skip_ms = 0, len_ms = 0, band = 0;
+	double blk_ms = 100, drift_ms = 100, good_db = 20;
 	double rref, rtest;
 	bool uref = false, utest = false;
 	struct sig ref, test;
@@ -481,6 +660,18 @@ static int cmd_cmp(int argc, char **argv)
 			break;
 		case 'b':
 			if (!num(optarg, 100, 96000, &band))
+				goto usage;
+			break;
+		case 'B':
+			if (!num(optarg, 5, 10000, &blk_ms))
+				goto usage;
+			break;
+		case 'D':
+			if (!num(optarg, 0, 1000, &drift_ms))
+				goto usage;
+			break;
+		case 'g':
+			if (!num(optarg, -100, 200, &good_db))
 				goto usage;
 			break;
 		default:
@@ -554,13 +745,19 @@ static int cmd_cmp(int argc, char **argv)
 		       "\"snr_db\": %.2f, \"segsnr_db\": %.2f, "
 		       "\"corr\": %.4f, \"lsd_db\": %.2f, "
 		       "\"gain_db\": %.2f, \"ref_rms_db\": %.2f, "
-		       "\"test_rms_db\": %.2f}\n",
+		       "\"test_rms_db\": %.2f, \"worst\": ",
 		       at, d * 1000.0 / at, d, n, sigq_snr(r, t, n, 0),
 		       sigq_segsnr(r, t, n, 0, (size_t)(at / 50)),
 		       sigq_corr(r, t, n, 0),
 		       sigq_lsd(r, t, n, 0, (uint32_t)at,
 				band ? band : at / 2),
 		       tr - rr, rr, tr);
+		print_worst(r, t, n, i0, at);
+		printf(", \"blocks\": ");
+		print_blocks(&ref, &test, i0, n, d,
+			     (size_t)lround(blk_ms * at / 1000),
+			     lround(drift_ms * at / 1000), good_db, at);
+		printf("}\n");
 	}
 
 	free(ref.x);

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Issue 4, agent audio formats end to end, both directions.
+
+Every agent format -- mulaw/8000 and l16 at 8000, 16000, 24000 and 48000
+over protocol `twilio`, l16 at each rate over protocol `raw` -- on a
+G.711 call (PCMU for `twilio`, PCMA for `raw`) and on an Opus call.
+SIPp plays the speech-like signal as the carrier's RTP; cb-test-agent
+plays another speech-like signal (a different seed, so that a crossed or
+looped path cannot pass) at its own rate; the RTP callbridge sends to
+SIPp's media port is captured.
+
+Asserted per call:
+  - the agent's stream is well formed for its protocol, and `start`
+    carries the right mediaFormat (audio/x-mulaw or audio/l16, the rate,
+    1 channel; `"protocol": "raw"` on raw);
+  - audio arrives in frames of exactly 20 ms at the agent's rate, 50 a
+    second over the time they span;
+  - that audio is the caller's signal: found by delay search at 8 kHz
+    (G.711 sources) or at the agent's rate (Opus, a 48 kHz source), with
+    a correlation and a segmental SNR over thresholds set below from the
+    measured quality of each stage; a wrong rate anywhere shows as a pitch
+    shift (correlation near 0), a wrong codec or law as noise;
+  - the RTP to the caller is one stream of the negotiated payload type,
+    and its audio is the agent's (compared at 8 kHz: the agent's signal
+    is 8 kHz µ-law, upsampled by the agent by linear interpolation);
+  - µ-law and A-law paths to a mulaw/8000 agent and back are bit-exact.
+
+Matching is measured block by block (tests/tools/sigcmp: each 100 ms of
+the reference lined up on its own within 100 ms of the global delay),
+because the adaptive jitter buffer may legitimately shift the timeline
+by a concealed frame when the machine is loaded. Thresholds, from the
+quality of each stage on this signal (codec_tradeoff.md) and from runs:
+  - G.711 paths: block SNR 36-51 dB (G.711's quantisation noise
+    through the SpeexDSP resampler, quality 4, which adds noise ~55 dB
+    down), exact (200 dB) where nothing is resampled; correlation
+    > 0.9999. Assert a median block SNR > 30 dB, 85 % of blocks over
+    20 dB (a timeline shift spoils the block it falls in) and a
+    correlation > 0.99.
+  - Opus at 32 kbit/s: block SNR 9-16 dB (a waveform measure of a
+    perceptual codec, compared at 8 kHz or at the agent's rate),
+    correlation 0.935-0.986. Assert a median block SNR > 5 dB, 85 % of
+    blocks over 3 dB and a correlation > 0.85.
+  A broken path gives correlation < 0.3 and block SNRs near or below
+  0 dB: a wrong rate is a pitch shift no delay lines up, a wrong codec
+  or law is noise, a lost or repeated stretch leaves its blocks unmatched.
+"""
+
+import os
+import unittest
+
+import agentlog
+import callenv
+import g711
+import media_harness as mh
+
+SECONDS = 3.0
+LEAD_MS = 200
+HOLD_MS = 3800          # from the start of the pcap to the BYE
+RATES = (8000, 16000, 24000, 48000)
+
+# (median block SNR [dB], good block SNR [dB], fraction good, correlation)
+G711_MATCH = (30.0, 20.0, 0.85, 0.99)
+OPUS_MATCH = (5.0, 3.0, 0.85, 0.85)
+
+
+def formats():
+    """(name, protocol, encoding, rate) of every agent format."""
+    out = [("twilio-mulaw8", "twilio", "mulaw", 8000)]
+    for r in RATES:
+        out.append(("twilio-l16-%d" % r, "twilio", "l16", r))
+    for r in RATES:
+        out.append(("raw-l16-%d" % r, "raw", "l16", r))
+    return out
+
+
+class FormatsTest(callenv.CallTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        callenv.require_sipp(pcap=True)
+        cls.env = mh.MediaEnv(agent_seconds=SECONDS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    # -- set-up ------------------------------------------------------------
+
+    def place(self, codec):
+        """One call per agent format, all at once; returns
+        [(name, proto, enc, rate, law, source, MediaCall)]."""
+        env = self.env
+        out = []
+        for i, (name, proto, enc, rate) in enumerate(formats()):
+            aid = "%s-%s" % (codec, name)
+            path = "/raw/script/play:all" if proto == "raw" else \
+                "/script/play:all"
+            env.agent(aid, path, protocol=proto, encoding=enc, rate=rate)
+            number = "+1415555%02d%02d" % (30 if codec == "opus" else 20, i)
+            env.number(number, aid)
+            if codec == "opus":
+                law = None
+                src = mh.Source.speech_opus(SECONDS, seed=100 + i, pt=96)
+                keys = {"fmt": "96 101 102", "opus_pt": 96}
+            else:
+                law = "ulaw" if proto == "twilio" else "alaw"
+                src = mh.Source.speech_g711(law, SECONDS, seed=100 + i)
+                keys = {"fmt": "%d 101" % (0 if law == "ulaw" else 8)}
+            call = mh.MediaCall(env, "media_call.xml", number, aid,
+                                keys=keys, files={"call.pcap": src},
+                                sets={"lead": LEAD_MS, "hold": HOLD_MS})
+            out.append((aid, proto, enc, rate, law, src, call))
+        mh.run_all([c for *_, c in out])
+        return out
+
+    # -- checks ------------------------------------------------------------
+
+    def check_stream(self, conn, proto, enc, rate):
+        if proto == "raw":
+            self.assertEqual(agentlog.check_raw_stream(conn, rate), [])
+            self.assertEqual(conn.start.get("protocol"), "raw")
+        else:
+            fmt = {"encoding": "audio/x-mulaw" if enc == "mulaw" else
+                   "audio/l16", "sampleRate": rate, "channels": 1}
+            self.assertEqual(agentlog.check_twilio_stream(conn, fmt), [])
+            self.assertNotIn("protocol", conn.start)
+        frame = rate // 50 * (1 if enc == "mulaw" else 2)
+        self.assertEqual(mh.frame_problems(conn, frame), [])
+
+    def inbound(self, conn, enc):
+        return b"".join(b for _, b in mh.inbound_frames(conn))
+
+    def check_inbound(self, conn, enc, rate, src, codec):
+        audio = self.inbound(conn, enc)
+        self.assertEqual(audio, conn.inbound_audio)
+        if codec == "opus":
+            lim = OPUS_MATCH
+            r = mh.compare(src.ref, src.rate, audio, rate,
+                           at=min(rate, 16000), ulaw_test=enc == "mulaw",
+                           good_db=lim[1])
+        else:
+            lim = G711_MATCH
+            r = mh.compare(src.ref, 8000, audio, rate, at=8000,
+                           ulaw_test=enc == "mulaw", good_db=lim[1])
+        self.report("caller -> agent", r)
+        self.assert_match(r, lim)
+        if codec != "opus" and enc == "mulaw":
+            # G.711 to a µ-law agent: bit-exact (A-law by G.711's table)
+            want = src.payload if src.law == "ulaw" else \
+                g711.alaw_to_ulaw(src.payload)
+            self.assertTrue(want in audio, "µ-law agent: not the caller's "
+                            "bytes")
+        return r
+
+    def check_outbound(self, call, conn, enc, rate, codec, law):
+        ans = mh.answer_sdp(call.result)
+        self.assertIsNotNone(ans, call.result.summary())
+        self.assertEqual(len(ans["fmts"]) >= 1, True)
+        pt = ans["fmts"][0]
+        rep = mh.rtpsniff.rtp_report(call.rtp)
+        self.assertEqual(len(rep.ssrcs), 1, "one RTP stream")
+        self.assertEqual(rep.pts, [pt])
+        self.assertEqual(set(rep.seq_steps), {1})
+        step = 960 if codec == "opus" else 160
+        self.assertEqual(set(rep.ts_steps), {step})
+        self.assertTrue(rep.rtp[0]["marker"])
+        sent = conn.outbound_audio
+        self.assertGreater(len(sent), 0, "the agent played its signal")
+        payloads = mh.rtp_payloads(call.rtp, pt)
+        if codec == "opus":
+            got, orep = mh.opus_decode([p.payload for p in call.rtp],
+                                         48000, pt)
+            self.assertEqual(orep["decode_errors"], 0, orep)
+            self.assertEqual(orep["concealed_ms"], 0, orep)
+            got_rate = 48000
+            lim = OPUS_MATCH
+        else:
+            data = b"".join(payloads)
+            got, got_rate = mh.g711_pcm(law, data), 8000
+            lim = G711_MATCH
+            if enc == "mulaw":
+                want = sent if law == "ulaw" else g711.ulaw_to_alaw(sent)
+                self.assertTrue(want in data, "µ-law agent: RTP not "
+                                "bit-exact")
+        r = mh.compare(sent, rate, got, got_rate, at=8000,
+                       ulaw_ref=enc == "mulaw", good_db=lim[1])
+        self.report("agent -> caller", r)
+        self.assert_match(r, lim)
+        return r
+
+    def assert_match(self, r, lim):
+        b = r["blocks"]
+        self.assertGreaterEqual(b["count"], 15, r)
+        self.assertGreater(b["snr_median"], lim[0], r)
+        self.assertGreaterEqual(b["good"], lim[2], r)
+        self.assertGreater(b["corr"], lim[3], r)
+        self.assertAlmostEqual(r["gain_db"], 0, delta=1.5, msg=r)
+
+    def report(self, what, r):
+        b = r["blocks"]
+        print("    %-16s delay %7.1f ms  corr %.4f  SNR %6.2f dB  segSNR "
+              "%6.2f dB  gain %+.2f dB | blocks %d median %.1f p10 %.1f "
+              "good %.2f corr %.4f delays %s"
+              % (what, r["delay_ms"], r["corr"], r["snr_db"],
+                 r["segsnr_db"], r["gain_db"], b["count"], b["snr_median"],
+                 b["snr_p10"], b["good"], b["corr"], b["delays"]))
+
+    def check_all(self, codec):
+        for aid, proto, enc, rate, law, src, call in self.place(codec):
+            with self.subTest(call=aid):
+                print("  %s" % aid)
+                res = call.result
+                self.assertEqual(res.rc, 0, res.summary())
+                conn = self.env.conn(aid)
+                self.check_stream(conn, proto, enc, rate)
+                self.check_inbound(conn, enc, rate, src, codec)
+                self.check_outbound(call, conn, enc, rate, codec, law)
+                rec = self.env.call_record(conn)
+                self.assertEqual(rec["codec"], "opus" if codec == "opus"
+                                 else law.replace("ulaw", "PCMU")
+                                 .replace("alaw", "PCMA"))
+
+    # -- the tests -----------------------------------------------------------
+
+    def test_g711_calls(self):
+        self.check_all("g711")
+
+    def test_opus_calls(self):
+        self.check_all("opus")
+
+
+if __name__ == "__main__":
+    callenv.run_tests()
