@@ -138,8 +138,12 @@ static struct {
 	uint64_t onsets, marks_sent, marks_echoed, marks_lost, clears,
 		unexpected_marks;
 	struct bhist up, up_var, mark_lag, clear_lag;
-	uint64_t fmt_mulaw, fmt_l16, fmt_raw;
 } st;
+
+/** Since start (not reset): the formats calls asked for */
+static struct {
+	uint64_t mulaw, l16, raw;
+} fmts;
 
 static struct {
 	struct ev_loop *loop;
@@ -588,11 +592,11 @@ static void on_start(struct sess *s, json_t *j)
 	s->started = true;
 	++st.starts;
 	if (s->raw)
-		++st.fmt_raw;
+		++fmts.raw;
 	else if (s->l16)
-		++st.fmt_l16;
+		++fmts.l16;
 	else
-		++st.fmt_mulaw;
+		++fmts.mulaw;
 	bonset_det_init(&s->det, s->rate);
 
 	if (opt.mode == MODE_PLAY) {
@@ -932,9 +936,9 @@ static void stats_print(FILE *f)
 		(unsigned long long)st.conns, (unsigned long long)st.closed,
 		(unsigned long long)st.starts, (unsigned long long)st.stops,
 		(unsigned long long)st.bad, (unsigned long long)st.unknown,
-		(unsigned long long)st.fmt_mulaw,
-		(unsigned long long)st.fmt_l16,
-		(unsigned long long)st.fmt_raw,
+		(unsigned long long)fmts.mulaw,
+		(unsigned long long)fmts.l16,
+		(unsigned long long)fmts.raw,
 		(unsigned long long)st.media_rx,
 		(unsigned long long)st.media_tx,
 		(unsigned long long)st.bytes_rx,
