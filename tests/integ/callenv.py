@@ -272,21 +272,25 @@ class CallEnv:
 
 # -- an agent that is slow to accept the WebSocket ---------------------------
 
-class SlowAgent:
-    """A minimal WebSocket server that holds every upgrade request `delay`
-    seconds before it answers 101, then records the frames it receives
-    (t = time.monotonic()). For ordering tests: the gateway may answer the
-    call only after the upgrade and `start`.
+class PyAgent:
+    """A minimal WebSocket server (agent) in Python, for what cb-test-agent
+    does not do: it holds every upgrade request `delay` seconds before it
+    answers 101 (ordering tests: the gateway may answer the call only after
+    the upgrade and `start`), and once `start` has arrived it sends
+    `script`, a list of (pause [s], opcode, payload bytes) frames: unknown
+    events, pings, odd frames. It records every frame it receives
+    (t = time.monotonic()).
 
     conns: list of dicts {"t_request", "t_101", "frames": [(t, opcode,
-    bytes)], "closed"}."""
+    bytes)], "sent": [(t, opcode, bytes)], "closed"}."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, delay):
+    def __init__(self, delay=0.0, script=()):
         import socket
         import threading
         self.delay = delay
+        self.script = list(script)
         self.conns = []
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -313,7 +317,7 @@ class SlowAgent:
             except OSError:
                 return
             rec = {"t_request": None, "t_101": None, "frames": [],
-                   "closed": False}
+                   "sent": [], "closed": False}
             with self.lock:
                 self.conns.append(rec)
             t = threading.Thread(target=self._serve, args=(c, rec),
@@ -373,6 +377,12 @@ class SlowAgent:
                 with self.lock:
                     rec["frames"].append((time.monotonic(), b0 & 0x0F,
                                           data))
+                if b0 & 0x0F == 1 and b'"start"' in data and self.script:
+                    import threading
+                    t = threading.Thread(target=self._play,
+                                         args=(c, rec, data), daemon=True)
+                    t.start()
+                    self._threads.append(t)
                 if b0 & 0x0F == 8:
                     c.sendall(b"\x88\x02" + data[:2])
                     break
@@ -381,6 +391,36 @@ class SlowAgent:
         finally:
             rec["closed"] = True
             c.close()
+
+    @staticmethod
+    def frame(opcode, payload):
+        """One unmasked server frame."""
+        n = len(payload)
+        if n < 126:
+            hdr = bytes([0x80 | opcode, n])
+        elif n < 65536:
+            hdr = bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
+        else:
+            hdr = bytes([0x80 | opcode, 127]) + n.to_bytes(8, "big")
+        return hdr + payload
+
+    def _play(self, c, rec, start):
+        import json
+        try:
+            sid = json.loads(start).get("streamSid", "")
+        except ValueError:
+            sid = ""
+        for pause, opcode, payload in self.script:
+            time.sleep(pause)
+            if self._stop:
+                return
+            data = payload.replace(b"$SID", sid.encode())
+            try:
+                c.sendall(self.frame(opcode, data))
+            except OSError:
+                return
+            with self.lock:
+                rec["sent"].append((time.monotonic(), opcode, data))
 
     def texts(self, rec):
         import json

@@ -49,7 +49,7 @@ class FlowTest(callenv.CallTestCase):
     def setUpClass(cls):
         callenv.require_sipp(pcap=True)
         cls.env = env = callenv.CallEnv(agent_seconds=4.0)
-        cls.slow = callenv.SlowAgent(SLOW_S)
+        cls.slow = callenv.PyAgent(delay=SLOW_S)
         env.agent("fast", "/script/play:all")
         env.request("agents.put", agent={"id": "slow",
                                          "url": cls.slow.url("/slow")})
