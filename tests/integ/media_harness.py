@@ -46,6 +46,13 @@ TOOLS_BIN = os.path.normpath(os.path.join(cbtest.BIN_DIR, "..", "tests",
                                           "tools"))
 SIPP_PCAPS = "/usr/share/sip-tester"
 
+# How closely audio must match its source, block by block (see compare()
+# and test_media_formats.py for where the figures come from):
+# (median block SNR [dB], a good block's SNR [dB], fraction of good
+#  blocks, correlation over the blocks)
+G711_MATCH = (30.0, 20.0, 0.85, 0.99)
+OPUS_MATCH = (5.0, 3.0, 0.85, 0.85)
+
 # keys every media_*.xml scenario takes, and their defaults
 OFFER = {"fmt": "0", "opus_pt": 111, "opus_fmtp": "useinbandfec=1",
          "te48_pt": 102, "ptime": 20}
@@ -85,7 +92,7 @@ def speech(seconds, rate=8000, seed=1, ulaw=False, level=-20):
 
 def compare(ref, ref_rate, test, test_rate, at=None, ulaw_ref=False,
             ulaw_test=False, max_delay_ms=3000, skip_ms=0, len_ms=None,
-            good_db=20):
+            good_db=20, drift_ms=100):
     """sigcmp cmp of two signals (bytes); returns its report (a dict:
     delay_ms, snr_db, segsnr_db, corr, lsd_db, gain_db, n, worst, and
     blocks: count, snr_median, snr_p10, good (fraction of blocks over
@@ -97,7 +104,8 @@ def compare(ref, ref_rate, test, test_rate, at=None, ulaw_ref=False,
         with open(b, "wb") as f:
             f.write(test)
         args = ["cmp", a, ref_rate, b, test_rate, "--max-delay",
-                max_delay_ms, "--skip", skip_ms, "--good", good_db]
+                max_delay_ms, "--skip", skip_ms, "--good", good_db,
+                "--drift", drift_ms]
         if at:
             args += ["--at", at]
         if len_ms:
@@ -107,6 +115,56 @@ def compare(ref, ref_rate, test, test_rate, at=None, ulaw_ref=False,
         if ulaw_test:
             args.append("--ulaw-test")
         return json.loads(run_tool("sigcmp", *args))
+
+
+def match_problems(r, lim, min_blocks=15):
+    """What keeps compare() report r from matching by lim (G711_MATCH or
+    OPUS_MATCH), as a list of strings; empty: it matches."""
+    b = r["blocks"]
+    p = []
+    if b["count"] < min_blocks:
+        p.append("%d blocks with sound, want %d" % (b["count"], min_blocks))
+    if b["snr_median"] <= lim[0]:
+        p.append("median block SNR %.1f dB <= %.1f" % (b["snr_median"],
+                                                        lim[0]))
+    if b["good"] < lim[2]:
+        p.append("%.0f %% of blocks over %.0f dB, want %.0f %%"
+                 % (100 * b["good"], lim[1], 100 * lim[2]))
+    if b["corr"] <= lim[3]:
+        p.append("correlation %.4f <= %.2f" % (b["corr"], lim[3]))
+    if abs(r["gain_db"]) > 1.5:
+        p.append("gain %+.2f dB" % r["gain_db"])
+    return p
+
+
+def describe(r):
+    """One line of a compare() report."""
+    b = r["blocks"]
+    return ("delay %.1f ms, corr %.4f, SNR %.2f dB, segSNR %.2f dB, gain "
+            "%+.2f dB; blocks %d: median %.1f dB, p10 %.1f dB, good %.2f, "
+            "corr %.4f, delays %s; worst %s"
+            % (r["delay_ms"], r["corr"], r["snr_db"], r["segsnr_db"],
+               r["gain_db"], b["count"], b["snr_median"], b["snr_p10"],
+               b["good"], b["corr"], b["delays"][:6], r["worst"]))
+
+
+def exact_runs(ref, test, delay, seg):
+    """Line test up behind ref by delay bytes (negative: ahead) and cut
+    both into segments of seg bytes; returns (segments of ref compared,
+    segments equal byte for byte, longest run of equal ones)."""
+    total = equal = run = best = 0
+    for k in range(0, len(ref) - seg + 1, seg):
+        j = k + delay
+        if j < 0 or j + seg > len(test):
+            continue
+        total += 1
+        if ref[k:k + seg] == test[j:j + seg]:
+            equal += 1
+            run += 1
+            best = max(best, run)
+        else:
+            run = 0
+    return total, equal, best
 
 
 def pcm(samples):
@@ -163,20 +221,36 @@ class Source:
         return src
 
     @classmethod
-    def speech_opus(cls, seconds, seed, pt=111, extra=()):
+    def speech_opus(cls, seconds, seed, pt=111, extra=(), stereo=False):
+        """Opus RTP of the 48 kHz speech-like signal (opus_pcap options in
+        extra); stereo codes it in both channels (L = R = the signal)."""
+        ref = speech(seconds, 48000, seed)
         with tempfile.TemporaryDirectory(prefix="cb-opsrc-") as d:
             raw = os.path.join(d, "s48.raw")
             pcap = os.path.join(d, "o.pcap")
             with open(raw, "wb") as f:
-                f.write(speech(seconds, 48000, seed))
+                if stereo:
+                    f.write(b"".join(ref[i:i + 2] * 2
+                                     for i in range(0, len(ref), 2)))
+                else:
+                    f.write(ref)
             run_tool("opus_pcap", raw, pcap, "--rate", 48000, "--pt", pt,
-                     *extra)
-            with open(raw, "rb") as f:
-                ref = f.read()
+                     "--channels", 2 if stereo else 1, *extra)
+            src = cls(None, ref, 48000)
             with open(pcap, "rb") as f:
-                src = cls(None, ref, 48000)
                 src._pcap = f.read()
             return src
+
+    def decode(self, rate):
+        """An Opus source decoded by libopus (opus_dec, mono) at rate:
+        what a gateway that decodes at that rate must produce."""
+        with tempfile.TemporaryDirectory(prefix="cb-opref-") as d:
+            pcap = os.path.join(d, "o.pcap")
+            out = os.path.join(d, "o.raw")
+            self.write(pcap)
+            run_tool("opus_dec", pcap, out, "--rate", rate)
+            with open(out, "rb") as f:
+                return f.read()
 
     def write(self, path):
         if self.packets is not None:

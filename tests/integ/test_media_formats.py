@@ -58,9 +58,7 @@ LEAD_MS = 200
 HOLD_MS = 3800          # from the start of the pcap to the BYE
 RATES = (8000, 16000, 24000, 48000)
 
-# (median block SNR [dB], good block SNR [dB], fraction good, correlation)
-G711_MATCH = (30.0, 20.0, 0.85, 0.99)
-OPUS_MATCH = (5.0, 3.0, 0.85, 0.85)
+G711_MATCH, OPUS_MATCH = mh.G711_MATCH, mh.OPUS_MATCH
 
 
 def formats():
@@ -155,7 +153,6 @@ class FormatsTest(callenv.CallTestCase):
     def check_outbound(self, call, conn, enc, rate, codec, law):
         ans = mh.answer_sdp(call.result)
         self.assertIsNotNone(ans, call.result.summary())
-        self.assertEqual(len(ans["fmts"]) >= 1, True)
         pt = ans["fmts"][0]
         rep = mh.rtpsniff.rtp_report(call.rtp)
         self.assertEqual(len(rep.ssrcs), 1, "one RTP stream")
@@ -189,21 +186,10 @@ class FormatsTest(callenv.CallTestCase):
         return r
 
     def assert_match(self, r, lim):
-        b = r["blocks"]
-        self.assertGreaterEqual(b["count"], 15, r)
-        self.assertGreater(b["snr_median"], lim[0], r)
-        self.assertGreaterEqual(b["good"], lim[2], r)
-        self.assertGreater(b["corr"], lim[3], r)
-        self.assertAlmostEqual(r["gain_db"], 0, delta=1.5, msg=r)
+        self.assertEqual(mh.match_problems(r, lim), [], mh.describe(r))
 
     def report(self, what, r):
-        b = r["blocks"]
-        print("    %-16s delay %7.1f ms  corr %.4f  SNR %6.2f dB  segSNR "
-              "%6.2f dB  gain %+.2f dB | blocks %d median %.1f p10 %.1f "
-              "good %.2f corr %.4f delays %s"
-              % (what, r["delay_ms"], r["corr"], r["snr_db"],
-                 r["segsnr_db"], r["gain_db"], b["count"], b["snr_median"],
-                 b["snr_p10"], b["good"], b["corr"], b["delays"]))
+        print("    %-16s %s" % (what, mh.describe(r)))
 
     def check_all(self, codec):
         for aid, proto, enc, rate, law, src, call in self.place(codec):
