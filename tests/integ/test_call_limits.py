@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Issue 3, the gateway ends calls itself, and cleanly:
+
+  - max_call_duration_s (set to its minimum, 10 s): the call ends by BYE
+    once it has lasted that long, the agent gets `stop`;
+  - rtp_timeout_s (1 s): a caller whose RTP stops is hung up with BYE, a
+    caller that keeps sending is not;
+  - SIGTERM with calls in progress: answered calls get BYE and their
+    agents `stop`, a ringing call gets 503, the daemon exits 0 with no
+    sanitizer report and nothing left in its SIP loop (libre reports
+    descriptors and timers still registered at exit).
+"""
+
+import callenv
+import cbtest
+import rtpsniff
+
+NUMBER = "+14155550401"
+N_HANG = "+14155550402"
+
+
+class LimitsTest(callenv.CallTestCase):
+
+    def setUp(self):
+        callenv.require_sipp(pcap=True)
+
+    def tearDown(self):
+        super().tearDown()
+        if self.env:
+            self.env.close(check=False)
+            self.env = None
+
+    def start_env(self, **settings):
+        self.env = env = callenv.CallEnv(settings=settings)
+        env.agent("talker", "/script/play:all")
+        env.agent("hang", "/hang")
+        env.number(NUMBER, "talker")
+        env.number(N_HANG, "hang")
+        return env
+
+    def wait_bye(self, env, seconds, timeout, name):
+        w = env.workdir(name)
+        env.pcap(w, "ulaw", seconds, seed=71)
+        return env.sipp("uac_wait_bye.xml", w, timeout=timeout,
+                        keys={"number": NUMBER, "fmt": "0 101"})
+
+    def ended(self, env, reason):
+        env.wait_idle()
+        rec = env.recent()
+        self.assertEqual([c["end_reason"] for c in rec], [reason])
+        conn = env.agents[0].rec.wait_closed(1)[0]
+        names = conn.event_names()
+        self.assertEqual(names.count("stop"), 1)
+        self.assertEqual(names[-1], "stop")
+        self.assertEqual(conn.peer_close[0], 1000)
+        return rec[0]
+
+    def test_max_call_duration(self):
+        env = self.start_env(max_call_duration_s=10)
+        res = self.wait_bye(env, 1.0, 30, "maxdur").run()
+        self.assertEqual(res.rc, 0, res.summary())
+        t_200 = res.final_msg("INVITE").t
+        t_bye = res.requests("BYE", "recv")[0].t
+        self.assertGreaterEqual(t_bye - t_200, 10.0 - 0.05)
+        self.assertLess(t_bye - t_200, 15.0)
+        self.assertEqual(len(res.requests("BYE", "recv")), 1)
+        self.ended(env, "max-duration")
+        self.assertEqual(env.close(), 0)
+
+    def test_rtp_timeout(self):
+        env = self.start_env(rtp_timeout_s=1)
+        run = self.wait_bye(env, 0.6, 20, "rtp-timeout")
+        with rtpsniff.Sniffer(run.media_port) as sn:
+            res = run.run()
+        self.assertEqual(res.rc, 0, res.summary())
+        t_200 = res.final_msg("INVITE").t
+        t_bye = res.requests("BYE", "recv")[0].t
+        # the caller's 0.6 s of RTP, then one second of nothing
+        self.assertGreaterEqual(t_bye - t_200, 1.5)
+        self.assertLess(t_bye - t_200, 5.0)
+        self.ended(env, "rtp-timeout")
+        self.assertGreater(len(sn.rtp()), 50, "the gateway sent media")
+
+        # a caller that keeps sending is not hung up (uac_call: caller BYE)
+        w = env.workdir("rtp-ok")
+        env.pcap(w, "ulaw", 3.0, seed=72)
+        host = "127.0.0.1:%d" % env.gw.sip_port
+        res = env.sipp("uac_call.xml", w, keys={
+            "ruri": "sip:%s@%s" % (NUMBER, host),
+            "to_uri": "sip:%s@%s" % (NUMBER, host), "fmt": "0 101",
+            "dir": "sendrecv", "ctype": "application/sdp",
+            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 2800}).run()
+        self.assertEqual(res.rc, 0, res.summary())
+        self.assertEqual(res.requests("BYE", "recv"), [])
+        env.wait_idle()
+        self.assertEqual(env.recent()[-1]["end_reason"], "caller-bye")
+        self.assertEqual(env.close(), 0)
+
+    def test_sigterm_with_calls_in_progress(self):
+        env = self.start_env(agent_connect_timeout_ms=20000)
+        up = self.wait_bye(env, 3.0, 30, "up").start()
+        cbtest.wait_for(lambda: [c for c in env.calls()
+                                 if c["state"] in ("answered",
+                                                   "established")],
+                        10, "a call answered")
+        w = env.workdir("ringing")
+        env.pcap(w, "ulaw", 0.2, seed=73)
+        host = "127.0.0.1:%d" % env.gw.sip_port
+        ringing = env.sipp("uac_call.xml", w, keys={
+            "ruri": "sip:%s@%s" % (N_HANG, host),
+            "to_uri": "sip:%s@%s" % (N_HANG, host), "fmt": "0 101",
+            "dir": "sendrecv", "ctype": "application/sdp",
+            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 100}).start()
+        ringing.wait_message(lambda m: m.code == 180, 10, "180 Ringing")
+        cbtest.wait_for(lambda: len(env.calls()) == 2, 10, "two calls")
+
+        rc = env.gw.stop()
+        self.assertEqual(rc, 0)
+        r_up, r_ringing = up.wait(), ringing.wait()
+        self.assertEqual(len(r_up.requests("BYE", "recv")), 1,
+                         "the answered call got BYE: " + r_up.summary())
+        self.assertEqual(r_up.rc, 0, r_up.summary())
+        self.assertEqual(r_ringing.final("INVITE"), 503,
+                         r_ringing.summary())
+        conn = env.agents[0].rec.wait_closed(1, path="/script/play:all")[0]
+        self.assertEqual(conn.event_names()[-1], "stop")
+        self.assertEqual(env.leftovers(), [],
+                         "nothing left in the SIP thread's loop at exit")
+        self.assertEqual(r_ringing.rc, 0, "SIPp: " + r_ringing.summary())
+
+
+if __name__ == "__main__":
+    callenv.run_tests()
