@@ -114,6 +114,31 @@ class SigcmpTest(unittest.TestCase):
         self.assertEqual(r["delay_samples"], 0)
         self.assertGreater(r["snr_db"], 60)
 
+    def test_blocks_follow_a_shift(self):
+        """An adaptive jitter buffer inserts a concealed frame: one delay
+        no longer fits the whole signal, but each block still matches."""
+        raw = self.gen("s.raw", 8000, seconds=3, seed=5)
+        cut = 2 * 8000 * 3 // 2                   # 1.5 s in
+        noise = bytes((i * 37) & 0xFF for i in range(2 * 160))
+        with open(self.path("shift.raw"), "wb") as f:
+            f.write(raw[:cut] + noise + raw[cut:])
+        r = cmp(self.path("s.raw"), 8000, self.path("shift.raw"), 8000)
+        self.assertLess(r["corr"], 0.9)           # one delay: no match
+        b = r["blocks"]
+        self.assertGreaterEqual(b["good"], 0.9, r)
+        self.assertGreater(b["snr_median"], 100, r)
+        delays = dict((d, n) for d, n in b["delays"])
+        self.assertEqual(set(delays), {0.0, 20.0}, r)
+        self.assertEqual(b["shifts"], 1, r)
+        # and a copy with every other 100 ms replaced: half the blocks
+        pcm = bytearray(raw)
+        for k in range(0, len(pcm), 2 * 1600):
+            pcm[k:k + 1600] = bytes(len(pcm[k:k + 1600]))
+        with open(self.path("holes.raw"), "wb") as f:
+            f.write(pcm)
+        r = cmp(self.path("s.raw"), 8000, self.path("holes.raw"), 8000)
+        self.assertLess(r["blocks"]["good"], 0.6, r)
+
     def test_bad_input(self):
         p = run("sigcmp", "cmp", self.path("none"), 8000, self.path("none"),
                 8000, ok=False)
