@@ -2,7 +2,8 @@
 
 Two tools (stdlib only, Linux):
 
-  Sniffer(port)   records every UDP datagram sent to a port on loopback,
+  Sniffer(port)   records every UDP datagram sent to (or with source=True,
+                  from) a port on loopback,
                   without owning that port. SIPp binds its media port
                   (-mp) and never reads it; the sniffer sees what callbridge
                   sends there through an AF_PACKET socket on "lo" with a
@@ -83,16 +84,17 @@ def is_rtcp(data):
     return len(data) >= 2 and data[0] >> 6 == 2 and 192 <= data[1] <= 223
 
 
-def _bpf_udp_dport(port):
-    """sock_filter program: accept unfragmented IPv4 UDP to port. On a
-    SOCK_DGRAM packet socket, offset 0 is the IP header."""
+def _bpf_udp_port(port, source=False):
+    """sock_filter program: accept unfragmented IPv4 UDP to (or, with
+    source, from) port. On a SOCK_DGRAM packet socket, offset 0 is the IP
+    header."""
     return [
         (0x30, 0, 0, 9),            # ldb [9]          protocol
         (0x15, 0, 6, 17),           # jeq #17          UDP, else drop
         (0x28, 0, 0, 6),            # ldh [6]          fragment offset
         (0x45, 4, 0, 0x1FFF),       # jset #0x1fff     a fragment: drop
         (0xB1, 0, 0, 0),            # ldxb 4*([0]&0xf) header length
-        (0x48, 0, 0, 2),            # ldh [x+2]        destination port
+        (0x48, 0, 0, 0 if source else 2),   # ldh [x+0|2]  the port
         (0x15, 0, 1, port),         # jeq #port
         (0x06, 0, 0, 0x40000),      # ret #262144      accept
         (0x06, 0, 0, 0),            # ret #0           drop
@@ -127,15 +129,16 @@ class Sniffer:
         sn.rtp()          # the RTP ones (RTCP left out), as Pkt
     """
 
-    def __init__(self, port, ifname="lo"):
+    def __init__(self, port, ifname="lo", source=False):
         self.port = port
+        self.source = source
         self.packets = []
         self.offset = clock_offset()
         self._lock = threading.Lock()
         self._stop = False
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
         try:
-            _attach_filter(self.sock, _bpf_udp_dport(port))
+            _attach_filter(self.sock, _bpf_udp_port(port, source))
             self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             self.sock.bind((ifname, ETH_P_IP))
         except OSError:
@@ -179,7 +182,7 @@ class Sniffer:
         src = socket.inet_ntoa(data[12:16])
         dst = socket.inet_ntoa(data[16:20])
         sport, dport, ulen = struct.unpack("!HHH", data[ihl:ihl + 6])
-        if dport != self.port:
+        if (sport if self.source else dport) != self.port:
             return None
         return Pkt(t, src, sport, dst, dport, bytes(data[ihl + 8:ihl + ulen]))
 
