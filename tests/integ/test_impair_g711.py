@@ -96,7 +96,9 @@ class G711Impairment(unittest.TestCase):
                 "+14155550111", "ulaw", 5.0, dict(seed=1), seed=23)
             if C.input_clean(call):
                 break
-            print("input not clean (host busy), again")
+            print("input not clean: a packet lagged the first one's "
+                  "schedule by %.1f ms (host busy), again"
+                  % C.input_lateness_ms(call))
         self.assertEqual(problems, [])
         st = call.stats
         self.assertEqual(call.relay_stats["rtp_in"], 250)

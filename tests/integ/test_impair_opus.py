@@ -146,7 +146,9 @@ class OpusImpairment(unittest.TestCase):
             print(C.summary("opus clean", call, metrics, slots))
             if C.input_clean(call):
                 break
-            print("input not clean (host busy), again")
+            print("input not clean: a packet lagged the first one's "
+                  "schedule by %.1f ms (host busy), again"
+                  % C.input_lateness_ms(call))
         d, snr = self.source_snr(call, slots)
         self.assertEqual(problems, [])
         st = call.stats
