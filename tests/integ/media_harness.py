@@ -167,6 +167,22 @@ def exact_runs(ref, test, delay, seg):
     return total, equal, best
 
 
+def opus_exact(src, got, rate, ulaw=False):
+    """Compare what an agent got from an Opus call with libopus's own
+    decoding of the caller's packets at the agent's rate (then µ-law for
+    a mulaw agent), 20 ms frame by frame; returns (frames compared,
+    frames equal, longest run of equal frames, compare() report)."""
+    ref = src.decode(rate)
+    r = compare(ref, rate, got, rate, at=rate, drift_ms=0, ulaw_test=ulaw)
+    bps = 2
+    if ulaw:
+        ref = bytes(g711.encode("ulaw", g711.from_pcm16le(ref)))
+        bps = 1
+    total, equal, best = exact_runs(ref, got, r["delay_samples"] * bps,
+                                    rate // 50 * bps)
+    return total, equal, best, r
+
+
 def pcm(samples):
     """16-bit samples -> little-endian bytes (saturating)."""
     return struct.pack("<%dh" % len(samples),
