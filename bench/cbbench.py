@@ -187,7 +187,7 @@ class Child:
     """A process we started; talks JSON lines over stdin/stdout if asked."""
 
     def __init__(self, name, argv, logdir, cpu=None, control=True,
-                 env=None):
+                 env=None, rt=0):
         self.name = name
         self.logpath = os.path.join(logdir, name + ".log")
         self.logf = open(self.logpath, "wb")
@@ -199,6 +199,12 @@ class Child:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             if cpu is not None:
                 os.sched_setaffinity(0, {cpu})
+            if rt:
+                try:
+                    os.sched_setscheduler(0, os.SCHED_FIFO,
+                                          os.sched_param(rt))
+                except OSError:
+                    pass   # not allowed: runs at normal priority
 
         self.p = subprocess.Popen(
             argv, stdin=subprocess.PIPE if control else subprocess.DEVNULL,
@@ -388,7 +394,7 @@ class Rig:
             [a.agentsim, "--audio", a.audio, "--addr", self.agent_host,
              "--port", str(self.agent_port), "--mode", a.agent_mode,
              "--period-ms", str(a.period_ms)] + a.agentsim_arg,
-            self.out, cpu=cpu_load)
+            self.out, cpu=cpu_load, rt=a.rt)
         self.gen = Child(
             "loadgen",
             [a.loadgen, "--target", self.target, "--audio", a.audio,
@@ -396,7 +402,7 @@ class Rig:
              "--codec", a.codec, "--stamp", a.stamp,
              "--period-ms", str(a.period_ms), "--cps", str(a.cps)]
             + (["--tcp"] if a.sip_tcp else []) + a.loadgen_arg,
-            self.out, cpu=cpu_load)
+            self.out, cpu=cpu_load, rt=a.rt)
         # both answer once their set-up is done (audio loaded, tape made)
         self.agent.cmd("reset", timeout=30)
         self.gen.cmd("reset", timeout=60)
@@ -842,7 +848,7 @@ def step_up(a, rig, n, idle_rss, idle_fds):
         r["retried"] = attempt + 1
     r["setup"] = setup
     r["setup_rate"] = rate
-    r["setup_failed"] = c["failed"]
+    r["setup_failed"] = setup["failed"]
     if "gateway" in r and r["live"]:
         r["kib_per_call"] = round((r["gateway"]["rss"] - idle_rss) /
                                   1024.0 / r["live"], 1)
@@ -1138,6 +1144,11 @@ def parse_args(argv):
     g.add_argument("--cpu-gw", type=int, default=0)
     g.add_argument("--cpu-load", type=int, default=1)
     g.add_argument("--no-pin", action="store_true")
+    g.add_argument("--rt", type=int, default=10, metavar="PRIO",
+                   help="run the load processes SCHED_FIFO at this "
+                   "priority, so that nothing else on their core delays "
+                   "a send or a receive time stamp (0: normal priority; "
+                   "needs root or CAP_SYS_NICE)")
     g.add_argument("--perf", action="store_true",
                    help="profile the gateway with perf during a step")
     g.add_argument("--perf-calls", type=int, default=0,
@@ -1185,6 +1196,8 @@ def parse_args(argv):
             a.no_pin = True
         if not any(kv.startswith("jb_min_ms") for kv in a.gw_set):
             a.gw_set.append("jb_min_ms=40")
+        if "--rt" not in argv:
+            a.rt = 0
     if a.mode == "soak" and "--hold" not in argv:
         a.hold = 120.0
     if not a.max_calls:
@@ -1221,6 +1234,9 @@ def main(argv):
     try:
         rig.start(a.max_calls)
         res["pinned"] = rig.pinned
+        res["rt"] = {n: os.sched_getscheduler(c.pid) == os.SCHED_FIFO
+                     for n, c in (("loadgen", rig.gen),
+                                  ("agentsim", rig.agent))}
         log("gateway %s, SIP %s, agent ws://%s:%d/, %s, %s agent, pinned %s"
             % ("external" if a.external else "pid %d" % rig.gw_pid,
                rig.target, rig.agent_host, rig.agent_port, a.codec,
