@@ -4,7 +4,6 @@ with sockets standing in for the carrier and the gateway: the seeded
 schedule, SDP and Via rewriting, where media goes and comes from, the log
 and the counters derived from it, bad input and the loop's bounds."""
 
-import json
 import os
 import select
 import socket
