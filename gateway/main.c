@@ -230,17 +230,27 @@ static void signal_handler(int sig)
 }
 
 
-static int start_workers(unsigned n)
+/*
+ * libre's signal handler only records the signal; re_main() acts on it
+ * when its epoll_wait() is interrupted. So the signals must reach the SIP
+ * thread and no other: every thread is created with them blocked (threads
+ * inherit the mask), and main() unblocks them once all threads run.
+ */
+static void signals_block(sigset_t *old)
 {
-	sigset_t set, old;
-	int err = 0;
+	sigset_t set;
 
-	/* threads inherit this mask: signals go to the SIP thread only */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+
+static int start_workers(unsigned n)
+{
+	int err = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		err = worker_alloc(&gw.workers[i], i,
@@ -258,8 +268,6 @@ static int start_workers(unsigned n)
 		err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store,
 				ctl_op, NULL);
 
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
 	return err;
 }
 
@@ -274,6 +282,7 @@ int main(int argc, char *argv[])
 		{NULL, 0, NULL, 0}
 	};
 	const char *config = NULL;
+	sigset_t sigold;
 	bool check = false;
 	char errbuf[512];
 	enum log_level lvl;
@@ -337,6 +346,9 @@ int main(int argc, char *argv[])
 	if (err)
 		goto out;
 
+	/* from here on threads start (cb-dns, cb-media-N, cb-ctl) */
+	signals_block(&sigold);
+
 	err = sipgw_alloc(&gw.sipgw, &gw.conf, gw.store, NULL, 0, gw.reg);
 	if (err) {
 		log_error("SIP start-up failed: %m", err);
@@ -358,6 +370,8 @@ int main(int argc, char *argv[])
 	err = sipgw_set_workers(gw.sipgw, gw.workers, gw.nworkers);
 	if (err)
 		goto out;
+
+	pthread_sigmask(SIG_SETMASK, &sigold, NULL);
 
 	{
 		uint32_t na, nt, nn;

@@ -22,6 +22,7 @@
 #include <ev.h>
 #include "cb_re.h"
 #include "alink.h"
+#include "b64.h"
 #include "dtmf.h"
 #include "g711.h"
 #include "jb.h"
@@ -78,6 +79,7 @@ struct mcall {
 	struct jb *jb;
 	ev_timer jb_tmr;              /**< next jitter buffer slot        */
 	bool jb_pending;              /**< packets put since last drain   */
+	uint64_t jb_armed;            /**< due time jb_tmr is set for [us] */
 
 	/* RTP receive */
 	ev_io rtp_io;
@@ -373,7 +375,7 @@ static void agent_media(struct mcall *mc, const char *b64, size_t len)
 		size_t q;
 
 		olen = sizeof(buf);
-		if (base64_decode(b64, n, buf, &olen)) {
+		if (b64_decode(buf, &olen, b64, n)) {
 			log_debug("call %s: bad base64 from agent",
 				  mc->ms->ids.call_sid);
 			return;
@@ -482,8 +484,13 @@ static void jb_drain(struct mcall *mc, uint64_t now)
 			agent_send_frame(mc, frame, (size_t)n);
 	}
 
+	/* re-arm only when the due time moved: most packets leave it */
 	due = jb_next_due(mc->jb);
+	if (due == mc->jb_armed && ev_is_active(&mc->jb_tmr))
+		return;
+
 	ev_timer_stop(mc->loop, &mc->jb_tmr);
+	mc->jb_armed = due;
 	if (due != JB_NEVER) {
 		ev_timer_set(&mc->jb_tmr, due > now ? (double)(due - now) / 1e6
 			     : 0, 0);
@@ -505,7 +512,8 @@ static void jb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	/* libev's clock is coarser than ours: never run a slot early */
 	if (jb_next_due(mc->jb) > now + 200) {
-		ev_timer_set(t, (double)(jb_next_due(mc->jb) - now) / 1e6, 0);
+		mc->jb_armed = jb_next_due(mc->jb);
+		ev_timer_set(t, (double)(mc->jb_armed - now) / 1e6, 0);
 		ev_timer_start(loop, t);
 		return;
 	}

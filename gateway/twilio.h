@@ -71,6 +71,8 @@ struct twilio_in {
 
 int  twilio_parse(struct twilio_in *in, const char *text, size_t len,
 		  char *err, size_t errsz);
+int  twilio_parse_dom(struct twilio_in *in, const char *text, size_t len,
+		      char *err, size_t errsz);
 void twilio_in_reset(struct twilio_in *in);
 
 #endif

@@ -195,6 +195,10 @@ struct jb {
 	int32_t  *late;             /**< lateness ring [us]                 */
 	int32_t  *scratch;
 	unsigned  late_n, late_pos;
+	bool      pct_valid;        /**< pct_v is the k-th of the window    */
+	int32_t   pct_v;            /**< last percentile value [us]         */
+	unsigned  pct_below;        /**< window values < pct_v              */
+	unsigned  pct_eq;           /**< window values == pct_v             */
 	int64_t   target_us;
 	bool      have_last;        /**< RFC 3550 jitter                    */
 	int64_t   last_transit;
@@ -784,16 +788,55 @@ static void est_feed(struct jb *jb, int64_t transit)
 			jb->tr_min = min64(jb->tr_min, jb->tr[k]);
 	}
 
-	/* lateness and its percentile */
+	/* lateness and its percentile. Stored latenesses never change, so
+	   the k-th value is kept with the counts of window values below and
+	   equal to it, updated per packet in O(1); only when the k-th
+	   position leaves that run of equal values is it selected again */
 	lateness = min64(transit - jb->tr_min, INT32_MAX);
+	if (jb->late_n == win) {
+		int32_t y = jb->late[jb->late_pos];
+
+		if (jb->pct_valid) {
+			if (y < jb->pct_v)
+				--jb->pct_below;
+			else if (y == jb->pct_v)
+				--jb->pct_eq;
+		}
+	}
+	else {
+		++jb->late_n;
+	}
 	jb->late[jb->late_pos] = (int32_t)lateness;
 	jb->late_pos = (jb->late_pos + 1) % win;
-	if (jb->late_n < win)
-		++jb->late_n;
+	if (jb->pct_valid) {
+		if ((int32_t)lateness < jb->pct_v)
+			++jb->pct_below;
+		else if ((int32_t)lateness == jb->pct_v)
+			++jb->pct_eq;
+	}
 
-	memcpy(jb->scratch, jb->late, jb->late_n * sizeof(*jb->scratch));
 	k = (unsigned)(((uint64_t)jb->conf.percentile * jb->late_n + 99) / 100);
-	v = select_kth(jb->scratch, (int)jb->late_n, (int)(k ? k - 1 : 0));
+	k = k ? k - 1 : 0;
+
+	if (jb->pct_valid && jb->pct_below <= k &&
+	    k < jb->pct_below + jb->pct_eq) {
+		v = jb->pct_v;
+	}
+	else {
+		memcpy(jb->scratch, jb->late,
+		       jb->late_n * sizeof(*jb->scratch));
+		v = select_kth(jb->scratch, (int)jb->late_n, (int)k);
+
+		jb->pct_v = v;
+		jb->pct_below = jb->pct_eq = 0;
+		for (unsigned i = 0; i < jb->late_n; i++) {
+			if (jb->late[i] < v)
+				++jb->pct_below;
+			else if (jb->late[i] == v)
+				++jb->pct_eq;
+		}
+		jb->pct_valid = true;
+	}
 
 	jb->target_us = min64(max64(v, jb->minw_us), jb->maxw_us);
 
