@@ -206,15 +206,18 @@ class DtmfTest(callenv.CallTestCase):
                                  "packet time to the key's length")
                 # on the audio's timeline: the packet before the event
                 # is the audio of the previous packet time
+                # (a worker stalled by a loaded machine skips the ticks it
+                # missed: the timestamp then jumps by whole packet times)
                 before = pkts[ev["first"] - 1]
                 self.assertEqual(before["pt"], apt)
-                self.assertEqual((ep[0]["ts"] - before["ts"]) & 0xFFFFFFFF,
-                                 step)
+                gap = (ep[0]["ts"] - before["ts"]) & 0xFFFFFFFF
+                self.assertTrue(gap >= step and gap % step == 0, gap)
                 after = pkts[ev["first"] + len(ep)]
                 self.assertEqual(after["pt"], apt, "audio resumes")
-                self.assertEqual((after["ts"] - ep[0]["ts"]) & 0xFFFFFFFF,
-                                 step * len(ep),
-                                 "audio resumes on its own timeline")
+                gap = (after["ts"] - ep[0]["ts"]) & 0xFFFFFFFF
+                self.assertTrue(gap >= step * len(ep) and gap % step == 0,
+                                "audio resumes on its own timeline: %d"
+                                % gap)
 
     def test_agent_dtmf_as_sip_info(self):
         keys = [("7", 250), ("*", 120), ("B", 5000)]
