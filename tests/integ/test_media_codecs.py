@@ -12,7 +12,6 @@ codec. A call whose offer has nothing from the effective list gets
 488 Not Acceptable Here, and no agent is bothered.
 """
 
-import unittest
 
 import callenv
 import media_harness as mh

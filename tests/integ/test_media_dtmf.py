@@ -25,7 +25,7 @@ audio again afterwards. Without telephone-event the keys go as SIP INFO
 """
 
 import os
-import unittest
+import struct
 
 import agentlog
 import callenv
@@ -256,7 +256,6 @@ class DtmfTest(callenv.CallTestCase):
 
 def _raw(p):
     """Rebuild RTP bytes from a parsed packet (for mkpcap.parse_rtp)."""
-    import struct
     return struct.pack("!BBHII", 0x80, (0x80 if p["marker"] else 0) |
                        p["pt"], p["seq"], p["ts"], p["ssrc"]) + p["payload"]
 

@@ -48,8 +48,6 @@ quality of each stage on this signal (codec_tradeoff.md) and from runs:
   or law is noise, a lost or repeated stretch leaves its blocks unmatched.
 """
 
-import os
-import unittest
 
 import agentlog
 import callenv

@@ -21,7 +21,6 @@ maxaveragebitrate (the bitrate of the stream), usedtx (silence coded as
 DTX frames of at most 2 bytes).
 """
 
-import unittest
 
 import agentlog
 import callenv
