@@ -34,7 +34,7 @@
  * loads; the rare control messages (start, mark, stop) go through jansson.
  *
  * Control: the same stdin/stdout protocol as cb-loadgen: "reset",
- * "stats" (one JSON line) and "quit".
+ * "commit", "drop", "stats" (one JSON line) and "quit".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -129,16 +129,35 @@ struct sess {
 	uint64_t play_pos_us;     /**< tape position of the next reply     */
 };
 
-/** Interval statistics */
-static struct {
-	uint64_t t0;
-	uint64_t conns, closed, starts, stops, bad, unknown;
-	uint64_t media_rx, media_tx, bytes_rx, bytes_tx, queued;
-	uint64_t ws_gap, stamped, stamp_lost, stamp_dup, crosstalk, corrupt;
-	uint64_t onsets, marks_sent, marks_echoed, marks_lost, clears,
-		unexpected_marks;
-	struct bhist up, up_var, mark_lag, clear_lag;
-} st;
+/* the statistics' counters and histograms, listed once */
+#define STAT_COUNTERS(X)						\
+	X(conns) X(closed) X(starts) X(stops) X(bad) X(unknown)		\
+	X(media_rx) X(media_tx) X(bytes_rx) X(bytes_tx) X(queued)	\
+	X(ws_gap) X(stamped) X(stamp_lost) X(stamp_dup) X(crosstalk)	\
+	X(corrupt) X(onsets) X(marks_sent) X(marks_echoed)		\
+	X(marks_lost) X(unexpected_marks) X(clears)
+#define STAT_HISTS(X) X(up) X(up_var) X(mark_lag) X(clear_lag)
+
+/**
+ * Measurement statistics: the current window (st) is committed into acc
+ * or dropped, as the driver decides; "stats" prints both together.
+ * up: RTP send -> WebSocket receive; up_var: up less the call's floor;
+ * mark_lag: mark echo - when the reply should have finished playing;
+ * clear_lag: clear -> mark echo; all in [us].
+ */
+struct stats {
+	uint64_t t0;              /**< start of the window [us]           */
+#define X(n) uint64_t n;
+	STAT_COUNTERS(X)
+#undef X
+#define X(n) struct bhist n;
+	STAT_HISTS(X)
+#undef X
+};
+
+static struct stats st;           /**< the current window             */
+static struct stats acc;          /**< committed windows              */
+static uint64_t acc_us;           /**< their length [us]              */
 
 /** Since start (not reset): the formats calls asked for */
 static struct {
@@ -884,28 +903,50 @@ static const struct lws_protocols protocols[] = {
  * Control
  */
 
-static void stats_reset(void)
+static void stats_merge(struct stats *d, const struct stats *s)
+{
+#define X(n) d->n += s->n;
+	STAT_COUNTERS(X)
+#undef X
+#define X(n) bhist_merge(&d->n, &s->n);
+	STAT_HISTS(X)
+#undef X
+}
+
+
+static void stats_window(void)
 {
 	memset(&st, 0, sizeof(st));
 	st.t0 = now_us();
 }
 
 
-static void hist_out(FILE *f, const char *name, const struct bhist *h)
+static void stats_commit(void)
 {
-	char buf[256];
+	acc_us += now_us() - st.t0;
+	stats_merge(&acc, &st);
+	stats_window();
+}
 
-	if (bhist_json(buf, sizeof(buf), h) < 0)
-		snprintf(buf, sizeof(buf), "{\"n\":0}");
-	fprintf(f, ",\"%s\":%s", name, buf);
+
+static void stats_reset(void)
+{
+	memset(&acc, 0, sizeof(acc));
+	acc_us = 0;
+	stats_window();
 }
 
 
 static void stats_print(FILE *f)
 {
+	static struct stats all;   /* large: not on the stack */
 	uint64_t now = now_us();
 	double jsum = 0, jmax = 0;
 	uint32_t jn = 0;
+	char buf[256];
+
+	all = acc;
+	stats_merge(&all, &st);
 
 	/* arrival jitter against media.timestamp, of the open calls */
 	for (struct le *le = as.sessions.head; le; le = le->next) {
@@ -919,47 +960,25 @@ static void stats_print(FILE *f)
 
 	fprintf(f, "{\"kind\":\"agentsim\",\"t_us\":%llu,"
 		"\"interval_s\":%.3f,\"mode\":\"%s\",\"open\":%u,"
-		"\"conns\":%llu,\"closed\":%llu,\"starts\":%llu,"
-		"\"stops\":%llu,\"bad\":%llu,\"unknown\":%llu,"
 		"\"formats\":{\"mulaw\":%llu,\"l16\":%llu,\"raw\":%llu},"
-		"\"media_rx\":%llu,\"media_tx\":%llu,\"bytes_rx\":%llu,"
-		"\"bytes_tx\":%llu,\"queued\":%llu,\"ws_gap\":%llu,"
-		"\"ws_jitter_us_mean\":%.1f,\"ws_jitter_us_max\":%.1f,"
-		"\"stamped\":%llu,\"stamp_lost\":%llu,\"stamp_dup\":%llu,"
-		"\"crosstalk\":%llu,\"corrupt\":%llu,\"onsets\":%llu,"
-		"\"marks_sent\":%llu,\"marks_echoed\":%llu,"
-		"\"marks_lost\":%llu,"
-		"\"unexpected_marks\":%llu,\"clears\":%llu",
-		(unsigned long long)now, (double)(now - st.t0) / 1e6,
+		"\"ws_jitter_us_mean\":%.1f,\"ws_jitter_us_max\":%.1f",
+		(unsigned long long)now,
+		(double)(acc_us + now - st.t0) / 1e6,
 		opt.mode == MODE_ECHO ? "echo" : "play",
 		list_count(&as.sessions),
-		(unsigned long long)st.conns, (unsigned long long)st.closed,
-		(unsigned long long)st.starts, (unsigned long long)st.stops,
-		(unsigned long long)st.bad, (unsigned long long)st.unknown,
 		(unsigned long long)fmts.mulaw,
 		(unsigned long long)fmts.l16,
 		(unsigned long long)fmts.raw,
-		(unsigned long long)st.media_rx,
-		(unsigned long long)st.media_tx,
-		(unsigned long long)st.bytes_rx,
-		(unsigned long long)st.bytes_tx,
-		(unsigned long long)st.queued, (unsigned long long)st.ws_gap,
-		jn ? jsum / jn : 0.0, jmax,
-		(unsigned long long)st.stamped,
-		(unsigned long long)st.stamp_lost,
-		(unsigned long long)st.stamp_dup,
-		(unsigned long long)st.crosstalk,
-		(unsigned long long)st.corrupt,
-		(unsigned long long)st.onsets,
-		(unsigned long long)st.marks_sent,
-		(unsigned long long)st.marks_echoed,
-		(unsigned long long)st.marks_lost,
-		(unsigned long long)st.unexpected_marks,
-		(unsigned long long)st.clears);
-	hist_out(f, "up", &st.up);
-	hist_out(f, "up_var", &st.up_var);
-	hist_out(f, "mark_lag", &st.mark_lag);
-	hist_out(f, "clear_lag", &st.clear_lag);
+		jn ? jsum / jn : 0.0, jmax);
+#define X(n) fprintf(f, ",\"" #n "\":%llu", (unsigned long long)all.n);
+	STAT_COUNTERS(X)
+#undef X
+#define X(n)								\
+	if (bhist_json(buf, sizeof(buf), &all.n) < 0)			\
+		snprintf(buf, sizeof(buf), "{\"n\":0}");		\
+	fprintf(f, ",\"" #n "\":%s", buf);
+	STAT_HISTS(X)
+#undef X
 	fprintf(f, "}\n");
 	fflush(f);
 }
@@ -985,6 +1004,10 @@ static void command(const char *line)
 
 	if (!strcmp(word, "reset"))
 		stats_reset();
+	else if (!strcmp(word, "commit"))
+		stats_commit();
+	else if (!strcmp(word, "drop"))
+		stats_window();
 	else if (!strcmp(word, "quit"))
 		quit();
 	else {

@@ -168,18 +168,6 @@ def cpu_between(a, b, name):
             "threads": {k: round(v, 4) for k, v in sorted(per.items())}}
 
 
-def cores_between(a, b):
-    out = {}
-    for cpu, (busy, soft, tot) in b.cpus.items():
-        pa = a.cpus.get(cpu)
-        if not pa or tot == pa[2]:
-            continue
-        dt = tot - pa[2]
-        out[cpu] = {"busy_pct": round(100.0 * (busy - pa[0]) / dt, 1),
-                    "irq_pct": round(100.0 * (soft - pa[1]) / dt, 1)}
-    return out
-
-
 # ---------------------------------------------------------------------------
 # child processes
 
@@ -475,30 +463,103 @@ def ms(h, key):
     return None if v is None or h.get("n", 0) == 0 else v / 1000.0
 
 
+class Window:
+    """What our processes and the machine did between two samples."""
+
+    def __init__(self, s0, s1):
+        self.dt = s1.t - s0.t
+        self.cpu = {n: cpu_between(s0, s1, n) for n in s1.threads}
+        self.cores = {}
+        for cpu, (busy, irq, tot) in s1.cpus.items():
+            pa = s0.cpus.get(cpu)
+            if pa:
+                self.cores[cpu] = [busy - pa[0], irq - pa[1], tot - pa[2]]
+        self.udp = {k: s1.udp.get(k, 0) - s0.udp.get(k, 0)
+                    for k in ("InErrors", "RcvbufErrors", "NoPorts",
+                              "InDatagrams")}
+
+    def foreign_pct(self):
+        """CPU none of our processes used: busy - IRQ - ours [% of a core]"""
+        if self.dt <= 0:
+            return 0.0
+        ours = sum(c["cpu_s"] for c in self.cpu.values())
+        busy = 0.0
+        for b, irq, tot in self.cores.values():
+            if tot > 0:
+                busy += (b - irq) / tot * self.dt
+        return max(0.0, 100.0 * (busy - ours) / self.dt)
+
+    def add(self, w):
+        self.dt += w.dt
+        for n, c in w.cpu.items():
+            mine = self.cpu.setdefault(n, {"cpu_s": 0.0, "user_s": 0.0,
+                                            "sys_s": 0.0, "threads": {}})
+            for k in ("cpu_s", "user_s", "sys_s"):
+                mine[k] += c[k]
+            for t, v in c["threads"].items():
+                mine["threads"][t] = round(mine["threads"].get(t, 0) + v, 4)
+        for cpu, v in w.cores.items():
+            mine = self.cores.setdefault(cpu, [0, 0, 0])
+            for i in range(3):
+                mine[i] += v[i]
+        for k, v in w.udp.items():
+            self.udp[k] = self.udp.get(k, 0) + v
+
+
 def measure(rig, calls, hold, perf=None):
-    """Hold the current load for `hold` s; return the figures."""
+    """Hold the current load for `hold` s of clean windows; the figures.
+
+    The hold is cut into windows of --window s. A window in which other
+    processes on the machine used more than --max-foreign of a core is
+    dropped (both load processes forget its figures too) and the hold
+    goes on, up to --max-wall times its length. If no window was clean by
+    then, the last one is kept and the step is marked invalid.
+    """
+    a = rig.a
     rig.gen.cmd("reset")
     rig.agent.cmd("reset")
     if rig.callgrind:
         callgrind_ctl(rig, "-z")
-    s0 = Sample(rig.pids())
     perf_proc = None
     if perf and rig.gw_pid:
         perf_proc = start_perf(rig, hold, perf)
-    deadline = time.monotonic() + hold
-    while time.monotonic() < deadline:
-        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-        if rig.gw and not rig.gw.alive():
-            raise HarnessError("the gateway died during the step (code %s)"
-                               "; see %s" % (rig.gw.p.returncode,
-                                             rig.gw.logpath))
+    acc = None
+    dropped = []
+    wall_end = time.monotonic() + hold * a.max_wall
+    while True:
+        left = hold - (acc.dt if acc else 0.0)
+        if left <= 0.05:
+            break
+        s0 = Sample(rig.pids())
+        end = time.monotonic() + min(a.window, left)
+        while time.monotonic() < end:
+            time.sleep(min(0.25, max(0.0, end - time.monotonic())))
+            if rig.gw and not rig.gw.alive():
+                raise HarnessError("the gateway died during the step "
+                                   "(code %s); see %s" %
+                                   (rig.gw.p.returncode, rig.gw.logpath))
+        s1 = Sample(rig.pids())
+        w = Window(s0, s1)
+        last_chance = time.monotonic() + a.window > wall_end
+        if w.foreign_pct() <= a.max_foreign or (last_chance and not acc):
+            rig.gen.cmd("commit")
+            rig.agent.cmd("commit")
+            if acc:
+                acc.add(w)
+            else:
+                acc = w
+        else:
+            rig.gen.cmd("drop")
+            rig.agent.cmd("drop")
+            dropped.append(round(w.foreign_pct(), 1))
+        if last_chance:
+            break
     g = rig.gen.cmd("stats")
     ag = rig.agent.cmd("stats")
-    s1 = Sample(rig.pids())
     if perf_proc:
         finish_perf(perf_proc)
-    dt = s1.t - s0.t
-    r = summarize(calls, dt, s0, s1, g, ag)
+    r = summarize(calls, acc, s1, g, ag)
+    r["windows_dropped"] = dropped
     if rig.callgrind:
         r["callgrind"] = callgrind_dump(rig, calls, r)
     return r
@@ -536,19 +597,21 @@ def callgrind_dump(rig, calls, r):
     return out
 
 
-def summarize(calls, dt, s0, s1, g, ag):
+def summarize(calls, w, last, g, ag):
+    """The figures of a step: w, the kept windows; last, the last sample."""
+    dt = w.dt
     r = {"calls": calls, "hold_s": round(dt, 2)}
     for name in ("gateway", "loadgen", "agentsim"):
-        if name in s1.threads:
-            c = cpu_between(s0, s1, name)
+        if name in w.cpu:
+            c = dict(w.cpu[name])
             c["cpu_pct"] = round(100.0 * c["cpu_s"] / dt, 1)
-            c["rss"] = s1.rss.get(name, 0)
-            c["fds"] = s1.fds.get(name, 0)
+            c["rss"] = last.rss.get(name, 0)
+            c["fds"] = last.fds.get(name, 0)
             r[name] = c
-    r["cores"] = cores_between(s0, s1)
-    r["udp"] = {k: s1.udp.get(k, 0) - s0.udp.get(k, 0)
-                for k in ("InErrors", "RcvbufErrors", "NoPorts",
-                          "InDatagrams")}
+    r["cores"] = {cpu: {"busy_pct": round(100.0 * b / tot, 1),
+                        "irq_pct": round(100.0 * irq / tot, 1)}
+                  for cpu, (b, irq, tot) in w.cores.items() if tot}
+    r["udp"] = w.udp
     live = g["calls"]["live"]
     r["live"] = live
     if "gateway" in r and live:
@@ -556,11 +619,7 @@ def summarize(calls, dt, s0, s1, g, ag):
                                       (live * dt), 4)
     load_cpu = sum(r[n]["cpu_s"] for n in ("loadgen", "agentsim") if n in r)
     r["load_cpu_pct"] = round(100.0 * load_cpu / dt, 1)
-    # CPU that none of our processes used: other work on this machine
-    ours = sum(r[n]["cpu_pct"] for n in ("gateway", "loadgen", "agentsim")
-               if n in r)
-    busy = sum(c["busy_pct"] - c["irq_pct"] for c in r["cores"].values())
-    r["foreign_cpu_pct"] = round(max(0.0, busy - ours), 1)
+    r["foreign_cpu_pct"] = round(w.foreign_pct(), 1)
 
     # loss, each direction
     m = g["media"]
@@ -1130,9 +1189,15 @@ def parse_args(argv):
     k.add_argument("--max-foreign", type=float, default=10.0,
                    help="invalid step: CPU used by other processes on the "
                    "machine [%% of a core]")
-    k.add_argument("--retries", type=int, default=3,
-                   help="measure a step again while other processes "
-                   "spoil it, up to this many times")
+    k.add_argument("--retries", type=int, default=2,
+                   help="set a step up again with fresh calls when other "
+                   "processes spoiled all of it, up to this many times")
+    k.add_argument("--window", type=float, default=5.0,
+                   help="measurement window [s]: windows spoiled by other "
+                   "processes are dropped")
+    k.add_argument("--max-wall", type=float, default=4.0,
+                   help="give a step at most this many times --hold to "
+                   "collect --hold s of clean windows")
     g = ap.add_argument_group("gateway")
     g.add_argument("--workers", type=int, default=1)
     g.add_argument("--max-calls", type=int, default=0,
@@ -1198,6 +1263,8 @@ def parse_args(argv):
             a.gw_set.append("jb_min_ms=40")
         if "--rt" not in argv:
             a.rt = 0
+        if "--max-foreign" not in argv:
+            a.max_foreign = 1e9   # no figure is judged: keep every window
     if a.mode == "soak" and "--hold" not in argv:
         a.hold = 120.0
     if not a.max_calls:

@@ -34,8 +34,12 @@
  *   target N       keep N call slots busy (placing at --cps)
  *   replace on|off place a new call when one fails or ends (default on)
  *   cps R          calls per second for new calls
- *   reset          start a new measurement interval
- *   stats          print the interval's figures as one JSON line
+ *   reset          start a new measurement (forget all figures)
+ *   commit         keep the figures of the window since the last
+ *                  reset/commit/drop, start a new window
+ *   drop           forget that window's figures, start a new one
+ *   stats          print the kept figures and the current window's as
+ *                  one JSON line
  *   hangup         end every call (target 0) and forget failed slots
  *   quit           hang up and exit
  *
@@ -144,20 +148,34 @@ struct call {
 	bool measured;              /**< decodes (Opus) for markers        */
 };
 
-/** Interval statistics (reset by "reset") */
+/* the statistics' counters and histograms, listed once */
+#define STAT_COUNTERS(X)						\
+	X(attempted) X(answered) X(failed) X(peer_bye) X(timeouts)	\
+	X(sdp_bad) X(hung_up) X(retry_after) X(canceled)		\
+	X(tx) X(tx_skipped) X(tx_err)					\
+	X(rx) X(rx_rtcp) X(rx_lost) X(rx_dup) X(rx_bad) X(rx_foreign)	\
+	X(stamped) X(echo_lost) X(echo_dup) X(crosstalk) X(corrupt)	\
+	X(onsets) X(down_lost)
+#define STAT_HISTS(X) X(setup) X(late) X(rt) X(down) X(down_var)
+
+/**
+ * Measurement statistics. The current window (lg.st) is either committed
+ * into the accumulated ones (lg.acc) or dropped, as the driver decides
+ * ("commit", "drop"); "stats" prints both together.
+ */
 struct stats {
-	uint64_t t0;
-	uint64_t attempted, answered, failed, peer_bye, timeouts, sdp_bad,
-		hung_up, retry_after, canceled;
-	uint32_t codes[MAX_CODES];
-	struct bhist setup;         /**< INVITE -> 200 [us]                */
+	uint64_t t0;                /**< start of the window [us]          */
+#define X(n) uint64_t n;
+	STAT_COUNTERS(X)
+#undef X
+	uint32_t codes[MAX_CODES];  /**< failures by SIP status            */
 	uint64_t first_answer, last_answer;
-	uint64_t tx, tx_skipped, tx_err;
-	struct bhist late;          /**< send time - due time [us]         */
-	uint64_t rx, rx_rtcp, rx_lost, rx_dup, rx_bad, rx_foreign;
-	uint64_t stamped, echo_lost, echo_dup, crosstalk, corrupt, onsets,
-		down_lost;
-	struct bhist rt, down, down_var;
+	/* setup: INVITE -> 200; late: send time - due time; rt: round trip;
+	   down: agent send -> here; down_var: down less the call's floor,
+	   all in [us] */
+#define X(n) struct bhist n;
+	STAT_HISTS(X)
+#undef X
 };
 
 /** The tape: frame payloads, per 1 ms phase variant */
@@ -199,7 +217,9 @@ static struct {
 	enum stamp stamp;
 	int32_t codec_delay_us;
 
-	struct stats st;
+	struct stats st;            /**< the current window                 */
+	struct stats acc;           /**< committed windows                  */
+	uint64_t acc_us;            /**< their length [us]                  */
 	char cmd[CMD_MAX];
 	size_t cmd_len;
 	bool quitting;
@@ -412,10 +432,47 @@ static uint64_t now_us(void)
 }
 
 
-static void stats_reset(void)
+static void stats_merge(struct stats *d, const struct stats *s)
+{
+#define X(n) d->n += s->n;
+	STAT_COUNTERS(X)
+#undef X
+#define X(n) bhist_merge(&d->n, &s->n);
+	STAT_HISTS(X)
+#undef X
+	for (int i = 0; i < MAX_CODES; i++)
+		d->codes[i] += s->codes[i];
+	if (s->first_answer && (!d->first_answer ||
+				s->first_answer < d->first_answer))
+		d->first_answer = s->first_answer;
+	if (s->last_answer > d->last_answer)
+		d->last_answer = s->last_answer;
+}
+
+
+/* a new window: "drop" the current one */
+static void stats_window(void)
 {
 	memset(&lg.st, 0, sizeof(lg.st));
 	lg.st.t0 = now_us();
+}
+
+
+/* keep the current window's figures ("commit") */
+static void stats_commit(void)
+{
+	lg.acc_us += now_us() - lg.st.t0;
+	stats_merge(&lg.acc, &lg.st);
+	stats_window();
+}
+
+
+/* forget everything ("reset") */
+static void stats_reset(void)
+{
+	memset(&lg.acc, 0, sizeof(lg.acc));
+	lg.acc_us = 0;
+	stats_window();
 }
 
 
@@ -432,17 +489,16 @@ static int print_hist(struct re_printf *pf, const struct bhist *h)
 
 static int print_codes(struct re_printf *pf, void *arg)
 {
+	const struct stats *s = arg;
 	bool first = true;
 	int err = 0;
 
-	(void)arg;
-
 	err |= re_hprintf(pf, "{");
 	for (int i = 0; i < MAX_CODES; i++) {
-		if (!lg.st.codes[i])
+		if (!s->codes[i])
 			continue;
 		err |= re_hprintf(pf, "%s\"%d\":%u", first ? "" : ",", i,
-				  lg.st.codes[i]);
+				  s->codes[i]);
 		first = false;
 	}
 	err |= re_hprintf(pf, "}");
@@ -453,13 +509,11 @@ static int print_codes(struct re_printf *pf, void *arg)
 
 static int print_stats(struct re_printf *pf, void *arg)
 {
-	const struct stats *s = &lg.st;
+	const struct stats *s = arg;
 	uint64_t now = now_us();
 	double jmax = 0, jsum = 0;
 	uint32_t jn = 0;
 	int err = 0;
-
-	(void)arg;
 
 	for (struct le *le = lg.calls.head; le; le = le->next) {
 		const struct call *c = le->data;
@@ -476,7 +530,8 @@ static int print_stats(struct re_printf *pf, void *arg)
 	err |= re_hprintf(pf, "{\"kind\":\"loadgen\",\"t_us\":%llu,"
 			  "\"interval_s\":%.3f,\"codec\":\"%s\","
 			  "\"stamp\":\"%s\",\"codec_delay_us\":%d,",
-			  (unsigned long long)now, (double)(now - s->t0) / 1e6,
+			  (unsigned long long)now,
+			  (double)(lg.acc_us + now - lg.st.t0) / 1e6,
 			  lg.o.codec == C_PCMU ? "pcmu" :
 			  lg.o.codec == C_PCMA ? "pcma" : "opus",
 			  lg.stamp == STAMP_BYTES ? "bytes" : "onset",
@@ -493,7 +548,7 @@ static int print_stats(struct re_printf *pf, void *arg)
 			  list_count(&lg.waits), lg.dead,
 			  (unsigned long long)s->attempted,
 			  (unsigned long long)s->answered,
-			  (unsigned long long)s->failed, print_codes, NULL,
+			  (unsigned long long)s->failed, print_codes, s,
 			  (unsigned long long)s->retry_after,
 			  (unsigned long long)s->peer_bye,
 			  (unsigned long long)s->timeouts,
@@ -546,7 +601,11 @@ static int print_stats(struct re_printf *pf, void *arg)
 
 static void stats_print(FILE *f)
 {
-	re_fprintf(f, "%H\n", print_stats, NULL);
+	static struct stats all;   /* large: not on the stack */
+
+	all = lg.acc;
+	stats_merge(&all, &lg.st);
+	re_fprintf(f, "%H\n", print_stats, &all);
 	fflush(f);
 }
 
@@ -1432,6 +1491,14 @@ static void command(const char *line)
 	}
 	else if (!strcmp(word, "reset")) {
 		stats_reset();
+		re_printf("{\"ok\":true}\n");
+	}
+	else if (!strcmp(word, "commit")) {
+		stats_commit();
+		re_printf("{\"ok\":true}\n");
+	}
+	else if (!strcmp(word, "drop")) {
+		stats_window();
 		re_printf("{\"ok\":true}\n");
 	}
 	else if (!strcmp(word, "stats")) {
