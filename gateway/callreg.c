@@ -200,35 +200,46 @@ uint32_t callreg_count(struct callreg *reg)
 /** Media statistics as a JSON object */
 json_t *callreg_stats_json(const struct media_stats *st)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i,"
-			 " s:f},"
-			 " s:{s:f, s:f, s:f}}",
-			 "rtp_rx", (json_int_t)st->rtp_rx,
-			 "rtp_tx", (json_int_t)st->rtp_tx,
-			 "rtp_foreign", (json_int_t)st->rtp_foreign,
-			 "rtp_bad", (json_int_t)st->rtp_bad,
-			 "ws_tx_media", (json_int_t)st->ws_tx_media,
-			 "ws_rx_media", (json_int_t)st->ws_rx_media,
-			 "agent_dropped", (json_int_t)st->agent_dropped,
-			 "marks", (json_int_t)st->marks,
-			 "dtmf_rx", (json_int_t)st->dtmf_rx,
-			 "dtmf_tx", (json_int_t)st->dtmf_tx,
-			 "jitter_buffer",
-			 "received", (json_int_t)st->jb_received,
-			 "lost", (json_int_t)st->jb_lost,
-			 "late", (json_int_t)st->jb_late,
-			 "duplicate", (json_int_t)st->jb_duplicate,
-			 "reordered", (json_int_t)st->jb_reordered,
-			 "concealed", (json_int_t)st->jb_concealed,
-			 "depth_ms", (int)st->jb_depth_ms,
-			 "depth_max_ms", (int)st->jb_depth_max_ms,
-			 "target_ms", (int)st->jb_target_ms,
-			 "jitter_ms", st->jitter_ms,
-			 "remote",
-			 "fraction_lost", st->remote_fraction_lost,
-			 "jitter_ms", st->remote_jitter_ms,
-			 "rtt_ms", st->rtt_ms);
+	json_t *jb, *o;
+
+	jb = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		       " s:i, s:i, s:i, s:i, s:i, s:f}",
+		       "received", (json_int_t)st->jb_received,
+		       "lost", (json_int_t)st->jb_lost,
+		       "late", (json_int_t)st->jb_late,
+		       "duplicate", (json_int_t)st->jb_duplicate,
+		       "reordered", (json_int_t)st->jb_reordered,
+		       "dropped", (json_int_t)st->jb_dropped,
+		       "concealed", (json_int_t)st->jb_concealed,
+		       "silence", (json_int_t)st->jb_silence,
+		       "inserted", (json_int_t)st->jb_inserted,
+		       "skipped", (json_int_t)st->jb_skipped,
+		       "depth_ms", (int)st->jb_depth_ms,
+		       "depth_max_ms", (int)st->jb_depth_max_ms,
+		       "target_ms", (int)st->jb_target_ms,
+		       "wait_avg_us", (int)st->jb_wait_avg_us,
+		       "wait_max_us", (int)st->jb_wait_max_us,
+		       "jitter_ms", st->jitter_ms);
+
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		      " s:o, s:{s:f, s:f, s:f}}",
+		      "rtp_rx", (json_int_t)st->rtp_rx,
+		      "rtp_tx", (json_int_t)st->rtp_tx,
+		      "rtp_foreign", (json_int_t)st->rtp_foreign,
+		      "rtp_bad", (json_int_t)st->rtp_bad,
+		      "ws_tx_media", (json_int_t)st->ws_tx_media,
+		      "ws_rx_media", (json_int_t)st->ws_rx_media,
+		      "agent_dropped", (json_int_t)st->agent_dropped,
+		      "marks", (json_int_t)st->marks,
+		      "dtmf_rx", (json_int_t)st->dtmf_rx,
+		      "dtmf_tx", (json_int_t)st->dtmf_tx,
+		      "jitter_buffer", jb,
+		      "remote",
+		      "fraction_lost", st->remote_fraction_lost,
+		      "jitter_ms", st->remote_jitter_ms,
+		      "rtt_ms", st->rtt_ms);
+
+	return o;
 }
 
 

@@ -108,8 +108,10 @@ struct media_stats {
 	uint64_t dtmf_tx;         /**< key presses from the agent      */
 	/* jitter buffer */
 	uint64_t jb_received, jb_lost, jb_late, jb_duplicate, jb_reordered;
-	uint64_t jb_concealed;
+	uint64_t jb_concealed, jb_dropped, jb_silence, jb_inserted;
+	uint64_t jb_skipped;
 	uint32_t jb_depth_ms, jb_depth_max_ms, jb_target_ms;
+	uint32_t jb_wait_avg_us, jb_wait_max_us;
 	double   jitter_ms;       /**< RFC 3550 interarrival jitter [ms] */
 	/* remote view, from RTCP */
 	double   remote_fraction_lost; /**< 0..1                        */

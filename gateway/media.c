@@ -1097,6 +1097,10 @@ void mcall_stop(struct mcall *mc, enum end_reason reason)
 	if (mc->state == MC_LIVE)
 		rtcp_send(mc, true);
 
+	if (mc->jb)
+		log_info("call %s: %H", mc->ms->ids.call_sid, jb_debug,
+			 mc->jb);
+
 	mc->state = MC_ENDING;
 	report(mc, SMSG_CALL_GONE, reason, NULL);
 	mem_deref(mc);
@@ -1122,6 +1126,12 @@ void mcall_stats(const struct mcall *mc, struct media_stats *st)
 		st->jb_duplicate = js.duplicate;
 		st->jb_reordered = js.reordered;
 		st->jb_concealed = js.concealed;
+		st->jb_dropped = js.dropped;
+		st->jb_silence = js.silence;
+		st->jb_inserted = js.inserted;
+		st->jb_skipped = js.skipped;
+		st->jb_wait_avg_us = js.wait_avg_us;
+		st->jb_wait_max_us = js.wait_max_us;
 		st->jb_depth_ms = js.depth_ms;
 		st->jb_depth_max_ms = js.depth_max_ms;
 		st->jb_target_ms = js.target_ms;
