@@ -18,12 +18,17 @@ cb-test-agent or a slow WebSocket agent, RTP recorded on loopback):
   - INVITE without SDP: the gateway offers in the 200, takes the answer in
     the ACK, and audio flows both ways;
   - SIP INFO application/dtmf-relay reaches the agent as `dtmf`;
-  - X-Twilio-Signature on the upgrade for an agent with an auth_token.
+  - X-Twilio-Signature on the upgrade for an agent with an auth_token;
+  - CANCELs racing the answer in both orders end each call exactly once.
 """
 
 import base64
 import hashlib
 import hmac
+import os
+import re
+import socket
+import sys
 import time
 
 import agentlog
@@ -365,6 +370,88 @@ class FlowTest(callenv.CallTestCase):
                                          hashlib.sha1).digest()).decode()
         self.assertEqual(signed.header_all("X-Twilio-Signature"), [want])
         self.assertEqual(plain.header_all("X-Twilio-Signature"), [])
+
+    def test_13_cancel_racing_the_answer(self):
+        """CANCELs sent around the moment the (slow) agent is ready, so
+        that CANCEL and 200 cross in either order: each call ends exactly
+        once, by 487 or by ACK + BYE, and nothing stays behind. The caller
+        here is a minimal UAC in Python: SIPp cannot branch on which of
+        the two won."""
+        env = self.env
+        before = self.sids()
+        outcomes = []
+        uac = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        uac.bind(("127.0.0.1", 0))
+        lport = uac.getsockname()[1]
+        gw = ("127.0.0.1", env.gw.sip_port)
+        try:
+            for i in range(11):
+                delay = SLOW_S - 0.010 + 0.002 * i
+                outcomes.append(self.race_once(uac, lport, gw, i, delay))
+        finally:
+            uac.close()
+        env.wait_idle()
+        new = [c for c in env.recent() if c["call_sid"] not in before]
+        self.assertEqual(len(new), len(outcomes), "one end per call")
+        self.assertEqual(sorted(c["end_reason"] for c in new),
+                         sorted("caller-cancel" if o == 487 else
+                                "caller-bye" for o in outcomes))
+        sys.stderr.write("CANCEL race outcomes: %s\n" % outcomes)
+
+    def race_once(self, uac, lport, gw, i, delay):
+        cid = "race-%d-%d@cbtest" % (i, os.getpid())
+        via = "SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-race-%d-%d;rport" \
+            % (lport, i, os.getpid())
+        hdr = ("From: <sip:+15550001111@127.0.0.1>;tag=ft%d\r\n"
+               "Call-ID: %s\r\nMax-Forwards: 70\r\n" % (i, cid))
+        ruri = "sip:%s@127.0.0.1:%d" % (N_SLOW, gw[1])
+        to = "To: <sip:%s@127.0.0.1>" % N_SLOW
+        sdp = ("v=0\r\no=r 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+               "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+        def send(first, via_, to_, cseq, extra="", body=""):
+            msg = ("%s\r\nVia: %s\r\n%s%s\r\nCSeq: %s\r\n%s"
+                   "Content-Length: %d\r\n\r\n%s"
+                   % (first, via_, hdr, to_, cseq, extra, len(body), body))
+            uac.sendto(msg.encode(), gw)
+
+        def recv_until(pred, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                uac.settimeout(max(0.001, deadline - time.monotonic()))
+                try:
+                    data = uac.recv(65535).decode(errors="replace")
+                except socket.timeout:
+                    break
+                if cid in data and pred(data):
+                    return data
+            return None
+
+        t0 = time.monotonic()
+        send("INVITE %s SIP/2.0" % ruri, via, to, "1 INVITE",
+             "Contact: <sip:uac@127.0.0.1:%d>\r\n"
+             "Content-Type: application/sdp\r\n" % lport, sdp)
+        time.sleep(max(0.0, t0 + delay - time.monotonic()))
+        send("CANCEL %s SIP/2.0" % ruri, via, to, "1 CANCEL")
+        final = recv_until(lambda d: re.match(r"SIP/2\.0 (200|487) ", d)
+                           and "INVITE" in d.split("CSeq:")[1]
+                           .split("\r\n")[0], 5)
+        self.assertIsNotNone(final, "no final answer to INVITE %d" % i)
+        code = int(final[8:11])
+        to_tag = re.search(r"(?im)^To:.*$", final).group(0)
+        if code == 487:
+            send("ACK %s SIP/2.0" % ruri, via, to_tag, "1 ACK")
+            return 487
+        contact = re.search(r"(?im)^Contact:\s*<([^>]+)>", final).group(1)
+        send("ACK %s SIP/2.0" % contact, via.replace("race", "ack"),
+             to_tag, "1 ACK")
+        send("BYE %s SIP/2.0" % contact, via.replace("race", "bye"),
+             to_tag, "2 BYE")
+        ok = recv_until(lambda d: d.startswith("SIP/2.0 200") and
+                        "2 BYE" in d, 5)
+        self.assertIsNotNone(ok, "BYE %d answered" % i)
+        return 200
 
     def test_zz_nothing_left(self):
         if self.env.baseline is None:
