@@ -340,7 +340,8 @@ class FlowTest(callenv.CallTestCase):
 
     # -- in-dialog requests and the upgrade -------------------------------
 
-    def test_11_info_dtmf_relay(self):
+    def test_14_info_dtmf_relay(self):
+        """Last: an INFO has crashed the daemon (see the report)."""
         env = self.env
         before, n = self.sids(), len(self.rec.conns())
         w = env.workdir("info")
