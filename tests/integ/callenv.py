@@ -252,10 +252,12 @@ class CallEnv:
         try:
             if self.gw.alive():
                 rc = self.gw.stop()
+        finally:
+            # agents stop even when the daemon's stop failed (a sanitizer
+            # report raises there)
             for a in self.agents:
                 if a.returncode is None:
                     a.stop()
-        finally:
             self.gw.cleanup()
             if os.environ.get("CB_KEEP_TMP"):
                 sys.stderr.write("callenv: kept %s\n" % self.tmp)
