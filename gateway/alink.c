@@ -580,8 +580,10 @@ void alink_close(struct alink *l, const char *why)
 		lws_callback_on_writable(l->wsi);
 	}
 	else {
+		/* not upgraded yet: nothing to flush, close the TCP now
+		   (WSI_DESTROY frees l: do not touch it after this) */
 		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK,
-				LWS_TO_KILL_ASYNC);
+				LWS_TO_KILL_SYNC);
 	}
 }
 

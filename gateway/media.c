@@ -772,6 +772,15 @@ static void tx_frame(struct mcall *mc)
 	if (plen < 0)
 		return;
 
+	/* Opus DTX (the peer asked for it with usedtx=1): a frame of 2
+	   bytes or less says "nothing new"; leave it out (RFC 7587 3.1.3)
+	   and mark the next packet sent as the start of a talk spurt */
+	if (mc->mp.codec == CODEC_OPUS && plen <= 2) {
+		mc->ts += mc->tx_samples;
+		mc->tx_marker = true;
+		return;
+	}
+
 
  send:
 	(void)rtpkt_encode(pkt, sizeof(pkt), marker, pt, mc->seq, ts, mc->ssrc);

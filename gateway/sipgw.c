@@ -224,7 +224,8 @@ static void call_end(struct call *call, enum end_reason reason,
 		if (scode == 503)
 			(void)sipsess_reject(call->sess, scode,
 					     "Service Unavailable",
-					     "Retry-After: %u\r\n",
+					     "Retry-After: %u\r\n"
+					     "Content-Length: 0\r\n\r\n",
 					     RETRY_AFTER_S);
 		else
 			(void)sipsess_reject(call->sess, scode ? scode : 500,
@@ -375,13 +376,13 @@ static void info_handler(struct sip *sip, const struct sip_msg *msg,
 	}
 
 	if (re_regex((char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb),
-		     "Signal[ \t]*=[ \t]*[0-9*#A-Da-d]1", &sig) ||
+		     "Signal[ \t]*=[ \t]*[0-9*#A-Da-d]1", NULL, NULL, &sig) ||
 	    sig.l != 1) {
 		(void)sip_reply(sip, msg, 400, "Bad dtmf-relay body");
 		return;
 	}
 	(void)re_regex((char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb),
-		       "Duration[ \t]*=[ \t]*[0-9]+", &dur);
+		       "Duration[ \t]*=[ \t]*[0-9]+", NULL, NULL, &dur);
 
 	(void)sip_reply(sip, msg, 200, "OK");
 
@@ -978,7 +979,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	}
 
 	/* admitted */
-	(void)sip_treply(NULL, gw->sip, msg, 100, "Trying");
+	(void)sip_reply(gw->sip, msg, 100, "Trying");
 
 	err = sipsess_accept(&call->sess, gw->sock, msg, 180, "Ringing",
 			     "callbridge", "application/sdp", NULL,
@@ -1049,7 +1050,8 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	/* accepted with 180 but could not hand over: answer 503 */
 	if (call->sess)
 		(void)sipsess_reject(call->sess, 503, "Service Unavailable",
-				     "Retry-After: %u\r\n", RETRY_AFTER_S);
+				     "Retry-After: %u\r\n"
+				     "Content-Length: 0\r\n\r\n", RETRY_AFTER_S);
 
  out:
 	rtp_socks_close(&socks);
@@ -1213,6 +1215,25 @@ static bool options_or_reject(const struct sip_msg *msg, void *arg)
 {
 	struct sipgw *gw = arg;
 
+	/* framing and CSeq (RFC 3261 18.3, 8.1.1.5; RFC 4475 clerr, ncl,
+	   mismatch01) */
+	if (pl_strcmp(&msg->met, "ACK")) {
+		bool bad = pl_cmp(&msg->cseq.met, &msg->met) != 0;
+		struct pl n;
+
+		if (pl_isset(&msg->clen)) {
+			if (re_regex(msg->clen.p, msg->clen.l, "[0-9]+", &n) ||
+			    n.l != msg->clen.l ||
+			    (msg->tp == SIP_TRANSP_UDP &&
+			     pl_u32(&msg->clen) > mbuf_get_left(msg->mb)))
+				bad = true;
+		}
+		if (bad) {
+			(void)sip_reply(gw->sip, msg, 400, "Bad Request");
+			return true;
+		}
+	}
+
 	/* Max-Forwards: 0 on anything but OPTIONS (RFC 3261 16.3) */
 	if (pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0 &&
 	    pl_strcmp(&msg->met, "OPTIONS") && pl_strcmp(&msg->met, "ACK")) {
@@ -1228,15 +1249,6 @@ static bool options_or_reject(const struct sip_msg *msg, void *arg)
 		return true;
 	}
 
-	if (!pl_strcmp(&msg->met, "OPTIONS")) {
-		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 200, "OK",
-				  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
-				  "INFO\r\n"
-				  "Accept: application/sdp\r\n"
-				  "Content-Length: 0\r\n\r\n");
-		return true;
-	}
-
 	/* unknown extensions required of us (RFC 3261 8.2.2.3) */
 	if (pl_strcmp(&msg->met, "ACK") && pl_strcmp(&msg->met, "CANCEL")) {
 		const struct sip_hdr *req = sip_msg_hdr(msg, SIP_HDR_REQUIRE);
@@ -1248,6 +1260,15 @@ static bool options_or_reject(const struct sip_msg *msg, void *arg)
 					  &req->val);
 			return true;
 		}
+	}
+
+	if (!pl_strcmp(&msg->met, "OPTIONS")) {
+		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 200, "OK",
+				  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
+				  "INFO\r\n"
+				  "Accept: application/sdp\r\n"
+				  "Content-Length: 0\r\n\r\n");
+		return true;
 	}
 
 	if (!pl_strcmp(&msg->met, "REGISTER") ||

@@ -194,8 +194,9 @@ static int loop_init(struct worker *w)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = alink_protocols();
-	info.options = LWS_SERVER_OPTION_LIBEV |
-		LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* no LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT: OpenSSL 3 initialises
+	   itself, and per-context global init leaked the trust store */
+	info.options = LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 5;
 	if (w->tls_ca)

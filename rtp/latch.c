@@ -157,6 +157,13 @@ enum latch_verdict latch_check(struct latch *l, const struct sa *src,
 	if (!l || !src)
 		return LATCH_DROP;
 
+	/* a source with port 0 (or no address) can never be answered:
+	   foreign, whatever it sends */
+	if (!sa_isset(src, SA_ALL)) {
+		++l->dropped;
+		return LATCH_DROP;
+	}
+
 	if (sa_cmp(&l->cur, src, SA_ALL)) {
 		cand_reset(l);
 		++l->accepted;

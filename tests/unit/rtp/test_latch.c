@@ -19,13 +19,16 @@ enum {
 	EVIL2,      /* 127.0.0.4:6666, a second attacker           */
 	PORT,       /* 127.0.0.1:4002, real IP, another port       */
 	V6,         /* [::1]:4000                                  */
+	ZERO,       /* 127.0.0.5:0, a source that cannot be answered */
 	NADDR
 };
 
 static const char *addr_str[NADDR] = {
-	"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.1", "::1"
+	"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.1", "::1",
+	"127.0.0.5"
 };
-static const uint16_t addr_port[NADDR] = {4000, 5000, 6666, 6666, 4002, 4000};
+static const uint16_t addr_port[NADDR] = {4000, 5000, 6666, 6666, 4002, 4000,
+					  0};
 
 enum kind { PKT, SDP };
 
@@ -114,6 +117,12 @@ static const struct lcase cases[] = {
 	  P(EVIL, 9, 1, 30, DRP), P(NAT, 7, 12, 40, DRP),
 	  P(NAT, 7, 13, 60, DRP), P(NAT, 7, 14, 80, SWI)}, 6,
 	 NAT, 1, 5, 1},
+
+	{"a source with port 0 never takes over", 0, 0,
+	 {P(ZERO, 7, 1, 0, DRP), P(ZERO, 7, 2, 20, DRP),
+	  P(ZERO, 7, 3, 40, DRP), P(ZERO, 7, 4, 60, DRP),
+	  P(ZERO, 7, 5, 80, DRP), P(REAL, 1, 10, 100, ACC)}, 6,
+	 REAL, 1, 5, 0},
 
 	{"two attackers alternating never switch", 0, 0,
 	 {P(EVIL, 9, 1, 0, DRP), P(EVIL2, 9, 2, 1, DRP),
