@@ -523,6 +523,13 @@ def measure(rig, calls, hold, perf=None):
     perf_proc = None
     if perf and rig.gw_pid:
         perf_proc = start_perf(rig, hold, perf)
+    strace_proc = None
+    if a.strace and rig.gw_pid:
+        strace_path = os.path.join(rig.out, "strace-%d.txt" % calls)
+        strace_proc = subprocess.Popen(
+            ["strace", "-c", "-f", "-p", str(rig.gw_pid), "-o",
+             strace_path], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
     acc = None
     dropped = []
     wall_end = time.monotonic() + hold * a.max_wall
@@ -560,9 +567,42 @@ def measure(rig, calls, hold, perf=None):
         finish_perf(perf_proc)
     r = summarize(calls, acc, s1, g, ag)
     r["windows_dropped"] = dropped
+    if strace_proc:
+        strace_proc.send_signal(signal.SIGINT)
+        try:
+            strace_proc.wait(30)
+        except subprocess.TimeoutExpired:
+            strace_proc.kill()
+        r["syscalls"] = strace_summary(strace_path, r)
     if rig.callgrind:
         r["callgrind"] = callgrind_dump(rig, calls, r)
     return r
+
+
+def strace_summary(path, r):
+    """Syscalls of the gateway per media packet (RTP and WebSocket, both
+    ways) from strace -c: only the order of magnitude is meaningful, as
+    tracing slows every call down."""
+    calls = {}
+    try:
+        with open(path) as f:
+            for ln in f:
+                p = ln.split()
+                if len(p) >= 5 and p[-1] not in ("syscall", "total") and \
+                        p[0][0].isdigit():
+                    n = int(p[3])
+                    calls[p[-1]] = calls.get(p[-1], 0) + n
+    except (OSError, ValueError):
+        return None
+    g = r["raw"]["loadgen"]
+    pkts = g["tx"]["pkts"] + g["rx"]["pkts"]
+    total = sum(calls.values())
+    out = {"file": path, "total": total,
+           "top": dict(sorted(calls.items(), key=lambda kv: -kv[1])[:8])}
+    if pkts:
+        # the trace ran a little longer than the statistics' windows
+        out["per_media_packet"] = round(total / (2.0 * pkts), 2)
+    return out
 
 
 def callgrind_ctl(rig, *args):
@@ -1218,6 +1258,9 @@ def parse_args(argv):
                    help="profile the gateway with perf during a step")
     g.add_argument("--perf-calls", type=int, default=0,
                    help="profile only the step with this many calls")
+    g.add_argument("--strace", action="store_true",
+                   help="count the gateway's syscalls during each step "
+                   "(strace -c; slows the gateway)")
     g.add_argument("--gw-wrap", metavar="CMD",
                    help="run the gateway under CMD, e.g. 'valgrind "
                    "--tool=callgrind' or 'strace -c -f'")
@@ -1265,8 +1308,10 @@ def parse_args(argv):
             a.rt = 0
         if "--max-foreign" not in argv:
             a.max_foreign = 1e9   # no figure is judged: keep every window
-    if a.mode == "soak" and "--hold" not in argv:
-        a.hold = 120.0
+    if a.mode == "soak":
+        if "--hold" not in argv:
+            a.hold = 120.0
+        a.retries = 0   # the two runs must be the same
     if not a.max_calls:
         if a.mode == "overload":
             a.max_calls = 100

@@ -1,0 +1,52 @@
+#!/bin/sh
+# bench/suite.sh OUT [BUILD]: every measurement bench/README.md reports,
+# one after the other (about 1.5 hours on 2 cores). BUILD is the build
+# directory (default: build-bench). Each run writes OUT/<name>/ with its
+# results.json, table.txt, plots and logs; the micro-benchmarks go to
+# OUT/microbench.{txt,json}.
+#
+# Set HOLD (seconds per step, default 30) and STEPS to shorten it, e.g.
+#   HOLD=10 STEPS=25,100,400 bench/suite.sh /tmp/suite
+set -eu
+
+out=${1:?usage: bench/suite.sh OUT [BUILD]}
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${2:-$top/build-bench}
+hold=${HOLD:-30}
+steps=${STEPS:-25,50,100,200,400,600,800,1000,1200,1600}
+drv="python3 $top/bench/cbbench.py"
+mkdir -p "$out"
+audio="$out/speech.wav"
+[ -f "$audio" ] || python3 "$top/bench/speechgen.py" "$audio"
+
+common="--gateway $build/gateway/callbridge --loadgen $build/bench/cb-loadgen
+        --agentsim $build/bench/cb-agentsim --audio $audio --hold $hold"
+
+run() { # run NAME ARGS...
+	name=$1; shift
+	echo "== $name: $*"
+	# a run that finds a failure (soak, overload) still leaves its results
+	$drv "$@" $common --out "$out/$name" || echo "== $name: exit $?"
+}
+
+# micro-benchmarks first, on the load core, while nothing else runs
+taskset -c 1 "$build/bench/cb-microbench" | tee "$out/microbench.txt"
+taskset -c 1 "$build/bench/cb-microbench" --json > "$out/microbench.json"
+
+run ramp-pcmu ramp --steps "$steps"
+run ramp-pcma ramp --steps "$steps" --codec pcma
+run ramp-opus ramp --steps "$steps" --codec opus
+run ramp-l16 ramp --steps "$steps" --agent-format l16 --agent-rate 16000
+run ramp-play ramp --steps "$steps" --agent-mode play
+run overload overload --max-calls 200
+run soak soak --soak-calls 200 --hold 300
+
+# profiles: perf at about half a core, callgrind at 20 calls
+run perf-pcmu ramp --steps 400 --perf
+run perf-opus ramp --steps 100 --codec opus --perf
+run callgrind-pcmu ramp --steps 20 --hold 20 --max-foreign 1000 \
+	--gw-wrap "valgrind --tool=callgrind --callgrind-out-file=$out/callgrind-pcmu/callgrind.out"
+run callgrind-opus ramp --steps 10 --hold 20 --codec opus --max-foreign 1000 \
+	--gw-wrap "valgrind --tool=callgrind --callgrind-out-file=$out/callgrind-opus/callgrind.out"
+run strace-pcmu ramp --steps 100 --hold 20 --max-foreign 1000 --strace
+echo "== done: $out"
