@@ -614,9 +614,11 @@ static size_t width(const char *s)
 }
 
 
+enum { TABLE_MAXCOL = 10 };   /**< columns a table may have */
+
 struct table {
 	int ncols;
-	const char *head[10];
+	const char *head[TABLE_MAXCOL];
 	char **cells;       /* nrows * ncols, malloc'd strings */
 	size_t nrows;
 };
@@ -640,7 +642,7 @@ static void table_add(struct table *t, const char **row)
 
 static void table_print(struct table *t)
 {
-	size_t w[8];
+	size_t w[TABLE_MAXCOL];
 
 	for (int c = 0; c < t->ncols; c++)
 		w[c] = width(t->head[c]);
