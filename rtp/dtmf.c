@@ -19,7 +19,10 @@
  *   reordered updates are harmless; the first end packet (E bit) closes
  *   the event and reports the duration; the retransmitted end packets,
  *   and anything arriving after the end, are repeats and ignored.
- * - older: a late packet of an earlier event, ignored.
+ * - older: a late packet of an earlier event, ignored -- unless it is
+ *   older by more than DTMF_RX_RESET_S of media: no packet is that late,
+ *   so the sender's timestamps went back (a restarted stream, a replayed
+ *   recording) and it is a new key press.
  * Sequence numbers play no part, so their wrap cannot confuse it; packets
  * are taken in arrival order, not through the jitter buffer.
  *
@@ -193,6 +196,13 @@ static void rx_report_one(struct dtmf_rx *rx, uint8_t code, bool end,
 	}
 	else {
 		d = (int32_t)(ts - rx->ts);
+	}
+
+	if (d < 0 && (uint64_t)-(int64_t)d >
+	    (uint64_t)DTMF_RX_RESET_S * rx->clock) {
+		/* the timestamps went back: a new stream, a new press */
+		d = 1;
+		rx->open = false;
 	}
 
 	if (d < 0) {

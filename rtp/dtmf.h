@@ -39,6 +39,9 @@ struct rtpkt;
 #define DTMF_VOLUME        10
 /** An event not updated for this long is over (end packets lost) [ms] */
 #define DTMF_RX_TIMEOUT_MS 500
+/** An event this much older than the latest [s] is a new one: the
+ *  sender's timestamps went back */
+#define DTMF_RX_RESET_S    5
 /** Shortest and longest key press the generator plays [ms] */
 #define DTMF_TX_MIN_MS     10
 #define DTMF_TX_MAX_MS     10000
