@@ -200,9 +200,10 @@ static void rx_report_one(struct dtmf_rx *rx, uint8_t code, bool end,
 
 	if (d < 0 && (uint64_t)-(int64_t)d >
 	    (uint64_t)DTMF_RX_RESET_S * rx->clock) {
-		/* the timestamps went back: a new stream, a new press */
+		/* the timestamps went back: a new stream, a new press;
+		   an event still open ends without its end packet */
+		rx_close_lost(rx);
 		d = 1;
-		rx->open = false;
 	}
 
 	if (d < 0) {
