@@ -618,6 +618,16 @@ static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
 }
 
 
+/* one datagram and its source; negative when the socket is drained */
+static ssize_t udp_recv(int fd, uint8_t *buf, size_t size, struct sa *src)
+{
+	sa_init(src, AF_UNSPEC);
+	src->len = sizeof(src->u);
+
+	return recvfrom(fd, buf, size, 0, &src->u.sa, &src->len);
+}
+
+
 static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mcall *mc = io->data;
@@ -628,12 +638,8 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	for (int i = 0; i < RX_BATCH; i++) {
 		struct sa src;
-		ssize_t n;
+		ssize_t n = udp_recv(mc->rtp_fd, buf, sizeof(buf), &src);
 
-		sa_init(&src, AF_UNSPEC);
-		src.len = sizeof(src.u);
-		n = recvfrom(mc->rtp_fd, buf, sizeof(buf), 0, &src.u.sa,
-			     &src.len);
 		if (n < 0)
 			break;
 
@@ -663,12 +669,8 @@ static void rtcp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	for (int i = 0; i < RX_BATCH; i++) {
 		struct sa src;
-		ssize_t n;
+		ssize_t n = udp_recv(mc->rtcp_fd, buf, sizeof(buf), &src);
 
-		sa_init(&src, AF_UNSPEC);
-		src.len = sizeof(src.u);
-		n = recvfrom(mc->rtcp_fd, buf, sizeof(buf), 0, &src.u.sa,
-			     &src.len);
 		if (n < 0)
 			break;
 
