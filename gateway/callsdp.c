@@ -11,10 +11,19 @@
  *
  * The chosen codec is sticky: a re-INVITE (hold, unhold, new address) must
  * offer it again, else the re-INVITE gets 488 and the call stays as it was.
+ *
+ * SRTP (SDES, RFC 4568). The trunk's media_encryption decides the
+ * transport: none takes RTP/AVP only, srtp_optional takes RTP/AVP or
+ * RTP/SAVP, whichever the peer offers, srtp_required takes RTP/SAVP only
+ * (libre answers another transport with port 0, which we refuse as 488).
+ * With RTP/SAVP the first a=crypto line of the peer's that we can use
+ * (a suite we speak, no MKI, no session parameters) gives the peer's key;
+ * ours, random per call, goes in our a=crypto with the same tag.
  */
 #include <errno.h>
 #include <string.h>
 #include "cb_re.h"
+#include "srtpx.h"
 #include "callsdp.h"
 
 struct callsdp {
@@ -24,6 +33,8 @@ struct callsdp {
 	size_t prefc;
 	enum codec_id chosen;     /**< CODEC_NONE until agreed */
 	bool mux_offered;
+	enum callsdp_srtp srtp;   /**< policy                  */
+	struct srtpx_crypto local;/**< our key; suite NONE until used */
 };
 
 
@@ -62,11 +73,13 @@ static int add_codec(struct sdp_media *m, enum codec_id c)
  * @param laddr  Local RTP address and port (written in c= and m=)
  * @param prefs  Codec preference, most wanted first
  * @param prefc  Number of entries in prefs (0 = default order)
+ * @param srtp   Media encryption policy
  *
  * @return 0 if success, otherwise errorcode
  */
 int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
-		  const enum codec_id *prefs, size_t prefc)
+		  const enum codec_id *prefs, size_t prefc,
+		  enum callsdp_srtp srtp)
 {
 	static const enum codec_id defprefs[] = CODEC_DEFAULT_PREFS;
 	struct callsdp *cs;
@@ -80,6 +93,7 @@ int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 		return ENOMEM;
 
 	cs->chosen = CODEC_NONE;
+	cs->srtp = srtp;
 
 	if (!prefc) {
 		prefs = defprefs;
@@ -99,9 +113,22 @@ int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 		goto out;
 
 	err = sdp_media_add(&cs->m, cs->sess, "audio", sa_port(laddr),
+			    srtp == CALLSDP_SRTP_REQUIRED ? "RTP/SAVP" :
 			    "RTP/AVP");
 	if (err)
 		goto out;
+
+	if (srtp == CALLSDP_SRTP_OPTIONAL)
+		err = sdp_media_set_alt_protos(cs->m, 2, "RTP/AVP",
+					       "RTP/SAVP");
+	if (err)
+		goto out;
+
+	/* our key for the whole call, used only if SRTP is agreed */
+	err = srtpx_key_random(cs->local.key);
+	if (err)
+		goto out;
+	cs->local.tag = 1;
 
 	for (size_t i = 0; i < cs->prefc; i++) {
 		err = add_codec(cs->m, cs->prefs[i]);
@@ -159,6 +186,62 @@ bool callsdp_codec_offered(const struct callsdp *cs, enum codec_id codec)
 	const struct sdp_format *f = cs ? codec_format(cs, codec) : NULL;
 
 	return f && f->sup;
+}
+
+
+struct crypto_pick {
+	struct srtpx_crypto remote;
+	bool found;
+};
+
+
+static bool crypto_apply(const char *name, const char *value, void *arg)
+{
+	struct crypto_pick *cp = arg;
+
+	(void)name;
+
+	if (srtpx_crypto_decode(&cp->remote, value))
+		return false;   /* not one we can use: try the next line */
+
+	cp->found = true;
+	return true;
+}
+
+
+/* SRTP: the peer's key from its a=crypto, ours in our answer/offer */
+static int crypto_settle(struct callsdp *cs, struct media_params *res)
+{
+	struct crypto_pick cp;
+	char attr[SRTPX_ATTR_MAX];
+	int err;
+
+	res->srtp_suite = SRTPX_NONE;
+
+	if (strcmp(sdp_media_proto(cs->m), "RTP/SAVP")) {
+		sdp_media_del_lattr(cs->m, "crypto");
+		return cs->srtp == CALLSDP_SRTP_REQUIRED ? ENOTSUP : 0;
+	}
+
+	memset(&cp, 0, sizeof(cp));
+	(void)sdp_media_rattr_apply(cs->m, "crypto", crypto_apply, &cp);
+	if (!cp.found)
+		return ENOTSUP;   /* RTP/SAVP without a usable key: 488 */
+
+	cs->local.tag = cp.remote.tag;
+	cs->local.suite = cp.remote.suite;
+	err = srtpx_crypto_encode(attr, sizeof(attr), &cs->local);
+	if (err)
+		return err;
+	err = sdp_media_set_lattr(cs->m, true, "crypto", "%s", attr);
+	if (err)
+		return err;
+
+	res->srtp_suite = cp.remote.suite;
+	memcpy(res->srtp_rx_key, cp.remote.key, SRTPX_KEY_LEN);
+	memcpy(res->srtp_tx_key, cs->local.key, SRTPX_KEY_LEN);
+
+	return 0;
 }
 
 
@@ -253,7 +336,7 @@ static int settle(struct callsdp *cs, struct media_params *res)
 	else
 		sdp_media_del_lattr(cs->m, "rtcp-mux");
 
-	return 0;
+	return crypto_settle(cs, res);
 }
 
 
@@ -335,6 +418,20 @@ int callsdp_encode(struct callsdp *cs, struct mbuf **mbp, bool offer)
 				   (!strcasecmp(f->name, "telephone-event") ||
 				    !strcasecmp(f->name, "CN")));
 		}
+	}
+
+	if (offer && !strcmp(sdp_media_proto(cs->m), "RTP/SAVP")) {
+		char attr[SRTPX_ATTR_MAX];
+		int err;
+
+		if (cs->local.suite == SRTPX_NONE)
+			cs->local.suite = SRTPX_AES_CM_128_HMAC_SHA1_80;
+		err = srtpx_crypto_encode(attr, sizeof(attr), &cs->local);
+		if (!err)
+			err = sdp_media_set_lattr(cs->m, true, "crypto", "%s",
+						  attr);
+		if (err)
+			return err;
 	}
 
 	return sdp_encode(mbp, cs->sess, offer);

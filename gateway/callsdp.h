@@ -20,8 +20,16 @@ enum {
 
 struct callsdp;
 
+/** Media encryption a call may or must use (the trunk's setting) */
+enum callsdp_srtp {
+	CALLSDP_SRTP_NONE = 0,    /**< RTP/AVP only                     */
+	CALLSDP_SRTP_OPTIONAL,    /**< RTP/AVP, or RTP/SAVP if offered  */
+	CALLSDP_SRTP_REQUIRED,    /**< RTP/SAVP only                    */
+};
+
 int  callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
-		   const enum codec_id *prefs, size_t prefc);
+		   const enum codec_id *prefs, size_t prefc,
+		   enum callsdp_srtp srtp);
 int  callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 			struct media_params *res);
 int  callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,

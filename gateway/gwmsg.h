@@ -82,6 +82,9 @@ struct media_params {
 	struct sa raddr_rtcp; /**< where to send RTCP             */
 	bool rtcp_mux;        /**< RTCP shares the RTP port       */
 	struct media_dir dir; /**< what we may do                 */
+	int srtp_suite;       /**< enum srtpx_suite, 0: plain RTP */
+	uint8_t srtp_tx_key[30]; /**< ours: what we encrypt with   */
+	uint8_t srtp_rx_key[30]; /**< the peer's                   */
 };
 
 /** SIP thread -> worker, for everything but CALL_START */
@@ -99,6 +102,7 @@ struct media_stats {
 	uint64_t rtp_tx;          /**< RTP packets sent                */
 	uint64_t rtp_foreign;     /**< packets dropped: wrong source   */
 	uint64_t rtp_bad;         /**< packets dropped: malformed/PT   */
+	uint64_t srtp_fail;       /**< SRTP/SRTCP failing auth/replay  */
 	uint64_t ws_tx_media;     /**< media messages to the agent     */
 	uint64_t ws_rx_media;     /**< media messages from the agent   */
 	uint64_t agent_bytes;     /**< agent audio received [bytes]    */

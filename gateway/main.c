@@ -54,6 +54,7 @@
 #include "msgq.h"
 #include "settings.h"
 #include "sipgw.h"
+#include "srtpx.h"
 #include "store.h"
 #include "worker.h"
 
@@ -322,6 +323,12 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	err = srtpx_init();
+	if (err) {
+		log_error("libsrtp2 init failed");
+		goto out;
+	}
+
 	err = store_open(&gw.store, gw.set->state_file,
 			 gw.set->state_seed[0] ? gw.set->state_seed : NULL,
 			 errbuf, sizeof(errbuf));
@@ -399,6 +406,7 @@ int main(int argc, char *argv[])
 	gw.store = mem_deref(gw.store);
 	gw.set = mem_deref(gw.set);
 
+	srtpx_close();
 	libre_close();
 	tmr_debug();
 	mem_debug();

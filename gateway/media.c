@@ -34,6 +34,7 @@
 #include "opusc.h"
 #include "playq.h"
 #include "rtpkt.h"
+#include "srtpx.h"
 #include "twilio.h"
 #include "worker.h"
 #include "xcode.h"
@@ -92,6 +93,11 @@ struct mcall {
 	bool dtmf_on;
 	struct dtmf_rx dtmf_rx;       /**< key presses from the caller     */
 	struct dtmf_tx dtmf_tx;       /**< key presses from the agent      */
+
+	/* SRTP, when agreed in SDP */
+	struct srtpx *srtp;
+	int srtp_suite;
+	uint8_t srtp_tx_key[SRTPX_KEY_LEN], srtp_rx_key[SRTPX_KEY_LEN];
 
 	/* RTCP */
 	struct rtcpx rtcp;
@@ -554,19 +560,24 @@ static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt,
 }
 
 
-static void rtcp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
+static void rtcp_packet(struct mcall *mc, uint8_t *buf, size_t len,
 			const struct sa *src)
 {
 	/* RTCP from anyone but the media source is not ours to believe */
 	if (!mc->rtcp_on || !sa_cmp(src, latch_remote(&mc->latch), SA_ADDR))
 		return;
 
+	if (mc->srtp && srtpx_unprotect(mc->srtp, buf, &len, true)) {
+		++mc->st.srtp_fail;
+		return;
+	}
+
 	(void)rtcpx_decode(&mc->rtcp, buf, len, worker_now_us(),
 			   rtcpx_ntp_now());
 }
 
 
-static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
+static void rtp_packet(struct mcall *mc, uint8_t *buf, size_t len,
 		       const struct sa *src)
 {
 	uint64_t now = worker_now_us();
@@ -574,6 +585,12 @@ static void rtp_packet(struct mcall *mc, const uint8_t *buf, size_t len,
 
 	if (rtpkt_is_rtcp(buf, len)) {
 		rtcp_packet(mc, buf, len, src);   /* rtcp-mux */
+		return;
+	}
+
+	/* SRTP: nothing unauthenticated gets further, not even the latch */
+	if (mc->srtp && srtpx_unprotect(mc->srtp, buf, &len, false)) {
+		++mc->st.srtp_fail;
 		return;
 	}
 
@@ -681,7 +698,7 @@ static void rtcp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 static void rtcp_send(struct mcall *mc, bool bye)
 {
-	uint8_t buf[RTCPX_BUF_SIZE];
+	uint8_t buf[RTCPX_BUF_SIZE + SRTPX_TRAILER];
 	const struct sa *dst;
 	struct sa rtcp_dst;
 	size_t len = 0;
@@ -689,8 +706,11 @@ static void rtcp_send(struct mcall *mc, bool bye)
 	if (!mc->rtcp_on || (!mc->mp.dir.send && !mc->mp.dir.recv))
 		return;
 
-	if (rtcpx_encode(&mc->rtcp, buf, sizeof(buf), &len, bye,
+	if (rtcpx_encode(&mc->rtcp, buf, RTCPX_BUF_SIZE, &len, bye,
 			 worker_now_us(), rtcpx_ntp_now()))
+		return;
+
+	if (mc->srtp && srtpx_protect(mc->srtp, buf, &len, sizeof(buf), true))
 		return;
 
 	/* RTCP follows the latched media source: same host, RTCP port */
@@ -743,14 +763,14 @@ static void tx_arm(struct mcall *mc, uint64_t now)
 
 static void tx_frame(struct mcall *mc)
 {
-	uint8_t pkt[RTPKT_HDR_SIZE + 1500];
+	uint8_t pkt[RTPKT_HDR_SIZE + 1500 + SRTPX_TRAILER];
 	uint8_t agent[2880 * 2];
 	const struct sa *dst;
 	struct dtmf_pkt dp;
 	uint8_t pt = (uint8_t)mc->mp.pt;
 	bool marker = mc->tx_marker;
 	uint32_t ts = mc->ts;
-	size_t n;
+	size_t n, len;
 	int plen;
 
 	/* an agent's key press replaces the audio of this packet time; the
@@ -770,7 +790,7 @@ static void tx_frame(struct mcall *mc)
 		       mc->outframe_size - n);
 
 	plen = xcode_encode(mc->xc, agent, mc->outframe_size,
-			    pkt + RTPKT_HDR_SIZE, sizeof(pkt) - RTPKT_HDR_SIZE);
+			    pkt + RTPKT_HDR_SIZE, 1500);
 	if (plen < 0)
 		return;
 
@@ -793,9 +813,12 @@ static void tx_frame(struct mcall *mc)
 	if (!mc->mp.dir.send || !sa_isset(latch_remote(&mc->latch), SA_ALL))
 		return;
 
+	len = RTPKT_HDR_SIZE + (size_t)plen;
+	if (mc->srtp && srtpx_protect(mc->srtp, pkt, &len, sizeof(pkt), false))
+		return;
+
 	dst = latch_remote(&mc->latch);
-	if (sendto(mc->rtp_fd, pkt, RTPKT_HDR_SIZE + (size_t)plen, 0,
-		   &dst->u.sa, dst->len) > 0) {
+	if (sendto(mc->rtp_fd, pkt, len, 0, &dst->u.sa, dst->len) > 0) {
 		++mc->st.rtp_tx;
 		if (mc->rtcp_on)
 			rtcpx_rtp_sent(&mc->rtcp, mc->ts - mc->tx_samples,
@@ -866,6 +889,7 @@ static void mcall_destructor(void *arg)
 	}
 	mem_deref(mc->jb);
 	mem_deref(mc->xc);
+	mem_deref(mc->srtp);
 	worker_call_remove(mc->w, &mc->he);
 	alink_close(mc->link, "call ended");
 	mem_deref(mc->pq);
@@ -952,6 +976,30 @@ int mcall_start(struct worker *w, struct media_start *ms)
 }
 
 
+/* (re)create the SRTP session when the keys agreed in SDP change */
+static void srtp_setup(struct mcall *mc, const struct media_params *mp)
+{
+	if (mp->srtp_suite == mc->srtp_suite &&
+	    !memcmp(mp->srtp_tx_key, mc->srtp_tx_key, SRTPX_KEY_LEN) &&
+	    !memcmp(mp->srtp_rx_key, mc->srtp_rx_key, SRTPX_KEY_LEN))
+		return;
+
+	mc->srtp = mem_deref(mc->srtp);
+	mc->srtp_suite = mp->srtp_suite;
+	memcpy(mc->srtp_tx_key, mp->srtp_tx_key, SRTPX_KEY_LEN);
+	memcpy(mc->srtp_rx_key, mp->srtp_rx_key, SRTPX_KEY_LEN);
+
+	if (mp->srtp_suite == SRTPX_NONE)
+		return;
+
+	if (srtpx_alloc(&mc->srtp, (enum srtpx_suite)mp->srtp_suite,
+			mp->srtp_tx_key, mp->srtp_rx_key)) {
+		log_warn("call %s: SRTP set-up failed", mc->ms->ids.call_sid);
+		end_request(mc, END_SIP_ERROR, "SRTP set-up failed");
+	}
+}
+
+
 static void set_params(struct mcall *mc, const struct media_params *mp)
 {
 	bool first = !mc->have_mp;
@@ -972,6 +1020,8 @@ static void set_params(struct mcall *mc, const struct media_params *mp)
 		/* a new SDP address is where media comes from now */
 		(void)latch_set_sdp(&mc->latch, &mp->raddr);
 	}
+
+	srtp_setup(mc, mp);
 }
 
 

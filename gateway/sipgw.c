@@ -556,6 +556,17 @@ static json_t *custom_params(const struct sip_msg *msg,
 }
 
 
+/* the trunk's media encryption, for its inbound calls too */
+static enum callsdp_srtp srtp_policy(const struct trunk *t)
+{
+	switch (t->outbound.media_encryption) {
+	case TRUNK_MEDIA_ENC_SRTP_OPTIONAL: return CALLSDP_SRTP_OPTIONAL;
+	case TRUNK_MEDIA_ENC_SRTP_REQUIRED: return CALLSDP_SRTP_REQUIRED;
+	default:                            return CALLSDP_SRTP_NONE;
+	}
+}
+
+
 static struct worker *pick_worker(struct sipgw *gw)
 {
 	struct worker *best = NULL;
@@ -956,7 +967,8 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 
 	codec_prefs(rt, prefs, &prefc);
 	sdp_laddr(gw, msg, &socks, &laddr);
-	err = callsdp_alloc(&call->sdp, &laddr, prefs, prefc);
+	err = callsdp_alloc(&call->sdp, &laddr, prefs, prefc,
+			    srtp_policy(rt->trunk));
 	if (err) {
 		reply_503(gw, msg, "SDP set-up failed");
 		goto out;
@@ -966,7 +978,8 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		err = callsdp_offer_recv(call->sdp, msg->mb, &call->mp);
 		if (err == ENOTSUP) {
 			refuse(gw, msg, 488, "Not Acceptable Here",
-			       "no supported codec offered");
+			       "no supported codec, transport or key "
+			       "offered");
 			goto out;
 		}
 		else if (err) {
