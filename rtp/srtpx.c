@@ -63,7 +63,8 @@ int srtpx_crypto_decode(struct srtpx_crypto *c, const char *val)
 		     "[^]*", &tag, NULL, &suite, NULL, &key, &rest))
 		return strstr(val, "inline:") ? EBADMSG : ENOTSUP;
 
-	if (tag.l > 9)
+	/* the tag starts the value (re_regex() would find one further on) */
+	if (tag.p != val || tag.l > 9)
 		return EBADMSG;
 	c->tag = pl_u32(&tag);
 
@@ -92,6 +93,16 @@ int srtpx_crypto_decode(struct srtpx_crypto *c, const char *val)
 			if (i < rest.l)
 				return ENOTSUP;
 		}
+	}
+
+	/* 30 bytes are 40 base64 characters without padding; libre's
+	   decoder reads any other character as 0 and drops a ragged tail */
+	if (key.l != 40)
+		return EBADMSG;
+	for (size_t i = 0; i < key.l; i++) {
+		if (!isalnum((unsigned char)key.p[i]) && key.p[i] != '+' &&
+		    key.p[i] != '/')
+			return EBADMSG;
 	}
 
 	err = base64_decode(key.p, key.l, raw, &rawlen);
