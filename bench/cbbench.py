@@ -390,7 +390,7 @@ class Rig:
              "--codec", a.codec, "--stamp", a.stamp,
              "--period-ms", str(a.period_ms), "--cps", str(a.cps)]
             + (["--tcp"] if a.sip_tcp else []) + a.loadgen_arg,
-            self.out, cpu=cpu_load, rt=a.rt)
+            self.out, cpu=cpu_load, rt=a.rt + 10 if a.rt else 0)
         # both answer once their set-up is done (audio loaded, tape made)
         self.agent.cmd("reset", timeout=30)
         self.gen.cmd("reset", timeout=60)
@@ -506,14 +506,15 @@ class Window:
             self.udp[k] = self.udp.get(k, 0) + v
 
 
-def measure(rig, calls, hold, perf=None):
+def measure(rig, calls, hold, perf=None, stop_on_spoil=False):
     """Hold the current load for `hold` s of clean windows; the figures.
 
     The hold is cut into windows of --window s. A window in which other
     processes on the machine used more than --max-foreign of a core is
     dropped (both load processes forget its figures too) and the hold
     goes on, up to --max-wall times its length. If no window was clean by
-    then, the last one is kept and the step is marked invalid.
+    then, the last one is kept and the step is marked invalid. With
+    stop_on_spoil, the first spoiled window ends the measurement (None).
     """
     a = rig.a
     rig.gen.cmd("reset")
@@ -559,6 +560,13 @@ def measure(rig, calls, hold, perf=None):
             rig.gen.cmd("drop")
             rig.agent.cmd("drop")
             dropped.append(round(w.foreign_pct(), 1))
+            if stop_on_spoil:
+                if perf_proc:
+                    finish_perf(perf_proc)
+                if strace_proc:
+                    strace_proc.send_signal(signal.SIGINT)
+                    strace_proc.wait(30)
+                return None
         if last_chance:
             break
     g = rig.gen.cmd("stats")
@@ -710,8 +718,10 @@ def validity(a, r):
                    (late["p99"] / 1000))
     if r["gen_skipped"]:
         why.append("generator skipped %d frames" % r["gen_skipped"])
-    if r["foreign_cpu_pct"] > a.max_foreign:
-        why.append("other processes used %.0f%% CPU" % r["foreign_cpu_pct"])
+    if not r.get("clean", True):
+        why.append("other processes disturbed it (%.0f%% of a core)" %
+                   max([r["foreign_cpu_pct"], r.get("setup_foreign_pct", 0)]
+                       + r.get("windows_dropped", [])))
     return "; ".join(why) or None
 
 
@@ -924,27 +934,42 @@ def calls_up(a, rig, n):
 
 
 def step_up(a, rig, n, idle_rss, idle_fds):
-    """Go to n calls, let it settle, measure."""
-    setup, rate = calls_up(a, rig, n)
-    time.sleep(a.settle)
+    """Go to n calls, let it settle, measure.
+
+    A step counts only if nothing else on the machine disturbed it, from
+    the set-up of its calls to the end of the hold: a stall leaves traces
+    in the calls (a jitter buffer that grew, agent audio queued behind the
+    stall) that later clean windows would still show. So when other
+    processes used more than --max-foreign of a core during the set-up or
+    during any window, the step is done again with fresh calls, up to
+    --retries times, and marked invalid if it never ran clean.
+    """
     perf = os.path.join(rig.out, "perf-%d" % n) \
         if a.perf and (a.perf_calls in (0, n)) else None
-    r = measure(rig, n, a.hold, perf=perf)
-    # a shared machine: while others' work spoils the step, do it again
-    # with fresh calls (a stall leaves traces in the calls: grown jitter
-    # buffers, agent audio queued behind the stall)
-    for attempt in range(a.retries):
-        if r["foreign_cpu_pct"] <= a.max_foreign:
-            break
-        log("step %d: other processes used %.0f%% CPU, again with fresh "
-            "calls" % (n, r["foreign_cpu_pct"]))
-        rig.gen.cmd("hangup")
-        wait_idle(rig)
-        time.sleep(2)
+    for attempt in range(1 + a.retries):
+        if attempt:
+            rig.gen.cmd("hangup")
+            wait_idle(rig)
+            time.sleep(2)
+        s0 = Sample(rig.pids())
         setup, rate = calls_up(a, rig, n)
         time.sleep(a.settle)
-        r = measure(rig, n, a.hold, perf=perf)
-        r["retried"] = attempt + 1
+        setup_foreign = Window(s0, Sample(rig.pids())).foreign_pct()
+        last = attempt == a.retries
+        r = None
+        if setup_foreign <= a.max_foreign or last:
+            r = measure(rig, n, a.hold, perf=perf, stop_on_spoil=not last)
+        if r is not None:
+            r["setup_foreign_pct"] = round(setup_foreign, 1)
+            r["clean"] = setup_foreign <= a.max_foreign and \
+                not r["windows_dropped"] and \
+                r["foreign_cpu_pct"] <= a.max_foreign
+            if r["clean"] or last:
+                break
+        log("step %d: disturbed by other processes (%.0f%% of a core "
+            "during set-up%s), again with fresh calls" %
+            (n, setup_foreign, ", a window spoiled" if r is None else ""))
+    r["attempts"] = attempt + 1
     r["setup"] = setup
     r["setup_rate"] = rate
     r["setup_failed"] = setup["failed"]
@@ -1229,7 +1254,7 @@ def parse_args(argv):
     k.add_argument("--max-foreign", type=float, default=10.0,
                    help="invalid step: CPU used by other processes on the "
                    "machine [%% of a core]")
-    k.add_argument("--retries", type=int, default=2,
+    k.add_argument("--retries", type=int, default=4,
                    help="set a step up again with fresh calls when other "
                    "processes spoiled all of it, up to this many times")
     k.add_argument("--window", type=float, default=5.0,
@@ -1250,9 +1275,11 @@ def parse_args(argv):
     g.add_argument("--cpu-load", type=int, default=1)
     g.add_argument("--no-pin", action="store_true")
     g.add_argument("--rt", type=int, default=10, metavar="PRIO",
-                   help="run the load processes SCHED_FIFO at this "
-                   "priority, so that nothing else on their core delays "
-                   "a send or a receive time stamp (0: normal priority; "
+                   help="run the agent simulator SCHED_FIFO at this "
+                   "priority and the generator 10 above it, so that "
+                   "nothing else on their core delays a send or a "
+                   "receive time stamp, and a burst of agent work never "
+                   "delays the generator's pacing (0: normal priority; "
                    "needs root or CAP_SYS_NICE)")
     g.add_argument("--perf", action="store_true",
                    help="profile the gateway with perf during a step")
@@ -1323,9 +1350,14 @@ def parse_args(argv):
     return a
 
 
+def on_sigterm(signum, frame):
+    raise HarnessError("terminated by signal %d" % signum)
+
+
 def main(argv):
     global rig_period_s
     a = parse_args(argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
     os.makedirs(a.out, exist_ok=True)
     rig_period_s = a.period_ms / 1000.0
     if not a.external:
