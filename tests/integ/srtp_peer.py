@@ -261,7 +261,7 @@ class Peer:
         self._ndec = 0               # raw_in entries decrypted
         self.dest = None
         self.lock = threading.Lock()
-        self.raw_in = []             # (t, "rtp"|"rtcp" port, bytes)
+        self.raw_in = []             # (t, "rtp"|"rtcp" port, bytes, source)
         self.rtp_in = []             # (t, status, plain or None)
         self.rtcp_in = []            # (t, port kind, status, plain or None)
         self.sent = []               # (t, how, kind, bytes on the wire)
@@ -403,7 +403,7 @@ class Peer:
                 return
             todo = self.raw_in[self._ndec:]
             self._ndec = len(self.raw_in)
-        for t, kind, data in todo:
+        for t, kind, data, _src in todo:
             if is_rtcp(data):
                 st, plain = self.rx_rtcp.unprotect(data, rtcp=True)
                 with self.lock:
@@ -451,11 +451,11 @@ class Peer:
                 kind = "rtp" if s is self.rtp_sock else "rtcp"
                 for _ in range(64):
                     try:
-                        data, _src = s.recvfrom(65535)
+                        data, src = s.recvfrom(65535)
                     except (BlockingIOError, OSError):
                         break
                     with self.lock:
-                        self.raw_in.append((now, kind, data))
+                        self.raw_in.append((now, kind, data, src))
                         if not is_rtcp(data) and len(data) >= 12 and \
                                 self.gw_ssrc is None:
                             self.gw_ssrc = struct.unpack("!I",

@@ -25,7 +25,9 @@ Three trunks, one per `outbound.media_encryption`, each with a number:
   - a carrier that encrypts with a key other than the one it offered gets
     nothing to the agent, and `stats.srtp_fail` counts every packet; wrong
     keys, plain RTP, replays and tampered packets mixed into a good stream
-    change nothing the agent hears, and each is counted.
+    change nothing the agent hears, and each is counted; a stream of
+    forged packets from another address never moves the media there
+    (refused before the latch).
 """
 
 import base64
@@ -224,7 +226,17 @@ class SrtpTest(callenv.CallTestCase):
     def check_gateway_srtp(self, peer, suite, mux):
         """What the gateway sent: all SRTP/SRTCP under its key."""
         tag_len = sp.SUITES[suite]
-        rtp_raw = [d for _, k, d in peer.raw_in if not sp.is_rtcp(d)]
+        gw_port = peer.dest[1]
+        rtp_raw = [d for _, _, d, _ in peer.raw_in if not sp.is_rtcp(d)]
+        # RTP from the answer's port; RTCP from the port above it, or,
+        # with rtcp-mux, from the RTP port too (RFC 5761)
+        self.assertEqual({(src, k) for _, k, d, src in peer.raw_in
+                          if not sp.is_rtcp(d)},
+                         {(("127.0.0.1", gw_port), "rtp")})
+        self.assertEqual({(src, k) for _, k, d, src in peer.raw_in
+                          if sp.is_rtcp(d)},
+                         {(("127.0.0.1", gw_port + (0 if mux else 1)),
+                           "rtp" if mux else "rtcp")})
         self.assertGreater(len(rtp_raw), 100)
         self.assertEqual({len(d) for d in rtp_raw}, {12 + 160 + tag_len},
                          "RTP: header, 160 bytes, the %s tag" % suite)
@@ -251,7 +263,7 @@ class SrtpTest(callenv.CallTestCase):
         self.assertEqual({k for _, k, _, _ in rtcp},
                          {"rtp" if mux else "rtcp"})
         self.assertEqual([st for _, _, st, _ in rtcp], [sp.OK] * len(rtcp))
-        raw = [d for _, k, d in peer.raw_in if sp.is_rtcp(d)]
+        raw = [d for _, _, d, _ in peer.raw_in if sp.is_rtcp(d)]
         for (_, _, _, p), d in zip(rtcp, raw):
             self.assertEqual(len(d), len(p) + sp.SRTCP_ADDED)
             self.assertTrue(d[len(p)] & 0x80, "E flag: encrypted")
@@ -357,6 +369,60 @@ class SrtpTest(callenv.CallTestCase):
                 self.assertEqual(st["srtp_fail"], forged, st)
                 self.assertEqual(st["rtp_rx"], len(sig) // 160, st)
                 self.check_carrier_rr(peer, st)
+
+    def test_08_forged_source_cannot_move_the_media(self):
+        """A steady stream of wrong-key packets from another address while
+        the carrier is quiet (what would take over the latch if it were
+        plain RTP): the gateway keeps sending to the carrier, never to
+        that address, and counts every forged packet."""
+        forged_n = 50
+        attacker = sp.socket.socket(sp.socket.AF_INET,
+                                    sp.socket.SOCK_DGRAM)
+        attacker.bind(("127.0.0.1", 0))
+        attacker.setblocking(False)
+        fake = sp.Session(S80, sp.random_key(), inbound=False)
+        env = self.env
+        sig = gensig.generate("frames", "ulaw", 2.0, seed=38)
+        before = len(env.agents[0].rec.conns())
+        peer = sp.Peer(S80, rr=RR)
+        try:
+            run = self.offer(N_REQ, "RTP/SAVP", [peer.crypto_attr(4)],
+                             peer, hold=4500, name="forged-source")
+            m = self.final(run)
+            self.assertEqual(m.code, 200, m.first)
+            port, _, _, cryptos, _ = sp.parse_answer(m.body)
+            peer.set_rx_key(cryptos[0][2])
+            peer.play(("127.0.0.1", port), peer.rtp_plan(sig))
+            # once the carrier is quiet, so a plain RTP latch would move
+            peer.wait_sent(15)
+            t0 = time.monotonic() + 0.1
+            for k in range(forged_n):      # 20 ms apart, absolute times
+                time.sleep(max(0.0, t0 + 0.02 * k - time.monotonic()))
+                pkt = sp.rtp_header(500 + k, 160 * k, 0xBAD0BAD) + \
+                    bytes([0x55]) * 160
+                attacker.sendto(fake.protect(pkt), ("127.0.0.1", port))
+            res = run.wait()
+            env.wait_idle()
+            got = []
+            for _ in range(10000):
+                try:
+                    got.append(attacker.recv(2048))
+                except BlockingIOError:
+                    break
+        finally:
+            peer.close()
+            attacker.close()
+            fake.close()
+        self.assertEqual(res.rc, 0, res.summary())
+        self.assertEqual(got, [], "the gateway sent media to the forger")
+        conn = self.agent_conn(before)
+        rep = gensig.check_frames(sig, conn.inbound_audio)
+        self.assertTrue(rep.exact, "carrier -> agent: %s" % rep)
+        self.check_gateway_srtp(peer, S80, False)
+        st = self.call_stats(conn)["stats"]
+        self.assertEqual(st["srtp_fail"], forged_n, st)
+        self.assertEqual(st["rtp_foreign"], 0, "refused before the "
+                         "latch saw them: %s" % st)
 
     def test_zz_nothing_left(self):
         """After every call: no fd or thread left over."""
