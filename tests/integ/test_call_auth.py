@@ -30,7 +30,6 @@ import re
 import secrets
 import tempfile
 import time
-import unittest
 
 import callenv
 import cbtest

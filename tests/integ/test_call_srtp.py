@@ -31,6 +31,8 @@ Three trunks, one per `outbound.media_encryption`, each with a number:
 """
 
 import base64
+import socket
+import struct
 import time
 import unittest
 
@@ -244,12 +246,11 @@ class SrtpTest(callenv.CallTestCase):
                          "authenticates under the answer's key")
         plain = peer.rtp_plain()
         self.assertEqual(len(plain), len(rtp_raw))
-        ssrcs = {sp.struct.unpack("!I", p[8:12])[0] for p in plain}
+        ssrcs = {struct.unpack("!I", p[8:12])[0] for p in plain}
         self.assertEqual(len(ssrcs), 1)
         # encrypted: the payload on the wire is not the plain one
-        enc = [d for d in rtp_raw[:20]]
         self.assertFalse(any(d[12:172] == p[12:172]
-                             for d, p in zip(enc, plain)))
+                             for d, p in zip(rtp_raw[:20], plain)))
 
         # agent -> carrier, exactly
         audio = b"".join(p[12:] for p in plain)
@@ -268,7 +269,7 @@ class SrtpTest(callenv.CallTestCase):
             self.assertEqual(len(d), len(p) + sp.SRTCP_ADDED)
             self.assertTrue(d[len(p)] & 0x80, "E flag: encrypted")
             self.assertEqual(sp.rtcp_types(p)[0], 200, "SR first")
-            self.assertEqual(sp.struct.unpack("!I", p[4:8])[0],
+            self.assertEqual(struct.unpack("!I", p[4:8])[0],
                              next(iter(ssrcs)), "SR of the RTP stream")
         self.assertIn(203, sp.rtcp_types(rtcp[-1][3]), "BYE at the end")
 
@@ -376,8 +377,7 @@ class SrtpTest(callenv.CallTestCase):
         plain RTP): the gateway keeps sending to the carrier, never to
         that address, and counts every forged packet."""
         forged_n = 50
-        attacker = sp.socket.socket(sp.socket.AF_INET,
-                                    sp.socket.SOCK_DGRAM)
+        attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         attacker.bind(("127.0.0.1", 0))
         attacker.setblocking(False)
         fake = sp.Session(S80, sp.random_key(), inbound=False)
