@@ -19,8 +19,11 @@ mkdir -p "$out"
 audio="$out/speech.wav"
 [ -f "$audio" ] || python3 "$top/bench/speechgen.py" "$audio"
 
+# GW_NICE: on a machine shared with other work, give the gateway its core
+# almost as a dedicated machine would (see README); 0 to turn off
 common="--gateway $build/gateway/callbridge --loadgen $build/bench/cb-loadgen
-        --agentsim $build/bench/cb-agentsim --audio $audio --hold $hold"
+        --agentsim $build/bench/cb-agentsim --audio $audio --hold $hold
+        --gw-nice ${GW_NICE:--20}"
 
 run() { # run NAME ARGS...
 	name=$1; shift
