@@ -399,9 +399,14 @@ int main(int argc, char *argv[])
  out:
 	tmr_cancel(&gw.tmr_linger);
 	gw.ctl = mem_deref(gw.ctl);
-	gw.sipgw = mem_deref(gw.sipgw);
+
+	/* workers stop before the SIP side goes: their last reports (calls
+	   that outlived the grace period) land in its queue, handled here */
+	sipgw_detach_workers(gw.sipgw);
 	for (unsigned i = 0; i < gw.nworkers; i++)
 		gw.workers[i] = mem_deref(gw.workers[i]);
+	sipgw_drain(gw.sipgw);
+	gw.sipgw = mem_deref(gw.sipgw);
 	gw.reg = mem_deref(gw.reg);
 	gw.store = mem_deref(gw.store);
 	gw.set = mem_deref(gw.set);

@@ -183,9 +183,13 @@ static void call_free(struct call *call, const struct media_stats *final)
 
 static int push_wmsg(struct call *call, int id, enum end_reason reason)
 {
-	struct wmsg *m = mem_zalloc(sizeof(*m), NULL);
+	struct wmsg *m;
 	int err;
 
+	if (!call->w)
+		return ENOENT;   /* workers stopped (shutdown) */
+
+	m = mem_zalloc(sizeof(*m), NULL);
 	if (!m)
 		return ENOMEM;
 
@@ -242,8 +246,9 @@ static void call_end(struct call *call, enum end_reason reason,
 
 	if (call->media_started) {
 		if (push_wmsg(call, WMSG_CALL_STOP, reason)) {
-			log_error("call %s: cannot reach its worker",
-				  call->call_sid);
+			if (call->w)
+				log_error("call %s: cannot reach its worker",
+					  call->call_sid);
 			call_free(call, NULL);
 		}
 	}
@@ -1462,6 +1467,40 @@ int sipgw_set_workers(struct sipgw *gw, struct worker **workers,
 	gw->nworkers = nworkers;
 
 	return 0;
+}
+
+
+static bool detach_apply(struct le *le, void *arg)
+{
+	struct call *call = le->data;
+
+	(void)arg;
+	call->w = NULL;
+
+	return false;
+}
+
+
+/**
+ * Forget the media workers before they stop (shutdown): from now on a
+ * call that ends cannot reach a worker and is freed at once
+ */
+void sipgw_detach_workers(struct sipgw *gw)
+{
+	if (!gw)
+		return;
+
+	gw->workers = NULL;
+	gw->nworkers = 0;
+	(void)hash_apply(gw->calls, detach_apply, NULL);
+}
+
+
+/** Handle the workers' last reports (after they stopped) */
+void sipgw_drain(struct sipgw *gw)
+{
+	if (gw)
+		msgq_drain(gw->mq);
 }
 
 

@@ -24,5 +24,7 @@ int  sipgw_set_workers(struct sipgw *gw, struct worker **workers,
 void sipgw_shutdown(struct sipgw *gw, uint32_t grace_ms,
 		    sipgw_done_h *doneh, void *arg);
 uint32_t sipgw_calls(const struct sipgw *gw);
+void sipgw_detach_workers(struct sipgw *gw);
+void sipgw_drain(struct sipgw *gw);
 
 #endif
