@@ -810,9 +810,20 @@ static void challenge(struct sipgw *gw, const struct sip_msg *msg,
 }
 
 
+static bool digest_uri_has_user(const struct pl *uri)
+{
+	struct uri u;
+
+	return uri_decode(&u, uri) || pl_isset(&u.user);
+}
+
+
 /*
  * True if the INVITE may go on. Otherwise it has been answered: 401 with a
- * challenge (no or stale credentials), 403 (wrong ones).
+ * challenge (no credentials, or right ones on a nonce past its lifetime:
+ * stale=true), 403 (wrong ones, a nonce not ours, a digest uri that is not
+ * this request's). Nonce counts are not tracked, so a captured header of
+ * this very request stays valid for the nonce's lifetime (NONCE_TTL_S).
  */
 static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
 		       const struct trunk *t)
@@ -820,7 +831,7 @@ static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
 	struct httpauth_digest_resp resp;
 	const struct sip_hdr *hdr;
 	uint8_t ha1[16];
-	int err;
+	int err, nerr;
 
 	if (!t->inbound.auth_username)
 		return true;
@@ -839,12 +850,20 @@ static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
 		return false;
 	}
 
-	err = nonce_check(gw, &resp.nonce);
-	if (err == ETIMEDOUT) {
-		challenge(gw, msg, true);
+	/* the response must be for this request: a header captured from
+	   another call cannot be replayed against another number. A digest
+	   uri without a user part (sip:host:port, as SIPp and some UAs sign)
+	   is taken as is. */
+	if (pl_cmp(&resp.uri, &msg->ruri) && digest_uri_has_user(&resp.uri)) {
+		log_notice("INVITE from %J: digest uri is not the Request-URI",
+			   &msg->src);
+		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
 		return false;
 	}
 
+	nerr = nonce_check(gw, &resp.nonce);
+
+	err = (nerr == EAUTH) ? EAUTH : 0;
 	if (!err)
 		err = md5_printf(ha1, "%r:%s:%s", &resp.username, auth_realm,
 				 t->inbound.auth_password ?
@@ -855,6 +874,12 @@ static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
 		log_notice("INVITE from %J: digest authentication failed",
 			   &msg->src);
 		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		return false;
+	}
+
+	/* right credentials on an old nonce: ask again (RFC 2617 stale) */
+	if (nerr == ETIMEDOUT) {
+		challenge(gw, msg, true);
 		return false;
 	}
 

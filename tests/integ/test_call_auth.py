@@ -300,9 +300,14 @@ class AuthTest(callenv.CallTestCase):
         uri = self.uri(N_AUTH)
 
         def line(user=USER, realm=REALM, pw=PASS, n=nonce, method="INVITE",
-                 hdr_realm=None, hdr_user=None):
-            r = digest(user, realm, pw, n, uri, method)
-            return auth_line(hdr_user or user, hdr_realm or realm, n, uri, r)
+                 hdr_realm=None, hdr_user=None, duri=None):
+            r = digest(user, realm, pw, n, duri or uri, method)
+            return auth_line(hdr_user or user, hdr_realm or realm, n,
+                             duri or uri, r)
+
+        host_only = "sip:%s" % uri.split("@", 1)[1] if "@" in uri else uri
+        other_number = uri.replace(N_AUTH, N_AUTH2) if N_AUTH in uri \
+            else "sip:+19995550100@127.0.0.1"
 
         other_mac = secrets.token_hex(16)
         flipped = mac[:-1] + ("0" if mac[-1] != "0" else "1")
@@ -310,6 +315,10 @@ class AuthTest(callenv.CallTestCase):
             # name, header line, number, answer
             ("right", line(), N_AUTH, 200),
             ("right-again", line(), N_AUTH, 200),
+            # the digest uri: this Request-URI, or host only (as SIPp
+            # signs); signed for another number it is refused
+            ("uri-host-only", line(duri=host_only), N_AUTH, 200),
+            ("uri-other-number", line(duri=other_number), N_AUTH, 403),
             ("realm-other-response-ours",
              line(hdr_realm="elsewhere"), N_AUTH, 403),
             ("realm-other-response-theirs",
@@ -359,18 +368,20 @@ class AuthTest(callenv.CallTestCase):
             self.skipTest("libcb_clockshift.so not built")
         cases = [
             # name, daemon clock offset when the nonce is made [s],
-            # final answers per CSeq
-            ("305-s-old", -305, [401, 401, 200]),
-            ("an-hour-old", -3600, [401, 401, 200]),
-            ("from-the-future", 400, [401, 401, 200]),
-            ("295-s-old", -295, [401, 200]),
+            # password, final answers per CSeq
+            ("305-s-old", -305, PASS, [401, 401, 200]),
+            ("an-hour-old", -3600, PASS, [401, 401, 200]),
+            ("from-the-future", 400, PASS, [401, 401, 200]),
+            ("295-s-old", -295, PASS, [401, 200]),
+            # stale=true only for right credentials (RFC 2617 3.2.1)
+            ("305-s-old-wrong-password", -305, "guess", [401, 403]),
         ]
         env = self.env
-        for name, offset, want in cases:
+        for name, offset, pw, want in cases:
             with self.subTest(case=name):
                 self.shift(offset)
                 try:
-                    run = self.challenge_call(N_AUTH, USER, PASS, gap=1500,
+                    run = self.challenge_call(N_AUTH, USER, pw, gap=1500,
                                               name=name).start()
                     run.wait_message(lambda m: m.dir == "recv" and
                                      m.code == 401 and m.cseq == 1, 20,
