@@ -1181,11 +1181,15 @@ def mode_overload(a, rig, res):
 
 
 def mode_soak(a, rig, res):
+    """The same load, --soak-runs times (2 by default): the gateway's RSS
+    and open fds after each run, once every call has ended. The last run
+    must not grow either over the one before it (the first run may: the
+    allocator's pools and lws's buffers warm up)."""
     n = a.soak_calls
     idle_rss, idle_fds = idle_sample(rig)
     res["idle"] = {"rss": idle_rss, "fds": idle_fds}
     runs = []
-    for i in (1, 2):
+    for i in range(1, a.soak_runs + 1):
         r = step_up(a, rig, n, idle_rss, idle_fds)
         r["knee"] = knee(a, r, runs[0] if runs else None)
         r["invalid"] = validity(a, r)
@@ -1196,25 +1200,27 @@ def mode_soak(a, rig, res):
         r["after"] = {"rss": s.rss.get("gateway", 0),
                       "fds": s.fds.get("gateway", 0)}
         runs.append(r)
-        log("soak run %d: RSS after %.1f MiB, fds after %d" %
+        log("soak run %d: RSS after %.2f MiB, fds after %d" %
             (i, r["after"]["rss"] / 2**20, r["after"]["fds"]))
-    grow = runs[1]["after"]["rss"] - runs[0]["after"]["rss"]
-    tol = max(a.soak_rss_tol_kib * 1024, 0.01 * runs[0]["after"]["rss"])
+    prev, last = runs[-2]["after"], runs[-1]["after"]
+    grow = last["rss"] - prev["rss"]
+    tol = max(a.soak_rss_tol_kib * 1024, 0.01 * prev["rss"])
     checks = {
         "rss_no_growth": grow <= tol,
-        "fds_no_growth": runs[1]["after"]["fds"] <= runs[0]["after"]["fds"],
-        "fds_back_to_idle": runs[1]["after"]["fds"] <= idle_fds,
-        "quality_run1": runs[0]["knee"] is None,
-        "quality_run2": runs[1]["knee"] is None,
+        "fds_no_growth": last["fds"] <= prev["fds"],
+        "fds_back_to_idle": last["fds"] <= idle_fds,
     }
+    for i, r in enumerate(runs):
+        checks["quality_run%d" % (i + 1)] = r["knee"] is None
     res["soak"] = {"calls": n, "hold_s": a.hold, "runs": runs,
-                   "rss_growth": grow, "rss_tolerance": tol,
+                   "rss_after": [r["after"]["rss"] for r in runs],
+                   "fds_after": [r["after"]["fds"] for r in runs],
+                   "rss_growth_last": grow, "rss_tolerance": tol,
                    "checks": checks, "pass": all(checks.values())}
     print(table(runs))
-    print("  RSS after run 1 %.2f MiB, after run 2 %.2f MiB (growth %+d KiB, "
-          "tolerance %d KiB)" % (runs[0]["after"]["rss"] / 2**20,
-                                 runs[1]["after"]["rss"] / 2**20,
-                                 grow // 1024, tol // 1024))
+    print("  RSS after each run: %s MiB; last run %+d KiB (tolerance %d "
+          "KiB)" % (", ".join("%.2f" % (r["after"]["rss"] / 2**20)
+                              for r in runs), grow // 1024, tol // 1024))
     for k, v in checks.items():
         print("  %-26s %s" % (k, "ok" if v else "FAILED"))
     return runs
@@ -1424,6 +1430,8 @@ def parse_args(argv):
                    help="its process id, for CPU/RSS/fd figures")
     o = ap.add_argument_group("overload, soak, smoke")
     o.add_argument("--soak-calls", type=int, default=100)
+    o.add_argument("--soak-runs", type=int, default=2,
+                   help="soak: identical runs; the last must not grow")
     o.add_argument("--soak-rss-tol-kib", type=int, default=1024)
     o.add_argument("--drain", type=float, default=3.0,
                    help="soak: wait after hang-up before sampling [s]")
@@ -1469,6 +1477,8 @@ def parse_args(argv):
                               [a.soak_calls]) + 100
     if a.hold <= 0 or a.cps <= 0 or a.numbers < 1:
         ap.error("--hold, --cps and --numbers must be positive")
+    if a.soak_runs < 2:
+        ap.error("--soak-runs must be 2 or more")
     return a
 
 

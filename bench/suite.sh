@@ -25,11 +25,11 @@ common="--gateway $build/gateway/callbridge --loadgen $build/bench/cb-loadgen
         --agentsim $build/bench/cb-agentsim --audio $audio --hold $hold
         --gw-nice ${GW_NICE:--20}"
 
-run() { # run NAME ARGS...
-	name=$1; shift
-	echo "== $name: $*"
+run() { # run NAME MODE ARGS...  (ARGS win over the common ones)
+	name=$1; mode=$2; shift 2
+	echo "== $name: $mode $*"
 	# a run that finds a failure (soak, overload) still leaves its results
-	$drv "$@" $common --out "$out/$name" || echo "== $name: exit $?"
+	$drv "$mode" $common "$@" --out "$out/$name" || echo "== $name: exit $?"
 }
 
 # micro-benchmarks first, on the load core, while nothing else runs
@@ -42,7 +42,7 @@ run ramp-opus ramp --steps "$steps" --codec opus
 run ramp-l16 ramp --steps "$steps" --agent-format l16 --agent-rate 16000
 run ramp-play ramp --steps "$steps" --agent-mode play
 run overload overload --max-calls 200
-run soak soak --soak-calls 200 --hold 300
+run soak soak --soak-calls 200 --hold 300 --soak-runs 3
 
 # profiles: perf at about half a core, callgrind at 20 calls
 run perf-pcmu ramp --steps 400 --perf
