@@ -13,7 +13,7 @@ out=${1:?usage: bench/suite.sh OUT [BUILD]}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${2:-$top/build-bench}
 hold=${HOLD:-30}
-steps=${STEPS:-25,50,100,200,400,600,800,1000,1200,1600}
+steps=${STEPS:-25,50,100,200,300,400,500,600,800,1000}
 drv="python3 $top/bench/cbbench.py"
 mkdir -p "$out"
 audio="$out/speech.wav"
@@ -36,11 +36,15 @@ run() { # run NAME MODE ARGS...  (ARGS win over the common ones)
 taskset -c 1 "$build/bench/cb-microbench" | tee "$out/microbench.txt"
 taskset -c 1 "$build/bench/cb-microbench" --json > "$out/microbench.json"
 
-run ramp-pcmu ramp --steps "$steps"
-run ramp-pcma ramp --steps "$steps" --codec pcma
-run ramp-opus ramp --steps "$steps" --codec opus
-run ramp-l16 ramp --steps "$steps" --agent-format l16 --agent-rate 16000
-run ramp-play ramp --steps "$steps" --agent-mode play
+# the ramps go on past the knee (--keep-going) to show the whole curve
+run ramp-pcmu ramp --steps "$steps" --keep-going
+run ramp-pcma ramp --steps "$steps" --keep-going --codec pcma
+run ramp-opus ramp --steps "${OPUS_STEPS:-25,50,100,150,200,300}" \
+	--keep-going --codec opus
+run ramp-l16 ramp --steps "$steps" --keep-going --agent-format l16 \
+	--agent-rate 16000
+run ramp-play ramp --steps "$steps" --keep-going --agent-mode play
+run setup-rate ramp --steps 400 --cps 1000 --hold 10
 run overload overload --max-calls 200
 run soak soak --soak-calls 200 --hold 300 --soak-runs 3
 
