@@ -87,6 +87,9 @@ static const struct setting_def defs[] = {
 	 "Opus encoder bitrate [bit/s]"},
 	{"resample_quality", ST_INT, F(resample_quality), 0, 10, "4",
 	 "speexdsp resampler quality"},
+	{"agent_backlog_trim_ms", ST_INT, F(agent_backlog_trim_ms), 0, 1000,
+	 "100", "drop silent frames of a real-time agent's standing "
+	 "backlog up to this size [ms]; 0: never"},
 	{"agent_tls_ca", ST_PATH_EMPTY, F(agent_tls_ca), 0, 0, "",
 	 "CA bundle (PEM) that wss:// agents must chain to; empty: system"},
 	{"account_sid", ST_SID, F(account_sid), 0, 0, "",

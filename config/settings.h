@@ -68,6 +68,7 @@ struct settings {
 	uint32_t opus_complexity;     /**< 0..10                            */
 	uint32_t opus_bitrate;        /**< [bit/s]                          */
 	uint32_t resample_quality;    /**< speexdsp quality 0..10           */
+	uint32_t agent_backlog_trim_ms; /**< trim standing backlogs [ms]    */
 	char agent_tls_ca[SETTINGS_PATH_MAX]; /**< CA bundle; "" = system   */
 	char account_sid[35];         /**< "" = derived from the host name  */
 };

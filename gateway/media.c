@@ -12,6 +12,21 @@
  * The tx tick runs on an absolute 20 ms schedule from the monotonic clock,
  * from the moment the call is answered until it ends, sending silence when
  * the agent has nothing queued, so the carrier always sees a steady stream.
+ * Its phase follows the agent: an agent that sends in real time would
+ * otherwise wait half a packet time on average, a whole one at worst, for
+ * the next tick. So the arrival of each frame into an empty queue is
+ * timed against the next tick, and once per window the tick moves (by at
+ * most PHASE_STEP_US) towards PHASE_TARGET_US after the earliest of those
+ * arrivals. The rate stays exactly one packet per packet time; only the
+ * phase drifts, slowly, to where the agent's audio is.
+ *
+ * A real-time agent's frames can still bunch (a stall on either side):
+ * then one frame more waits in the queue for the rest of the call, since
+ * frames come in and go out at the same rate. So the queue depth is
+ * watched at each tick: when over the last second it never fell below
+ * one frame yet never rose above backlog_trim_ms (more than that is an
+ * agent sending ahead of real time, whose audio is never touched), the
+ * standing frames are trimmed, each only when it is silent.
  * Marks ride in the playout queue and are echoed when the audio before
  * them has been sent. Nothing here takes a lock or allocates per packet.
  */
@@ -45,6 +60,11 @@ enum {
 	RX_BATCH       = 32,            /**< datagrams per wake-up          */
 	PLAYQ_MAX      = 8000 * 2 * 600,/**< 10 min of 16-bit 8 kHz [bytes] */
 	LATCH_NEED     = 3,             /**< packets to move to a new source */
+	PHASE_TARGET_US = 2000,         /**< agent frame before the tick     */
+	PHASE_STEP_US   = 500,          /**< most the tick moves per window  */
+	PHASE_WINDOW    = 10,           /**< arrivals per adjustment         */
+	TRIM_WINDOW     = 50,           /**< ticks per backlog window (1 s)  */
+	TRIM_QUIET_RMS  = 330,          /**< silent: below -40 dBFS          */
 };
 
 enum mc_state {
@@ -112,6 +132,11 @@ struct mcall {
 	uint32_t ts;
 	bool tx_marker;
 	uint32_t tx_ms;               /**< packet time we send [ms]       */
+	int64_t ph_wmin;              /**< least wait for the tick [us]   */
+	unsigned ph_n;                /**< arrivals timed in this window  */
+	size_t bl_min, bl_max;        /**< queue depth this window [bytes] */
+	unsigned bl_n;                /**< ticks in this window           */
+	size_t bl_trim;               /**< bytes we may still trim        */
 	uint32_t tx_samples;          /**< RTP clock units per packet     */
 	struct playq *pq;
 	size_t outframe_size;         /**< agent bytes per packet time    */
@@ -368,12 +393,54 @@ static void link_open(void *arg)
 }
 
 
+/* agent audio arriving into an empty queue: how long it waits for the
+   tick. The least wait of a window steers the tick's phase (tx_cb). */
+static void phase_note(struct mcall *mc)
+{
+	int64_t period, w;
+
+	if (mc->state != MC_LIVE || playq_len(mc->pq) >= mc->outframe_size)
+		return;
+
+	period = (int64_t)mc->tx_ms * 1000;
+	w = (int64_t)mc->tx_next_us - (int64_t)worker_now_us();
+	w %= period;
+	if (w < 0)
+		w += period;
+
+	if (!mc->ph_n || w < mc->ph_wmin)
+		mc->ph_wmin = w;
+	++mc->ph_n;
+}
+
+
+/* once per window, move the tick towards PHASE_TARGET_US after the
+   earliest arrival of the window (at most PHASE_STEP_US) */
+static void phase_steer(struct mcall *mc)
+{
+	int64_t d;
+
+	if (mc->ph_n < PHASE_WINDOW)
+		return;
+
+	d = mc->ph_wmin - PHASE_TARGET_US;
+	if (d > PHASE_STEP_US)
+		d = PHASE_STEP_US;
+	if (d < -PHASE_STEP_US)
+		d = -PHASE_STEP_US;
+
+	mc->tx_next_us = (uint64_t)((int64_t)mc->tx_next_us - d);
+	mc->ph_n = 0;
+}
+
+
 static void agent_media(struct mcall *mc, const char *b64, size_t len)
 {
 	uint8_t buf[8192];
 	size_t olen;
 
 	++mc->st.ws_rx_media;
+	phase_note(mc);
 
 	/* decode in bounded pieces: 4 base64 chars -> 3 bytes */
 	while (len) {
@@ -448,6 +515,7 @@ static void link_bin(const uint8_t *data, size_t len, void *arg)
 	}
 
 	++mc->st.ws_rx_media;
+	phase_note(mc);
 	mc->st.agent_bytes += len;
 	if (playq_write(mc->pq, data, len) < len)
 		mc->st.agent_dropped += len;
@@ -761,6 +829,72 @@ static void tx_arm(struct mcall *mc, uint64_t now)
 }
 
 
+/* is this packet time of agent audio silent (below TRIM_QUIET_RMS)? */
+static bool agent_quiet(const struct mcall *mc, const uint8_t *a, size_t n)
+{
+	uint64_t e = 0;
+	size_t ns;
+
+	if (mc->ms->l16) {
+		ns = n / 2;
+		for (size_t i = 0; i < ns; i++) {
+			int32_t v = (int16_t)(a[2 * i] | (a[2 * i + 1] << 8));
+			e += (uint64_t)((int64_t)v * v);
+		}
+	}
+	else {
+		ns = n;
+		for (size_t i = 0; i < ns; i++) {
+			int32_t v = g711_ulaw2lin(a[i]);
+			e += (uint64_t)((int64_t)v * v);
+		}
+	}
+
+	return ns && e / ns < (uint64_t)TRIM_QUIET_RMS * TRIM_QUIET_RMS;
+}
+
+
+/*
+ * Standing backlog of a real-time agent: track the queue depth over a
+ * window of ticks; when it never fell below one packet time and never
+ * rose above backlog_trim_ms, allow that much to be trimmed, silent
+ * packet times only, from the head of the queue.
+ */
+static void backlog_trim(struct mcall *mc)
+{
+	size_t depth = playq_len(mc->pq);
+	size_t limit = xcode_agent_bytes(mc->xc, mc->ms->conf.backlog_trim_ms);
+	/* what stays queued once this tick has taken its packet time */
+	size_t standing = depth > mc->outframe_size ?
+		depth - mc->outframe_size : 0;
+	uint8_t head[2880 * 2];
+
+	if (!mc->ms->conf.backlog_trim_ms)
+		return;
+
+	if (!mc->bl_n || standing < mc->bl_min)
+		mc->bl_min = standing;
+	if (!mc->bl_n || depth > mc->bl_max)
+		mc->bl_max = depth;
+
+	if (++mc->bl_n >= TRIM_WINDOW) {
+		mc->bl_trim = (mc->bl_min >= mc->outframe_size &&
+			       mc->bl_max <= limit) ?
+			mc->bl_min - mc->bl_min % mc->outframe_size : 0;
+		mc->bl_n = 0;
+	}
+
+	/* drop silent packet times at the head, at most one per tick */
+	if (mc->bl_trim >= mc->outframe_size && depth > mc->outframe_size &&
+	    playq_peek(mc->pq, head, mc->outframe_size) == mc->outframe_size &&
+	    agent_quiet(mc, head, mc->outframe_size)) {
+		(void)playq_read(mc->pq, head, mc->outframe_size);
+		mc->bl_trim -= mc->outframe_size;
+		++mc->st.agent_trimmed;
+	}
+}
+
+
 static void tx_frame(struct mcall *mc)
 {
 	uint8_t pkt[RTPKT_HDR_SIZE + 1500 + SRTPX_TRAILER];
@@ -783,6 +917,8 @@ static void tx_frame(struct mcall *mc)
 		ts = dp.ts;
 		goto send;
 	}
+
+	backlog_trim(mc);
 
 	n = playq_read(mc->pq, agent, mc->outframe_size);
 	if (n < mc->outframe_size)
@@ -861,6 +997,8 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		tx_frame(mc);
 		mc->tx_next_us += (uint64_t)mc->tx_ms * 1000;
 	}
+
+	phase_steer(mc);
 
 	if (mc->ms->conf.rtp_timeout_ms && mc->mp.dir.recv &&
 	    now > mc->last_rx_us + (uint64_t)mc->ms->conf.rtp_timeout_ms * 1000) {

@@ -28,6 +28,7 @@ struct media_conf {
 	uint32_t opus_complexity;     /**< 0..10                          */
 	uint32_t opus_bitrate;        /**< [bit/s]                        */
 	uint32_t resample_quality;    /**< speexdsp 0..10                 */
+	uint32_t backlog_trim_ms;     /**< trim standing backlogs, 0: off */
 };
 
 /**

@@ -235,6 +235,31 @@ size_t playq_read(struct playq *q, uint8_t *out, size_t len)
 
 
 /**
+ * Copy the audio at the head without taking it
+ *
+ * @return bytes copied (0..len)
+ */
+size_t playq_peek(const struct playq *q, uint8_t *out, size_t len)
+{
+	size_t done = 0;
+
+	if (!q || !out)
+		return 0;
+
+	for (const struct block *b = q->head; b && done < len; b = b->next) {
+		size_t n = b->len - b->off;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy(out + done, b->data + b->off, n);
+		done += n;
+	}
+
+	return done;
+}
+
+
+/**
  * Add a mark after the audio queued so far
  *
  * @param q     Queue

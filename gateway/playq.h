@@ -29,6 +29,7 @@ int    playq_alloc(struct playq **qp, size_t max_bytes, playq_mark_h *markh,
 		   void *arg);
 size_t playq_write(struct playq *q, const uint8_t *data, size_t len);
 size_t playq_read(struct playq *q, uint8_t *out, size_t len);
+size_t playq_peek(const struct playq *q, uint8_t *out, size_t len);
 int    playq_mark(struct playq *q, const char *name);
 void   playq_clear(struct playq *q);
 size_t playq_len(const struct playq *q);
