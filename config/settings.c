@@ -83,6 +83,8 @@ static const struct setting_def defs[] = {
 	 "jitter buffer maximum wait [ms]"},
 	{"opus_complexity", ST_INT, F(opus_complexity), 0, 10, "5",
 	 "Opus encoder complexity"},
+	{"opus_complexity_nb", ST_INT, F(opus_complexity_nb), 0, 10, "1",
+	 "Opus encoder complexity for 8 kHz agent audio (mu-law agents)"},
 	{"opus_bitrate", ST_INT, F(opus_bitrate), 6000, 510000, "32000",
 	 "Opus encoder bitrate [bit/s]"},
 	{"resample_quality", ST_INT, F(resample_quality), 0, 10, "4",

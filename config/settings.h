@@ -66,6 +66,7 @@ struct settings {
 	uint32_t jb_min_ms;           /**< jitter buffer min wait [ms]      */
 	uint32_t jb_max_ms;           /**< jitter buffer max wait [ms]      */
 	uint32_t opus_complexity;     /**< 0..10                            */
+	uint32_t opus_complexity_nb;  /**< 0..10, for 8 kHz agent audio     */
 	uint32_t opus_bitrate;        /**< [bit/s]                          */
 	uint32_t resample_quality;    /**< speexdsp quality 0..10           */
 	uint32_t agent_backlog_trim_ms; /**< trim standing backlogs [ms]    */

@@ -141,6 +141,7 @@ static void conf_from_settings(struct gwconf *c, const struct settings *s)
 	c->media.jb_min_ms = s->jb_min_ms;
 	c->media.jb_max_ms = s->jb_max_ms;
 	c->media.opus_complexity = s->opus_complexity;
+	c->media.opus_complexity_nb = s->opus_complexity_nb;
 	c->media.opus_bitrate = s->opus_bitrate;
 	c->media.resample_quality = s->resample_quality;
 	c->media.backlog_trim_ms = s->agent_backlog_trim_ms;

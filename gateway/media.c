@@ -1208,7 +1208,8 @@ static int codec_setup(struct mcall *mc)
 	xc.tx_ms = mc->tx_ms;
 	xc.agent_l16 = mc->ms->l16;
 	xc.agent_rate = mc->ms->agent_srate;
-	xc.opus_complexity = mc->ms->conf.opus_complexity;
+	xc.opus_complexity = mc->ms->agent_srate == 8000 ?
+		mc->ms->conf.opus_complexity_nb : mc->ms->conf.opus_complexity;
 	xc.opus_bitrate = mc->ms->conf.opus_bitrate;
 	xc.resample_quality = mc->ms->conf.resample_quality;
 	err = xcode_alloc(&mc->xc, &xc);

@@ -26,6 +26,7 @@ struct media_conf {
 	uint32_t jb_min_ms;           /**< jitter buffer minimum wait     */
 	uint32_t jb_max_ms;           /**< jitter buffer maximum wait     */
 	uint32_t opus_complexity;     /**< 0..10                          */
+	uint32_t opus_complexity_nb;  /**< 0..10, for 8 kHz agent audio   */
 	uint32_t opus_bitrate;        /**< [bit/s]                        */
 	uint32_t resample_quality;    /**< speexdsp 0..10                 */
 	uint32_t backlog_trim_ms;     /**< trim standing backlogs, 0: off */

@@ -51,6 +51,7 @@ struct xcode {
 	bool last_lost;            /**< previous slot was concealed        */
 	int16_t cache[MAX_PKT];    /**< last decoded Opus packet           */
 	int cache_n;               /**< its samples at dec_rate, -1 none   */
+	uint32_t silent_run;       /**< Opus: silence in a row [samples]   */
 	uint16_t cache_seq;
 	uint32_t cache_ts;
 
@@ -229,6 +230,7 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 	switch (seg->kind) {
 
 	case JB_FRAME:
+		x->silent_run = 0;
 		got = opus_packet(x, seg);
 		off = (uint32_t)((uint64_t)seg->off * x->dec_rate /
 				 x->c.clock_rate);
@@ -238,6 +240,7 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 		return;
 
 	case JB_LOST:
+		x->silent_run = 0;
 		if (seg->payload && seg->len) {
 			int next = opusc_packet_samples(seg->payload,
 							seg->len,
@@ -260,7 +263,16 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 		}
 		goto conceal;
 
-	default:   /* silence: DTX or a gap; the decoder's PLC fades */
+	default:
+		/* silence (DTX or a pause): the decoder's PLC makes the
+		   comfort noise that fades out; past that, plain zeros cost
+		   nothing */
+		if (x->silent_run > x->dec_rate * 60 / 1000) {
+			memset(pcm, 0, n * sizeof(int16_t));
+			x->silent_run += n;
+			return;
+		}
+		x->silent_run += n;
 		break;
 	}
 

@@ -514,6 +514,7 @@ def classify_opus(call, ahead=8):
     ref = OpusRef(src.rate)
     pay = src.payload
     last = src.first_seq - 1
+    quiet = 0        # slots in a row not decoded from a packet
     out = []
     for f in call.frames:
         slot = None
@@ -529,12 +530,19 @@ def classify_opus(call, ahead=8):
                     break
         if slot is None and ref.attempt(None) == f.data:
             slot = Slot("conceal")
+        if slot is None and quiet >= 3 and not any(f.data):
+            # past 60 ms of silence the gateway plays zeros instead of
+            # running the decoder's PLC: the decoder state stays
+            out.append(Slot("silence"))
+            quiet += 1
+            continue
         if slot is None:
             out.append(Slot("unknown"))
             continue
         ref.keep()
         if slot.seq is not None:
             last = slot.seq
+        quiet = 0 if slot.kind in ("frame", "fec") else quiet + 1
         out.append(slot)
     return out
 
