@@ -327,8 +327,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 
+/* a 4 KiB receive buffer per connection: messages arrive in fragments
+   of at most that and are joined here (ALINK_MAX_RX), so a bigger buffer
+   would only cost memory per call */
 static const struct lws_protocols protocols[] = {
-	{"cb-agent", callback, 0, 16384, 0, NULL, 0},
+	{"cb-agent", callback, 0, 4096, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
