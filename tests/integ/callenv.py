@@ -284,15 +284,24 @@ class PyAgent:
     (t = time.monotonic()).
 
     conns: list of dicts {"t_request", "t_101", "frames": [(t, opcode,
-    bytes)], "sent": [(t, opcode, bytes)], "closed"}."""
+    bytes)], "sent": [(t, opcode, bytes)], "closed"}.
+
+    Instead of a fixed script, `player` (a callable) may drive the
+    connection: once `start` has arrived it runs player(link) in a thread
+    of its own, where link is a PyAgentLink (link.media(audio),
+    link.mark(name), link.send(opcode, payload), link.sid, link.rec,
+    link.stopped()). Frames a player sends are recorded in "sent" with the
+    time taken just before they were written (a script's, just after);
+    its connection has TCP_NODELAY, so each frame leaves when written."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, delay=0.0, script=()):
+    def __init__(self, delay=0.0, script=(), player=None):
         import socket
         import threading
         self.delay = delay
         self.script = list(script)
+        self.player = player
         self.conns = []
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -319,7 +328,8 @@ class PyAgent:
             except OSError:
                 return
             rec = {"t_request": None, "t_101": None, "frames": [],
-                   "sent": [], "closed": False}
+                   "sent": [], "closed": False,
+                   "wlock": threading.Lock()}
             with self.lock:
                 self.conns.append(rec)
             t = threading.Thread(target=self._serve, args=(c, rec),
@@ -379,14 +389,17 @@ class PyAgent:
                 with self.lock:
                     rec["frames"].append((time.monotonic(), b0 & 0x0F,
                                           data))
-                if b0 & 0x0F == 1 and b'"start"' in data and self.script:
+                if b0 & 0x0F == 1 and b'"start"' in data and \
+                        (self.script or self.player):
                     import threading
-                    t = threading.Thread(target=self._play,
+                    t = threading.Thread(target=self._play if self.script
+                                         else self._run_player,
                                          args=(c, rec, data), daemon=True)
                     t.start()
                     self._threads.append(t)
                 if b0 & 0x0F == 8:
-                    c.sendall(b"\x88\x02" + data[:2])
+                    with rec["wlock"]:
+                        c.sendall(b"\x88\x02" + data[:2])
                     break
         except (OSError, EOFError, ValueError):
             pass
@@ -424,6 +437,27 @@ class PyAgent:
             with self.lock:
                 rec["sent"].append((time.monotonic(), opcode, data))
 
+    def _run_player(self, c, rec, start):
+        import json
+        try:
+            sid = json.loads(start).get("streamSid", "")
+        except ValueError:
+            sid = ""
+        # a player times its frames: no Nagle delay behind unacked data
+        import socket
+        try:
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        link = PyAgentLink(self, c, rec, sid)
+        try:
+            self.player(link)
+        except OSError:
+            pass                    # the connection went away
+        except BaseException as e:  # noqa: B902 (reported to the test)
+            with self.lock:
+                rec["player_error"] = e
+
     def texts(self, rec):
         import json
         out = []
@@ -441,6 +475,45 @@ class PyAgent:
         for t in self._threads:
             t.join(timeout=5)
         self.sock.close()
+
+
+class PyAgentLink:
+    """A PyAgent connection as its player sees it (see PyAgent)."""
+
+    def __init__(self, agent, c, rec, sid):
+        self.agent = agent
+        self.c = c
+        self.rec = rec
+        self.sid = sid
+
+    def stopped(self):
+        """True once the agent is closing or the gateway hung up."""
+        return self.agent._stop or self.rec["closed"]
+
+    def send(self, opcode, payload):
+        """Send one frame ($SID in payload becomes the streamSid); returns
+        time.monotonic() taken just before the write. OSError when the
+        connection is gone."""
+        data = payload.replace(b"$SID", self.sid.encode())
+        frame = PyAgent.frame(opcode, data)
+        with self.rec["wlock"]:
+            t = time.monotonic()
+            self.c.sendall(frame)
+        with self.agent.lock:
+            self.rec["sent"].append((t, opcode, data))
+        return t
+
+    def media(self, audio):
+        """One Twilio `media` message carrying audio (µ-law bytes)."""
+        import base64
+        return self.send(1, b'{"event":"media","streamSid":"$SID",'
+                         b'"media":{"payload":"' +
+                         base64.b64encode(audio) + b'"}}')
+
+    def mark(self, name):
+        """One Twilio `mark` message."""
+        return self.send(1, b'{"event":"mark","streamSid":"$SID",'
+                         b'"mark":{"name":"' + name.encode() + b'"}}')
 
 
 # -- audio references ------------------------------------------------------

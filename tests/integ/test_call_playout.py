@@ -1,0 +1,766 @@
+#!/usr/bin/env python3
+"""Playout of the agent's audio to the caller: where the 20 ms send tick
+sits, and what happens to a real-time agent's standing backlog
+(gateway/media.c: phase_note, phase_steer, backlog_trim).
+
+The agent is a callenv.PyAgent whose player sends Twilio `media` messages
+on its own absolute monotonic schedule, one 20 ms µ-law frame per slot
+(bursts and bulk where a test says so). Every frame carries its index in
+its first bytes (16 bits as four low nibbles) and a tag byte, so each RTP
+payload names the frame it carries; the PCMU path forwards the agent's
+µ-law bytes unchanged, so a frame is checked byte for byte. Two kinds:
+
+  voiced  a 400 Hz tone at -12 dBFS (the index nibbles are loud samples)
+  silent  comfort noise below -46 dBFS (the gateway's threshold is -40)
+
+The caller's media is the test's own UDP socket (RtpPeer), named in
+SIPp's SDP offer (tests/sipp/srtp_offer.xml with RTP/AVP): it sends the
+gateway a steady 20 ms µ-law stream and records what the gateway sends
+with the kernel's receive time (SO_TIMESTAMPNS), converted to
+time.monotonic(), the clock the player takes its send times on (just
+before each write). Per frame, delay = RTP receive - agent send.
+
+Before the agent sends, the gateway's tick runs at the phase the answer
+gave it (silence packets). The player measures that phase from the RTP it
+receives and starts its schedule `w0` before a tick, so the first frames
+wait w0 for their tick:
+
+  - phase lock: w0 = 15 ms (an unlucky phase). Design: once per 10 frames
+    the tick moves at most 0.5 ms towards 2 ms after the window's arrivals,
+    so 13 ms take 26 windows (5.2 s). Asserted: the first frames wait more
+    than 12 ms; the wait shrinks no faster than 0.5 ms per 10 frames; over
+    the last 3 s (from 7.5 s) the median delay is below 6 ms. 6 ms is the
+    2 ms target, plus what lies between the player's clock reading and the
+    gateway's (a Python write, loopback TCP, lws; ~0.3 ms here), plus the
+    spread of arrivals within a window (the tick sits 2 ms after the
+    latest of them, so the median frame waits longer) and the tick's own
+    lateness, with room for a loaded machine; unlocked, the tick would sit
+    where it started, 15 ms. The packet rate stays one per 20 ms:
+    consecutive sequence numbers, timestamps +160, one packet per 20 ms
+    over the span (+-2), no two packets closer than 10 ms (the phase moves
+    0.5 ms at a time) except a late packet's catch-up.
+  - backlog trim (agent_backlog_trim_ms default 100): real time, a voiced
+    800 ms and a silent 200 ms each second; at 2.5 s the agent sends 3
+    frames ahead (its frame and the next 3 at once), then goes on in real
+    time. The delay rises by 60 ms; within a window (1 s) plus the next
+    silence it is back to what it was; exactly silent frames are missing,
+    as many as stats.agent_trimmed, each run of them taking 20 ms per
+    frame off the delay (only standing audio goes); voiced frames all
+    arrive, in order, exact; marks after the burst and inside silences
+    echo after their audio and before the next.
+  - the backlog stays: the same burst with voiced frames only: nothing
+    trimmed, +60 ms to the end; a bulk sender (2 s at once, silences
+    inside, then 2 s more in one message while 0.8 s is still queued):
+    every frame plays, back to back; agent_backlog_trim_ms 0: the
+    burst-and-silence plan, nothing trimmed, +60 ms to the end.
+
+Tolerances hold with another call test running beside this one; they do
+not measure speed. A scheduling hiccup of the player (a frame missing its
+tick) leaves one frame standing: in silent stretches the trim takes it
+back, which the trim test allows for (each missing run must match a drop
+in delay), and the voiced checks only ever ask for more delay, never less.
+"""
+
+import math
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+
+import callenv
+import cbtest
+import g711
+import rtpsniff
+
+NUMBER = "+14155550801"
+FRAME = 0.020                 # packet time [s]
+TAG_VOICED, TAG_SILENT = 0x2A, 0x7A
+SO_TIMESTAMPNS = 35
+MARK_TOL = FRAME + 0.005      # as tests/integ/test_call_marks.py
+
+
+# -- frames ------------------------------------------------------------------
+
+_FRAMES = {}
+
+
+def make_frame(k, voiced):
+    """Frame k (0 <= k < 65536) of the given kind: 160 µ-law bytes."""
+    key = (k, voiced)
+    f = _FRAMES.get(key)
+    if f is not None:
+        return f
+    nib = [(k >> s) & 0x0F for s in (12, 8, 4, 0)]
+    if voiced:
+        # loud index samples (0x00..0x0F: -32124..-16764), tag, then a
+        # 400 Hz tone at -12 dBFS whose phase moves with k
+        head = bytes(nib) + bytes([TAG_VOICED])
+        tone = [8230 * math.sin(2 * math.pi * 400 * (n + 7 * k) / 8000)
+                for n in range(5, 160)]
+        body = g711.ulaw_encode(tone).replace(b"\x7f", b"\xff")
+    else:
+        # quiet index samples (0xF0..0xFF: 0..120), tag (-40), comfort
+        # noise of +-(8..56)
+        head = bytes(0xF0 | n for n in nib) + bytes([TAG_SILENT])
+        body = bytes((0xF8 if (n * 7 + k) % 3 else 0x78) |
+                     ((n * 5 + k * 3) % 7) for n in range(5, 160))
+    f = head + body
+    _FRAMES[key] = f
+    return f
+
+
+def frame_rms_db(f):
+    s = [g711.ulaw_decode_sample(b) for b in f]
+    p = sum(v * v for v in s) / len(s)
+    return -200.0 if not p else 10 * math.log10(p / 32768 ** 2)
+
+
+def frame_index(payload):
+    """(k, voiced) of a test frame, "bad" for a payload tagged as one but
+    not exactly one, None for anything else (the gateway's own silence)."""
+    if len(payload) != 160 or payload[4] not in (TAG_VOICED, TAG_SILENT):
+        return None
+    k = 0
+    for b in payload[:4]:
+        k = (k << 4) | (b & 0x0F)
+    voiced = payload[4] == TAG_VOICED
+    return (k, voiced) if payload == make_frame(k, voiced) else "bad"
+
+
+def silent_pattern(k):
+    """The trim tests' speech pattern: 800 ms voiced, 200 ms silent."""
+    return k % 50 < 40
+
+
+# -- the caller's media ------------------------------------------------------
+
+class RtpPeer:
+    """The caller's RTP end (see the module doc). One thread, bounded in
+    time; every packet received is kept as an rtpsniff.Pkt."""
+
+    LIFETIME = 120.0
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setblocking(False)
+        self.host, self.port = self.sock.getsockname()
+        self.offset = rtpsniff.clock_offset()
+        self.lock = threading.Lock()
+        self.packets = []
+        self.dest = None
+        self._next = None
+        self._seq, self._ts = 1000, 0
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True,
+                                   name="rtppeer")
+        self._t.start()
+
+    def talk_to(self, dest):
+        """Start sending 20 ms of µ-law silence every 20 ms to dest."""
+        with self.lock:
+            self.dest = dest
+            self._next = time.monotonic()
+
+    def _send_due(self, now):
+        with self.lock:
+            dest, due = self.dest, self._next
+        if dest is None or due > now:
+            return
+        if now - due > 0.2:                     # we stalled: skip ahead
+            due = now
+        while due <= now:
+            hdr = bytes([0x80, 0]) + self._seq.to_bytes(2, "big") + \
+                self._ts.to_bytes(4, "big") + (0xCA11E4).to_bytes(4, "big")
+            try:
+                self.sock.sendto(hdr + b"\xff" * 160, dest)
+            except OSError:
+                pass
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._ts = (self._ts + 160) & 0xFFFFFFFF
+            due += FRAME
+        with self.lock:
+            self._next = due
+
+    def _run(self):
+        import select
+        end = time.monotonic() + self.LIFETIME
+        while not self._stop and time.monotonic() < end:
+            with self.lock:
+                due = self._next if self.dest else None
+            tmo = 0.05 if due is None else \
+                max(0.0, min(0.05, due - time.monotonic()))
+            r, _, _ = select.select([self.sock], [], [], tmo)
+            if r:
+                for _ in range(64):
+                    try:
+                        data, anc, _, src = self.sock.recvmsg(2048, 64)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break
+                    t = None
+                    for level, typ, val in anc:
+                        if level == socket.SOL_SOCKET and \
+                                typ == SO_TIMESTAMPNS:
+                            sec, nsec = int.from_bytes(val[:8], "little"), \
+                                int.from_bytes(val[8:16], "little")
+                            t = sec + nsec / 1e9 - self.offset
+                    if t is None:
+                        t = time.monotonic()
+                    with self.lock:
+                        self.packets.append(rtpsniff.Pkt(
+                            t, src[0], src[1], self.host, self.port, data))
+            self._send_due(time.monotonic())
+
+    def rtp(self):
+        with self.lock:
+            pk = list(self.packets)
+        return [p for p in pk if not rtpsniff.is_rtcp(p.payload) and
+                rtpsniff.parse_rtp(p.payload)]
+
+    def close(self):
+        self._stop = True
+        self._t.join(timeout=5)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def tick_phase(times):
+    """The phase [s, 0..FRAME) of a 20 ms grid of times (circular
+    median, so jitter around the wrap does not matter)."""
+    ref = times[0]
+    res = sorted(((t - ref + FRAME / 2) % FRAME) - FRAME / 2 for t in times)
+    return (ref + res[len(res) // 2]) % FRAME
+
+
+# -- the agent ---------------------------------------------------------------
+
+def realtime_thread():
+    """Run the calling thread SCHED_FIFO (lowest priority) when allowed
+    (root): a player that sleeps 19 ms of every 20 then wakes on time on a
+    busy machine, as a real agent's audio pacing does. Returns whether it
+    did."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def wait_until(t):
+    """Sleep until 1 ms before time.monotonic() t, then spin to it (the
+    spin is bounded by t: at most ~1 ms)."""
+    left = t - 0.001 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    while time.monotonic() < t:
+        pass
+
+
+class Schedule:
+    """What the player sends when: slots (20 ms apart, from t0) each with
+    a list of actions ("media", [(k, voiced), ...]) (one message holding
+    those frames) or ("mark", name). t0 is chosen w0 before a tick of the
+    gateway's as measured from its silence packets."""
+
+    def __init__(self, w0):
+        self.w0 = w0
+        self.slots = {}
+        self.sent = {}          # k -> send time (its slot's first write)
+        self.voiced = {}        # k -> voiced
+        self.slot = {}          # k -> slot
+        self.marks = []         # (send time, name, frames before it)
+        self.t0 = None
+        self.phase = None
+        self.error = None
+        self.realtime = False   # the player ran SCHED_FIFO
+        self.late = 0.0         # the player's worst lateness [s]
+
+    def media(self, slot, *frames):
+        for k, v in frames:
+            self.voiced[k] = v
+            self.slot[k] = slot
+        self.slots.setdefault(slot, []).append(("media", list(frames)))
+
+    def mark(self, slot, name):
+        self.slots.setdefault(slot, []).append(("mark", name))
+
+    def last_slot(self):
+        return max(self.slots)
+
+    def ahead(self, k):
+        """Frames the agent is ahead of real time when it sends k."""
+        return k - self.slot[k]
+
+    def player(self, peer):
+        def play(link):
+            self.realtime = realtime_thread()
+            deadline = time.monotonic() + 5.0
+            while len(peer.rtp()) < 25:
+                if time.monotonic() > deadline or link.stopped():
+                    self.error = "no silence RTP from the gateway to " \
+                                 "measure its tick"
+                    return
+                time.sleep(0.01)
+            self.phase = tick_phase([p.t for p in peer.rtp()[-25:]])
+            base = time.monotonic() + 0.3
+            # t0 = phase - w0 (mod 20 ms): the frame arrives w0 before a
+            # tick
+            self.t0 = base + ((self.phase - self.w0 - base) % FRAME)
+            last_k = -1
+            for slot in sorted(self.slots):
+                due = self.t0 + slot * FRAME
+                # the slot's messages are made before it is due
+                acts = [(w, b"".join(make_frame(k, v) for k, v in a)
+                         if w == "media" else a, a)
+                        for w, a in self.slots[slot]]
+                wait_until(due)
+                if link.stopped():
+                    return
+                t = None
+                for what, arg, frames in acts:
+                    if what == "media":
+                        # the slot's frames count as sent at once, when
+                        # its first write began
+                        t1 = link.media(arg)
+                        if t is None:
+                            t = t1
+                            self.late = max(self.late, t - due)
+                        for k, _ in frames:
+                            self.sent[k] = t
+                            last_k = max(last_k, k)
+                    else:
+                        self.marks.append((link.mark(arg), arg, last_k))
+        return play
+
+
+def realtime(sched, first, last, voiced=silent_pattern, burst=None,
+             ahead=3, marks=()):
+    """Frames first..last-1 one per slot (frame k in slot k); with burst
+    = slot b, frame b and the next `ahead` go in slot b and frame k > b
+    + ahead in slot k - ahead from then on. marks: frame indexes after
+    which a mark named "m<k>" is sent (in the slot of that frame)."""
+    for k in range(first, last):
+        if burst is None or k < burst:
+            slot = k
+        elif k <= burst + ahead:
+            slot = burst
+        else:
+            slot = k - ahead
+        sched.media(slot, (k, voiced(k)))
+        if k in marks:
+            sched.mark(slot, "m%d" % k)
+
+
+# -- what the caller got -----------------------------------------------------
+
+def circ_median(vals):
+    """Median of offsets within a packet time, taken around the circle (a
+    spread across 0/20 ms does not matter) [s, 0..FRAME)."""
+    ref = vals[0]
+    res = sorted(((v - ref + FRAME / 2) % FRAME) - FRAME / 2 for v in vals)
+    return (ref + res[len(res) // 2]) % FRAME
+
+
+class Heard:
+    """The RTP of one call, mapped onto the schedule's frames.
+
+    Per frame k that arrived: delay[k] = RTP receive - agent send, split
+    into standing[k], whole packet times it waited behind other frames,
+    and offset[k], how long after it the tick that sent it came (the
+    tick's phase). The split uses the tick's local phase, the circular
+    median of delay mod 20 ms over the 25 frames around k (the phase moves
+    at most 0.5 ms per 10 frames). A frame that missed its tick (arrived
+    after it) counts as standing one more, as do all after it while the
+    queue never empties."""
+
+    def __init__(self, pkts, sched):
+        self.pkts = pkts
+        self.sched = sched
+        self.order = []          # k in arrival order
+        self.rx = {}             # k -> receive time
+        self.seq = {}            # k -> RTP sequence number
+        self.fills = []          # gateway silence between test frames:
+        #                          (receive time, frame before, after)
+        self.bad = 0
+        gap = []
+        for p in pkts:
+            r = p.rtp
+            got = frame_index(r["payload"])
+            if got is None:
+                if self.order:
+                    gap.append(p.t)
+                continue
+            if got == "bad":
+                self.bad += 1
+                continue
+            k, _ = got
+            self.fills += [(t, self.order[-1], k) for t in gap]
+            gap = []
+            self.order.append(k)
+            self.rx.setdefault(k, p.t)
+            self.seq.setdefault(k, r["seq"])
+        self.delay = {k: self.rx[k] - sched.sent[k] for k in self.rx
+                      if k in sched.sent}
+        self.missing = sorted(set(sched.sent) - set(self.rx))
+        self.standing, self.offset = {}, {}
+        ks = sorted(self.delay)
+        for i, k in enumerate(ks):
+            near = ks[max(0, i - 12):i + 13]
+            ph = circ_median([self.delay[j] % FRAME for j in near])
+            n = round((self.delay[k] - ph) / FRAME)
+            self.standing[k] = n
+            self.offset[k] = self.delay[k] - n * FRAME
+
+    def median(self, what, lo, hi):
+        """Median [s] of delay/offset/standing over the frames lo..hi-1
+        that arrived."""
+        d = [what[k] for k in range(lo, hi) if k in what]
+        if not d:
+            raise AssertionError("no frame of %d..%d arrived" % (lo, hi - 1))
+        return statistics.median(d)
+
+    def profile(self, step=25):
+        """The call at a glance, for failure messages: per `step` frames
+        the median delay [ms] (and standing frames when any), the frames
+        missing, the silence the gateway put between frames."""
+        out = []
+        top = max(self.sched.sent) + 1
+        for lo in range(0, top, step):
+            d = [self.delay[k] for k in range(lo, lo + step)
+                 if k in self.delay]
+            n = max([self.standing[k] for k in range(lo, lo + step)
+                     if k in self.standing], default=0)
+            out.append("%d:%s%s" % (lo, "%.1f" % (statistics.median(d) *
+                                                   1000) if d else "-",
+                                    "(+%d)" % n if n else ""))
+        return "delay by frame [ms] %s; missing %s; silence between " \
+               "frames %s" % (" ".join(out), self.missing_runs(),
+                              [(a, b) for _, a, b in self.fills])
+
+    def missing_runs(self):
+        """Runs of consecutive missing frames: [(first, last)]."""
+        runs = []
+        for k in self.missing:
+            if runs and runs[-1][1] == k - 1:
+                runs[-1][1] = k
+            else:
+                runs.append([k, k])
+        return [tuple(r) for r in runs]
+
+    def steps(self):
+        """Changes of `standing` between consecutive frames that arrived:
+        [(frame before, frame after, change)], changes only."""
+        ks = sorted(self.standing)
+        return [(a, b, self.standing[b] - self.standing[a])
+                for a, b in zip(ks, ks[1:])
+                if self.standing[b] != self.standing[a]]
+
+
+def ms(x):
+    return "%.2f ms" % (x * 1000)
+
+
+class PlayoutBase(callenv.CallTestCase):
+
+    SETTINGS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        callenv.require_sipp()
+        # the player wakes every 20 ms: let it take the interpreter from
+        # the other threads quickly
+        cls._switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        cls.env = callenv.CallEnv(agents=0, settings=cls.SETTINGS)
+        cls.agent = callenv.PyAgent()
+        cls.env.request("agents.put", agent={
+            "id": "py", "url": cls.agent.url("/playout")})
+        cls.env.number(NUMBER, "py")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.env.close()
+        finally:
+            cls.agent.close()
+            sys.setswitchinterval(cls._switch)
+
+    def call(self, sched, name, tail_slots=0):
+        """One PCMU call whose agent plays sched; returns (Heard, calls
+        record, agent connection)."""
+        env = self.env
+        w = env.workdir(name)
+        hold = int((sched.last_slot() + tail_slots) * FRAME * 1000) + 2500
+        n = len(self.agent.conns)
+        with RtpPeer() as peer:
+            self.agent.player = sched.player(peer)
+            run = env.sipp("srtp_offer.xml", w, keys={
+                "number": NUMBER, "rtp_port": peer.port,
+                "proto": "RTP/AVP", "fmt": "0 101", "attrs": ""},
+                sets={"hold": hold}, timeout=hold // 1000 + 30).start()
+            ok = run.wait_message(
+                lambda m: m.dir == "recv" and m.code == 200 and
+                m.cseq_method == "INVITE", 20, "200 to the INVITE")
+            port = int(ok.body.split("m=audio ")[1].split()[0])
+            peer.talk_to(("127.0.0.1", port))
+            res = run.wait()
+            env.wait_idle()
+            pkts = peer.rtp()
+        self.assertEqual(res.rc, 0, res.summary())
+        self.assertEqual(res.final("BYE"), 200, res.summary())
+        self.assertIsNone(sched.error)
+        self.assertEqual(len(self.agent.conns), n + 1, "one connection")
+        rec = self.agent.conns[-1]
+        cbtest.wait_for(lambda: rec["closed"], 10, "agent connection end")
+        self.assertNotIn("player_error", rec)
+        self.assertEqual(set(sched.sent), set(sched.voiced),
+                         "the player sent its whole schedule")
+        start = [e for _, e in self.agent.texts(rec)
+                 if e.get("event") == "start"]
+        self.assertEqual(len(start), 1)
+        call = env.recent_call(start[0]["start"]["callSid"])
+        self.assertIsNotNone(call)
+        self.assertEqual(call["end_reason"], "caller-bye")
+        heard = Heard(pkts, sched)
+        sys.stderr.write("%s: %s; player %slate by %s at worst\n"
+                         % (name, heard.profile(),
+                            "SCHED_FIFO, " if sched.realtime else "",
+                            ms(sched.late)))
+        if os.environ.get("CB_PLAYOUT_DUMP"):
+            with open(os.environ["CB_PLAYOUT_DUMP"] + "." + name, "w") as f:
+                for k in sorted(sched.sent):
+                    f.write("%d %d %.6f %s\n" % (
+                        k, sched.voiced[k], sched.sent[k] - sched.t0,
+                        "%.3f" % (heard.delay[k] * 1000)
+                        if k in heard.delay else "-"))
+        self.assertEqual(heard.bad, 0, "payloads tagged as test frames "
+                         "that are not exactly one")
+        # the stream itself: one SSRC, PCMU, consecutive sequence numbers,
+        # timestamps +160, 160-byte payloads
+        self.assertEqual(rtpsniff.rtp_report(pkts).problems(pt=0), [])
+        return heard, call, rec
+
+    def echoes(self, rec):
+        return [(t, e["mark"]["name"]) for t, e in self.agent.texts(rec)
+                if e.get("event") == "mark"]
+
+    def assert_in_order_exact(self, heard, want):
+        """The frames `want` (sorted) arrived, each once, in order (each
+        payload was checked byte for byte in Heard)."""
+        self.assertEqual(heard.order, want)
+
+    def assert_accounted(self, heard, sched, call):
+        """Every change in how long frames wait is explained: the agent
+        sending ahead (+1 per frame), a frame missing its tick (+1, the
+        tick sends silence: the queue was empty), a trimmed frame (-1, a
+        silent one, counted in agent_trimmed). So standing - ahead -
+        silence before + trimmed before is the same for every frame; the
+        gateway never puts silence before audio it holds, never leaves a
+        hole where it trims, never drops audio that was not standing."""
+        self.assertEqual(call["stats"]["agent_trimmed"], len(heard.missing))
+        for k in heard.missing:
+            self.assertFalse(sched.voiced[k], "voiced frame %d missing" % k)
+        for t, a, b in heard.fills:
+            self.assertGreater(sched.sent[b], t - 0.015, "silence sent "
+                               "while frame %d was queued" % b)
+            self.assertFalse(any(a < m < b for m in heard.missing),
+                             "a hole where frames %d..%d were trimmed"
+                             % (a + 1, b - 1))
+        fills = sorted(b for _, _, b in heard.fills)
+        inv = {}
+        for k in sorted(heard.standing):
+            inv[k] = (heard.standing[k] - sched.ahead(k) -
+                      sum(1 for b in fills if b <= k) +
+                      sum(1 for m in heard.missing if m < k))
+        want = statistics.median(inv.values())
+        odd = [(k, heard.standing[k], sched.ahead(k)) for k in inv
+               if inv[k] != want]
+        self.assertEqual(odd, [], "frames (k, standing, ahead) waiting "
+                         "more or less than the agent, the missed ticks "
+                         "and the trims explain")
+
+    def assert_marks_after_audio(self, heard, sched, rec):
+        """Each mark echoes once, in order, after the RTP of the last
+        frame before it that played and before the first one after."""
+        ech = self.echoes(rec)
+        self.assertEqual([n for _, n in ech], [n for _, n, _ in sched.marks])
+        for (t, name), (_, _, k) in zip(ech, sched.marks):
+            before = [j for j in heard.rx if j <= k]
+            after = [j for j in heard.rx if j > k]
+            if before:
+                self.assertGreaterEqual(
+                    t, heard.rx[max(before)] - MARK_TOL,
+                    "%s echoed before frame %d played" % (name,
+                                                          max(before)))
+            if after:
+                self.assertLessEqual(
+                    t, heard.rx[min(after)] + MARK_TOL,
+                    "%s echoed after frame %d played" % (name, min(after)))
+
+    def burst_kept(self, heard, n, burst):
+        """The burst's 60 ms stand to the end: nothing trimmed, every
+        frame after the burst waits behind 3 others."""
+        self.assertEqual(heard.missing, [])
+        self.assert_in_order_exact(heard, list(range(n)))
+        self.assertEqual(heard.standing[burst + 4] -
+                         heard.standing[burst - 1], 3)
+        low = min(heard.delay[k] for k in range(burst + 4, n))
+        self.assertGreater(low, 0.055, "the 60 ms stay queued")
+
+
+class PlayoutTest(PlayoutBase):
+
+    def test_00_frames(self):
+        """The test's own frames: kinds far from the -40 dBFS line, and
+        each one named by its payload."""
+        for k in (0, 1, 15, 16, 255, 4095, 40000):
+            self.assertLess(frame_rms_db(make_frame(k, False)), -46)
+            self.assertGreater(frame_rms_db(make_frame(k, True)), -20)
+            for v in (False, True):
+                f = make_frame(k, v)
+                self.assertEqual(len(f), 160)
+                self.assertNotIn(0x7F, f)
+                self.assertEqual(frame_index(f), (k, v))
+        self.assertIsNone(frame_index(b"\xff" * 160))
+        self.assertEqual(frame_index(make_frame(3, True)[:-1] + b"\x01"),
+                         "bad")
+
+    def test_01_tick_locks_onto_agent_phase(self):
+        w0 = 0.015
+        n = 525                                    # 10.5 s
+        sched = Schedule(w0)
+        realtime(sched, 0, n, voiced=lambda k: False)
+        heard, call, _ = self.call(sched, "phase")
+        self.env.take_baseline()
+        self.assert_accounted(heard, sched, call)
+
+        off = heard.offset
+        d0 = heard.median(off, 0, 10)
+        last = heard.median(off, n - 150, n)
+        raw = heard.median(heard.delay, n - 150, n)
+        sys.stderr.write("phase lock: the tick %s after the first frames, "
+                         "%s over the last 3 s (median delay %s); missed "
+                         "ticks %d, trimmed %d\n"
+                         % (ms(d0), ms(last), ms(raw), len(heard.fills),
+                            len(heard.missing)))
+        self.assertGreater(d0, 0.012, "the first frames wait for the "
+                           "tick the answer set (w0 %s): %s" % (ms(w0),
+                                                                ms(d0)))
+        # no faster than 0.5 ms per 10 frames (+1 ms for jitter)
+        for lo in range(0, n, 25):
+            bound = d0 - 0.0005 * ((lo + 24) // 10 + 1) - 0.001
+            if bound < 0.004:
+                break
+            got = heard.median(off, lo, lo + 25)
+            self.assertGreaterEqual(got, bound, "frames %d..%d wait %s: "
+                                    "the tick moved faster than 0.5 ms "
+                                    "per 10 frames" % (lo, lo + 24,
+                                                       ms(got)))
+        self.assertLess(last, 0.006, "the tick sits %s after the agent's "
+                        "frames over the last 3 s" % ms(last))
+
+        # the rate: one packet per 20 ms all along (sequence and
+        # timestamps were checked in call()); over the span, packets +-2
+        pk = heard.pkts
+        span = pk[-1].t - pk[0].t
+        self.assertAlmostEqual(len(pk) - 1, span / FRAME, delta=2)
+        # no two packets closer than 10 ms, unless the first was late
+        # (the pair still spans two packet times)
+        gaps = [b.t - a.t for a, b in zip(pk, pk[1:])]
+        for i, g in enumerate(gaps):
+            if g < 0.010:
+                self.assertGreater(i, 0)
+                self.assertGreaterEqual(gaps[i - 1] + g, 0.035,
+                                        "packets %d, %d only %s apart"
+                                        % (i, i + 1, ms(g)))
+
+    def test_02_standing_backlog_trimmed_of_silence(self):
+        n, burst = 500, 125                        # 10 s, burst at 2.5 s
+        sched = Schedule(0.004)
+        quiet = [k for k in range(burst + 4, n) if k % 50 == 41]
+        realtime(sched, 0, n, burst=burst, marks=[burst + 3] + quiet)
+        heard, call, rec = self.call(sched, "trim")
+        self.assert_accounted(heard, sched, call)
+
+        before = heard.median(heard.delay, burst - 25, burst)
+        up = heard.median(heard.delay, burst + 4, burst + 15)
+        end = heard.median(heard.delay, n - 100, n)
+        cut = [k for k in heard.missing if burst < k <= burst + 175]
+        sys.stderr.write("trim: before %s, after the burst %s, at the end "
+                         "%s; trimmed %s, missed ticks %d\n"
+                         % (ms(before), ms(up), ms(end), heard.missing,
+                            len(heard.fills)))
+        # the burst stands 60 ms in the queue ...
+        self.assertEqual(heard.standing[burst + 4] -
+                         heard.standing[burst - 1], 3)
+        # ... until it is trimmed, within a window (1 s) and the silences
+        # that follow (3 x 20 ms, each at the head of the queue)
+        self.assertGreaterEqual(len(cut), 3, "the burst's 60 ms trimmed "
+                                "within 3.5 s")
+        self.assertLess(heard.median(heard.offset, burst - 25, burst),
+                        0.006)
+        self.assertLess(heard.median(heard.offset, n - 100, n), 0.006)
+        # voiced frames all arrived, in order, byte for byte
+        self.assert_in_order_exact(heard, sorted(heard.rx))
+        self.assertEqual([k for k in heard.order if sched.voiced[k]],
+                         [k for k in range(n) if sched.voiced[k]])
+        # marks: the one queued behind the burst and one in each silence
+        self.assert_marks_after_audio(heard, sched, rec)
+        self.assertEqual(call["stats"]["marks"], len(sched.marks))
+
+    def test_03_voiced_backlog_never_trimmed(self):
+        n, burst = 300, 75                         # 6 s, burst at 1.5 s
+        sched = Schedule(0.004)
+        realtime(sched, 0, n, voiced=lambda k: True, burst=burst)
+        heard, call, _ = self.call(sched, "voiced")
+        self.assert_accounted(heard, sched, call)
+        self.burst_kept(heard, n, burst)
+
+    def test_04_bulk_sender_never_trimmed(self):
+        sched = Schedule(0.004)
+        # 2 s at once, one message per frame; 1.2 s later (0.8 s still
+        # queued) 2 s more in one message; silences inside both
+        for k in range(100):
+            sched.media(0, (k, silent_pattern(k)))
+        sched.media(60, *[(k, silent_pattern(k)) for k in range(100, 200)])
+        heard, call, _ = self.call(sched, "bulk", tail_slots=140)
+        self.assertEqual(call["stats"]["agent_trimmed"], 0)
+        self.assertEqual(heard.missing, [])
+        self.assert_in_order_exact(heard, list(range(200)))
+        # back to back: nothing dropped, nothing inserted
+        seqs = [heard.seq[k] for k in range(200)]
+        self.assertEqual([(b - a) & 0xFFFF for a, b in zip(seqs, seqs[1:])],
+                         [1] * 199)
+
+    def test_zz_nothing_left(self):
+        if self.env.baseline is None:
+            self.skipTest("no baseline: the first call failed")
+        self.env.check_baseline()
+
+
+class PlayoutTrimOffTest(PlayoutBase):
+    """agent_backlog_trim_ms 0: the trim test's plan, nothing trimmed."""
+
+    SETTINGS = {"agent_backlog_trim_ms": 0}
+
+    def test_trim_off(self):
+        n, burst = 400, 100                        # 8 s, burst at 2 s
+        sched = Schedule(0.004)
+        realtime(sched, 0, n, burst=burst)
+        heard, call, _ = self.call(sched, "trim-off")
+        self.assert_accounted(heard, sched, call)
+        self.burst_kept(heard, n, burst)
+
+
+if __name__ == "__main__":
+    callenv.run_tests()
