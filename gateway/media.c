@@ -57,7 +57,7 @@
 enum {
 	FRAME_MS       = 20,
 	MAX_RTP        = 1500,          /**< largest datagram we take       */
-	RX_BATCH       = 32,            /**< datagrams per wake-up          */
+	RX_BATCH       = 8,             /**< datagrams per wake-up          */
 	PLAYQ_MAX      = 8000 * 2 * 600,/**< 10 min of 16-bit 8 kHz [bytes] */
 	LATCH_NEED     = 3,             /**< packets to move to a new source */
 	PHASE_TARGET_US = 2000,         /**< agent frame before the tick     */
@@ -715,23 +715,37 @@ static ssize_t udp_recv(int fd, uint8_t *buf, size_t size, struct sa *src)
 
 static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
+	static __thread uint8_t bufs[RX_BATCH][MAX_RTP];
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sa src[RX_BATCH];
 	struct mcall *mc = io->data;
-	uint8_t buf[MAX_RTP];
+	int n;
 
 	(void)loop;
 	(void)revents;
 
+	/* everything queued in one system call (usually one datagram:
+	   recvfrom in a loop would cost a second call that says EAGAIN) */
 	for (int i = 0; i < RX_BATCH; i++) {
-		struct sa src;
-		ssize_t n = udp_recv(mc->rtp_fd, buf, sizeof(buf), &src);
+		sa_init(&src[i], AF_UNSPEC);
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = MAX_RTP;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_name = &src[i].u;
+		msgs[i].msg_hdr.msg_namelen = sizeof(src[i].u);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
 
-		if (n < 0)
-			break;
+	n = recvmmsg(mc->rtp_fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 
+	for (int i = 0; i < n; i++) {
 		if (!mc->have_mp)
 			continue;
 
-		rtp_packet(mc, buf, (size_t)n, &src);
+		src[i].len = msgs[i].msg_hdr.msg_namelen;
+		rtp_packet(mc, bufs[i], msgs[i].msg_len, &src[i]);
 	}
 
 	/* everything queued in the socket is in the jitter buffer before
