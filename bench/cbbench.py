@@ -972,8 +972,8 @@ def plots(outdir, rows, title):
                 r.get("gw_task_ms_per_call_s", "NaN"),
                 r["gateway"]["cpu_pct"]))
     out = []
-    common = ('set terminal pngcairo size 900,560 font ",10"\n'
-              'set logscale x 2\nset grid\nset key outside bottom center\n'
+    common = ('set terminal pngcairo size 1100,560 font ",10"\n'
+              'set logscale x 2\nset grid\nset key outside right top\n'
               'set datafile missing "-"\n'
               'set xlabel "concurrent calls"\n')
     specs = [

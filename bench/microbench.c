@@ -42,6 +42,7 @@
 #include "opusc.h"
 #include "resamp.h"
 #include "twilio.h"
+#include "b64.h"              /* the gateway's own base64 */
 
 enum {
 	BATCHES  = 7,
@@ -223,6 +224,24 @@ static void run_tw_parse(uint64_t n)
 	}
 }
 
+static void run_gw_b64_enc(uint64_t n)
+{
+	while (n--) {
+		size_t olen = b64_encode(b64, ulaw, 160);
+		fails += olen != 216;
+		sink += olen;
+	}
+}
+
+static void run_gw_b64_dec(uint64_t n)
+{
+	while (n--) {
+		size_t olen = sizeof(ubuf);
+		fails += b64_decode(ubuf, &olen, b64, b64_len) != 0;
+		sink += olen;
+	}
+}
+
 /* the gateway's receive side of one agent message: parse + base64 */
 static void run_tw_parse_b64(uint64_t n)
 {
@@ -233,8 +252,8 @@ static void run_tw_parse_b64(uint64_t n)
 		if (!twilio_parse(&in, agent_msg, agent_msg_len, err,
 				  sizeof(err))) {
 			size_t olen = sizeof(ubuf);
-			fails += base64_decode(in.payload, in.payload_len,
-					       ubuf, &olen) != 0;
+			fails += b64_decode(ubuf, &olen, in.payload,
+					    in.payload_len) != 0;
 			sink += olen;
 			twilio_in_reset(&in);
 		}
@@ -637,11 +656,15 @@ static const struct stage stages[] = {
 	  run_b64_enc, NULL, false },
 	{ "base64_dec", "base64 decode, 216 chars (libre)", setup_b64,
 	  run_b64_dec, NULL, false },
-	{ "twilio_fmt_media", "Twilio media message, 160 bytes (format)",
-	  NULL, run_tw_fmt, NULL, false },
-	{ "twilio_parse", "agent media message (jansson parse)",
+	{ "gw_b64_enc", "base64 encode, 160 bytes (gateway/b64)", NULL,
+	  run_gw_b64_enc, NULL, false },
+	{ "gw_b64_dec", "base64 decode, 216 chars (gateway/b64)", setup_b64,
+	  run_gw_b64_dec, NULL, false },
+	{ "twilio_fmt_media", "Twilio media message, 160 bytes: format "
+	  "(twilio_fmt_media)", NULL, run_tw_fmt, NULL, false },
+	{ "twilio_parse", "agent media message: parse (twilio_parse)",
 	  setup_tw_parse, run_tw_parse, NULL, false },
-	{ "twilio_parse_b64", "agent media message: parse + base64",
+	{ "twilio_parse_b64", "agent media message: parse + base64 decode",
 	  setup_tw_parse, run_tw_parse_b64, NULL, false },
 	{ "jb_put_get", "jitter buffer put + get, in order (rtp/jb)",
 	  setup_jb, run_jb, teardown_jb, false },

@@ -187,7 +187,9 @@ class Daemon:
         self.sock = os.path.join(self.dir, "run", "ctl.sock")
         self.logpath = os.path.join(self.dir, "callbridge.log")
         self.sip_port = free_port()
-        rtp = random.SystemRandom().randrange(30000, 59000, 2)
+        # RTP range out of 10000-19999: clear of the kernel's ephemeral
+        # ports and of SIPp's media ports (port plan in sipp.py)
+        rtp = random.SystemRandom().randrange(10000, 19000, 2)
         self.settings = {
             "sip_listen": "udp:127.0.0.1:%d tcp:127.0.0.1:%d"
                           % (self.sip_port, self.sip_port),

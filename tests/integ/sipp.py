@@ -21,6 +21,7 @@ by command, 99 no call processed, 255 fatal error.
 
 import datetime
 import os
+import random
 import re
 import shutil
 import signal
@@ -60,16 +61,25 @@ def raw_sockets():
         return False
 
 
+# Port plan for tests running side by side (ctest -j): the kernel hands
+# out ephemeral ports from 32768-60999 (SIP ports, client sockets), each
+# gateway takes a 1000-port RTP range out of 10000-19999 (cbtest.Gateway)
+# and SIPp's media ports come from 20000-31999. No range can take a port
+# another one has just found free.
+MEDIA_PORT_MIN = 20000
+MEDIA_PORT_MAX = 32000
+
+
 def free_media_port(host="127.0.0.1", tries=200):
-    """An even UDP port p with p and p+2 free (SIPp binds both)."""
+    """An even UDP port p with p and p+2 free (SIPp binds both), drawn at
+    random from SIPp's own range (see the port plan above)."""
+    rng = random.SystemRandom()
     for _ in range(tries):
+        p = rng.randrange(MEDIA_PORT_MIN, MEDIA_PORT_MAX - 2, 2)
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            a.bind((host, 0))
-            p = a.getsockname()[1]
-            if p % 2 or p > 65000:
-                continue
+            a.bind((host, p))
             b.bind((host, p + 2))
             return p
         except OSError:
