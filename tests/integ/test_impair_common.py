@@ -58,6 +58,7 @@ import g711  # noqa: E402
 import gensig  # noqa: E402
 import mkpcap  # noqa: E402
 import relay as relaymod  # noqa: E402
+import sipp  # noqa: E402
 
 SKIP = 77
 FRAME_MS = 20
@@ -376,7 +377,7 @@ class Bench:
             proc = subprocess.Popen(
                 [self.sipp, "-sf", scen, "-m", "1", "-i", "127.0.0.1",
                  "-p", str(cbtest.free_port()), "-mi", "127.0.0.1",
-                 "-nostdin", "-timeout", "%ds" % timeout, "-timeout_error",
+                 "-mp", str(sipp.free_media_port()), "-nostdin", "-timeout", "%ds" % timeout, "-timeout_error",
                  "-trace_err", "-error_file", os.path.join(d, "err.log"),
                  "127.0.0.1:%d" % rl.sip_port],
                 cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
