@@ -5,8 +5,13 @@
 # results.json, table.txt, plots and logs; the micro-benchmarks go to
 # OUT/microbench.{txt,json}.
 #
-# Set HOLD (seconds per step, default 30) and STEPS to shorten it, e.g.
-#   HOLD=10 STEPS=25,100,400 bench/suite.sh /tmp/suite
+# Set HOLD (seconds per step, default 30), STEPS, OPUS_STEPS and
+# SOAK_HOLD (default 300) to shorten it, and ONLY to a space-separated list
+# of run names (microbench ramp-pcmu ramp-pcma ramp-opus ramp-l16
+# ramp-play setup-rate overload soak perf-pcmu perf-opus
+# callgrind-pcmu callgrind-opus strace-pcmu scale-w1 scale-w2) to run just
+# those, e.g.
+#   HOLD=10 STEPS=25,100,400 ONLY="ramp-pcmu soak" bench/suite.sh /tmp/suite
 set -eu
 
 out=${1:?usage: bench/suite.sh OUT [BUILD]}
@@ -25,16 +30,25 @@ common="--gateway $build/gateway/callbridge --loadgen $build/bench/cb-loadgen
         --agentsim $build/bench/cb-agentsim --audio $audio --hold $hold
         --gw-nice ${GW_NICE:--20}"
 
+want() { # want NAME: is NAME among ONLY (or ONLY unset)?
+	case " ${ONLY:-$1} " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 run() { # run NAME MODE ARGS...  (ARGS win over the common ones)
 	name=$1; mode=$2; shift 2
+	want "$name" || return 0
 	echo "== $name: $mode $*"
 	# a run that finds a failure (soak, overload) still leaves its results
 	$drv "$mode" $common "$@" --out "$out/$name" || echo "== $name: exit $?"
 }
 
 # micro-benchmarks first, on the load core, while nothing else runs
-taskset -c 1 "$build/bench/cb-microbench" | tee "$out/microbench.txt"
-taskset -c 1 "$build/bench/cb-microbench" --json > "$out/microbench.json"
+if want microbench; then
+	taskset -c 1 "$build/bench/cb-microbench" | tee "$out/microbench.txt"
+	taskset -c 1 "$build/bench/cb-microbench" --json \
+		> "$out/microbench.json"
+fi
 
 # the ramps go on past the knee (--keep-going) to show the whole curve
 run ramp-pcmu ramp --steps "$steps" --keep-going
@@ -46,7 +60,11 @@ run ramp-l16 ramp --steps "$steps" --keep-going --agent-format l16 \
 run ramp-play ramp --steps "$steps" --keep-going --agent-mode play
 run setup-rate ramp --steps 400 --cps 1000 --hold 10
 run overload overload --max-calls 200
-run soak soak --soak-calls 200 --hold 300 --soak-runs 3
+run soak soak --soak-calls 200 --hold "${SOAK_HOLD:-300}" --soak-runs 3
+# worker scaling: the same load on one worker and on two (unpinned: on a
+# 2-core machine the load processes then share the cores)
+run scale-w1 ramp --steps 100,200 --workers 1 --no-pin --max-foreign 1000
+run scale-w2 ramp --steps 100,200 --workers 2 --no-pin --max-foreign 1000
 
 # profiles: perf at about half a core, callgrind at 20 calls
 run perf-pcmu ramp --steps 400 --perf
