@@ -18,7 +18,19 @@
  * timed against the next tick, and once per window the tick moves (by at
  * most PHASE_STEP_US) towards PHASE_TARGET_US after the earliest of those
  * arrivals. The rate stays exactly one packet per packet time; only the
- * phase drifts, slowly, to where the agent's audio is.
+ * phase drifts, slowly, to where the agent's audio is. The margin adapts
+ * like a jitter buffer's target: a frame that arrives just after a tick
+ * that ran dry while the agent was talking missed it (and will stand in
+ * the queue a packet time, see below), so the margin grows by
+ * PHASE_MISS_US, up to PHASE_EXTRA_MAX above PHASE_TARGET_US, and shrinks
+ * back by PHASE_DECAY_US per window while nothing misses (1 ms in 20 s).
+ * A miss costs a packet time until the next pause, a margin only what it
+ * is: so it starts PHASE_EXTRA_START above the least, grows fast and
+ * shrinks slowly. When the agent starts to talk (its first frame, or the
+ * first after PHASE_PAUSE ticks with an empty queue) the tick jumps to
+ * the margin after that frame at once: the caller hears silence packets
+ * until then, so a jump costs nothing, and the slow steering would take
+ * seconds and miss ticks on the way whenever the frames start near one.
  *
  * A real-time agent's frames can still bunch (a stall on either side):
  * then one frame more waits in the queue for the rest of the call, since
@@ -60,9 +72,14 @@ enum {
 	RX_BATCH       = 8,             /**< datagrams per wake-up          */
 	PLAYQ_MAX      = 8000 * 2 * 600,/**< 10 min of 16-bit 8 kHz [bytes] */
 	LATCH_NEED     = 3,             /**< packets to move to a new source */
-	PHASE_TARGET_US = 2000,         /**< agent frame before the tick     */
+	PHASE_TARGET_US = 2000,         /**< least margin: frame before tick */
+	PHASE_EXTRA_START = 3000,       /**< margin above it at first        */
+	PHASE_EXTRA_MAX = 8000,         /**< most margin added for misses    */
+	PHASE_MISS_US   = 2000,         /**< margin added per missed tick    */
+	PHASE_DECAY_US  = 10,           /**< margin taken back per window    */
 	PHASE_STEP_US   = 500,          /**< most the tick moves per window  */
 	PHASE_WINDOW    = 10,           /**< arrivals per adjustment         */
+	PHASE_PAUSE     = 10,           /**< empty ticks: the agent paused   */
 	TRIM_WINDOW     = 50,           /**< ticks per backlog window (1 s)  */
 	TRIM_QUIET_RMS  = 330,          /**< silent: below -40 dBFS          */
 };
@@ -134,6 +151,10 @@ struct mcall {
 	uint32_t tx_ms;               /**< packet time we send [ms]       */
 	int64_t ph_wmin;              /**< least wait for the tick [us]   */
 	unsigned ph_n;                /**< arrivals timed in this window  */
+	int64_t ph_extra;             /**< margin above the least [us]    */
+	uint64_t ph_under_us;         /**< tick that ran dry mid-speech   */
+	bool tx_had_audio;            /**< the last tick sent agent audio */
+	unsigned tx_empty;            /**< ticks in a row with no audio   */
 	size_t bl_min, bl_max;        /**< queue depth this window [bytes] */
 	unsigned bl_n;                /**< ticks in this window           */
 	size_t bl_trim;               /**< bytes we may still trim        */
@@ -393,6 +414,9 @@ static void link_open(void *arg)
 }
 
 
+static void tx_arm(struct mcall *mc, uint64_t now);
+
+
 /* agent audio arriving into an empty queue: how long it waits for the
    tick. The least wait of a window steers the tick's phase (tx_cb). */
 static void phase_note(struct mcall *mc)
@@ -403,6 +427,31 @@ static void phase_note(struct mcall *mc)
 		return;
 
 	period = (int64_t)mc->tx_ms * 1000;
+
+	/* within half a packet time after a tick that ran dry mid-speech:
+	   this frame was due at that tick */
+	if (mc->ph_under_us &&
+	    worker_now_us() < mc->ph_under_us + (uint64_t)period / 2) {
+		mc->ph_extra += PHASE_MISS_US;
+		if (mc->ph_extra > PHASE_EXTRA_MAX)
+			mc->ph_extra = PHASE_EXTRA_MAX;
+		++mc->st.agent_late;
+	}
+	mc->ph_under_us = 0;
+
+	/* the agent starts to talk: the next tick comes the margin after
+	   this frame (tx_cb's timer is moved with it) */
+	if (mc->tx_empty >= PHASE_PAUSE) {
+		uint64_t now = worker_now_us();
+
+		mc->tx_empty = 0;
+		mc->ph_n = 0;
+		mc->tx_next_us = now + PHASE_TARGET_US + (uint64_t)mc->ph_extra;
+		ev_timer_stop(mc->loop, &mc->tx_tmr);
+		tx_arm(mc, now);
+		return;
+	}
+
 	w = (int64_t)mc->tx_next_us - (int64_t)worker_now_us();
 	w %= period;
 	if (w < 0)
@@ -414,8 +463,9 @@ static void phase_note(struct mcall *mc)
 }
 
 
-/* once per window, move the tick towards PHASE_TARGET_US after the
-   earliest arrival of the window (at most PHASE_STEP_US) */
+/* once per window, move the tick towards the margin (PHASE_TARGET_US +
+   ph_extra) after the latest arrival of the window (at most
+   PHASE_STEP_US), and take back a little of the margin */
 static void phase_steer(struct mcall *mc)
 {
 	int64_t d;
@@ -423,7 +473,7 @@ static void phase_steer(struct mcall *mc)
 	if (mc->ph_n < PHASE_WINDOW)
 		return;
 
-	d = mc->ph_wmin - PHASE_TARGET_US;
+	d = mc->ph_wmin - (PHASE_TARGET_US + mc->ph_extra);
 	if (d > PHASE_STEP_US)
 		d = PHASE_STEP_US;
 	if (d < -PHASE_STEP_US)
@@ -431,6 +481,8 @@ static void phase_steer(struct mcall *mc)
 
 	mc->tx_next_us = (uint64_t)((int64_t)mc->tx_next_us - d);
 	mc->ph_n = 0;
+	mc->ph_extra = mc->ph_extra > PHASE_DECAY_US ?
+		mc->ph_extra - PHASE_DECAY_US : 0;
 }
 
 
@@ -939,6 +991,13 @@ static void tx_frame(struct mcall *mc)
 		memset(agent + n, xcode_agent_silence(mc->xc),
 		       mc->outframe_size - n);
 
+	/* ran dry right after agent audio: a frame arriving soon after
+	   missed this tick (phase_note) */
+	mc->ph_under_us = n < mc->outframe_size && mc->tx_had_audio ?
+		mc->tx_next_us : 0;
+	mc->tx_had_audio = n == mc->outframe_size;
+	mc->tx_empty = n ? 0 : mc->tx_empty + 1;
+
 	plen = xcode_encode(mc->xc, agent, mc->outframe_size,
 			    pkt + RTPKT_HDR_SIZE, 1500);
 	if (plen < 0)
@@ -1266,6 +1325,8 @@ void mcall_answered(struct mcall *mc, const struct media_params *mp)
 	mc->state = MC_LIVE;
 	mc->last_rx_us = now;
 	mc->tx_next_us = now;
+	mc->ph_extra = PHASE_EXTRA_START;
+	mc->tx_empty = PHASE_PAUSE;
 	tx_arm(mc, now);
 
 	/* first report soon after media starts, then RFC 3550 intervals */

@@ -26,24 +26,26 @@ the tick's phase relative to the agent.
 
 Before the agent sends, the gateway's tick runs at the phase the answer
 gave it (silence packets). The player measures that phase from the RTP it
-receives and starts its schedule `w0` before a tick, so the first frames
-wait w0 for their tick:
+receives and starts its schedule `w0` before a tick, so without the phase
+lock every frame would wait w0 for its tick:
 
-  - phase lock: w0 = 15 ms (an unlucky phase), silent frames. Design: once
-    per 10 frames the tick moves at most 0.5 ms towards 2 ms after the
-    window's arrivals, so 13 ms take 26 windows (5.2 s). Asserted: the
-    first frames' offset is over 12 ms; it shrinks no faster than 0.5 ms
-    per 10 frames; over the last 3 s (from 7.5 s) its median is below
-    6 ms: the 2 ms target, plus what lies between the player's clock
-    reading and the gateway's (a Python write, loopback TCP, lws; ~0.3 ms
-    here), plus the spread of arrivals within a window (the tick sits 2 ms
-    after the latest of them, so the median frame waits longer) and the
-    tick's own lateness, with room for a loaded machine; unlocked, the
-    tick would stay 15 ms after the frames. (Measured here: 2.9-3.3 ms,
-    also while another call test or the bench runs.) The packet rate stays
-    one per 20 ms: consecutive sequence numbers, timestamps +160, one
-    packet per 20 ms over the span (+-2), no two packets closer than 10 ms
-    (the phase moves 0.5 ms at a time) except a late packet's catch-up.
+  - phase lock: w0 = 15 ms (an unlucky phase), silent frames. Design: when
+    the agent starts to talk (its first frame, or the first after 10 empty
+    ticks) the tick jumps to the margin after that frame, 5 ms at first
+    (2 ms plus 3 ms that shrink by 10 us per 10 frames while no frame
+    misses its tick, and grow by 2 ms when one does); from then on it
+    follows the frames by at most 0.5 ms per 10 frames. Asserted: over
+    the first second and over the last 3 s (from 7.5 s) the median offset
+    is below 9 ms: the 5 ms margin, plus what lies between the player's
+    clock reading and the gateway's (a Python write, loopback TCP, lws;
+    ~0.3 ms here), plus the spread of arrivals within a window (the tick
+    sits the margin after the latest of them, so the median frame waits
+    longer) and the tick's own lateness, with room for a loaded machine;
+    unlocked, the tick would stay 15 ms after the frames. (Measured here:
+    5.2-6.2 ms.) The packet rate stays one per 20 ms: consecutive
+    sequence numbers, timestamps +160, one packet per 20 ms over the span
+    (+-2), and one jump at most (the first frame: the tick comes 10 ms
+    early once) besides a late packet's catch-up.
   - backlog trim (agent_backlog_trim_ms default 100): real time, a voiced
     800 ms and a silent 200 ms each second; at 2.5 s the agent sends 3
     frames ahead (its frame and the next 3 at once), then goes on in real
@@ -661,30 +663,20 @@ class PlayoutTest(PlayoutBase):
         self.env.take_baseline()
 
         off = heard.offset
-        d0 = heard.median(off, 0, 10)
+        d0 = heard.median(off, 0, 50)
         last = heard.median(off, n - 150, n)
         raw = heard.median(heard.delay, n - 150, n)
-        sys.stderr.write("phase lock: the tick %s after the first frames, "
-                         "%s over the last 3 s (median delay %s); missed "
-                         "ticks %d, trimmed %d\n"
+        sys.stderr.write("phase lock: the tick %s after the frames of the "
+                         "first second, %s over the last 3 s (median delay "
+                         "%s); missed ticks %d, trimmed %d, late %d\n"
                          % (ms(d0), ms(last), ms(raw), len(heard.fills),
-                            len(heard.missing)))
-        with self.subTest("the first frames wait for the tick the "
-                          "answer set"):
-            self.assertGreater(d0, 0.012, "w0 %s, offset %s"
-                               % (ms(w0), ms(d0)))
-        with self.subTest("no faster than 0.5 ms per 10 frames"):
-            for lo in range(0, n, 25):
-                # +1 ms for jitter
-                bound = d0 - 0.0005 * ((lo + 24) // 10 + 1) - 0.001
-                if bound < 0.004:
-                    break
-                got = heard.median(off, lo, lo + 25)
-                self.assertGreaterEqual(got, bound, "frames %d..%d: the "
-                                        "tick %s after them"
-                                        % (lo, lo + 24, ms(got)))
+                            len(heard.missing),
+                            call["stats"].get("agent_late", -1)))
+        with self.subTest("the tick jumps to the frames at the first one"):
+            self.assertLess(d0, 0.009, "w0 %s, offset %s"
+                            % (ms(w0), ms(d0)))
         with self.subTest("locked over the last 3 s"):
-            self.assertLess(last, 0.006, "the tick sits %s after the "
+            self.assertLess(last, 0.009, "the tick sits %s after the "
                             "agent's frames" % ms(last))
 
         # the rate: one packet per 20 ms all along (sequence and
@@ -693,16 +685,15 @@ class PlayoutTest(PlayoutBase):
         with self.subTest("one packet per 20 ms over the span, +-2"):
             span = pk[-1].t - pk[0].t
             self.assertAlmostEqual(len(pk) - 1, span / FRAME, delta=2)
-        with self.subTest("no two packets closer than 10 ms, unless the "
-                          "first was late (the pair spans two packet "
-                          "times)"):
+        with self.subTest("one jump at most: no two packets closer than "
+                          "15 ms, unless the first was late (the pair spans "
+                          "two packet times)"):
             gaps = [b.t - a.t for a, b in zip(pk, pk[1:])]
-            for i, g in enumerate(gaps):
-                if g < 0.010:
-                    self.assertGreater(i, 0)
-                    self.assertGreaterEqual(gaps[i - 1] + g, 0.035,
-                                            "packets %d, %d only %s apart"
-                                            % (i, i + 1, ms(g)))
+            jumps = [i for i, g in enumerate(gaps) if g < 0.015 and
+                     not (i > 0 and gaps[i - 1] + g >= 0.035)]
+            self.assertLessEqual(len(jumps), 1, "packets closer than 15 ms "
+                                 "at %s" % ["%d: %s" % (i, ms(gaps[i]))
+                                            for i in jumps][:10])
         with self.subTest("accounted: trims, silence between frames"):
             self.assert_accounted(heard, sched, call)
 
