@@ -47,7 +47,7 @@ static const uint8_t dec[256] = {
  *
  * @return characters written
  */
-size_t b64_encode(char *out, const uint8_t *in, size_t n)
+size_t b64_encode(char *restrict out, const uint8_t *restrict in, size_t n)
 {
 	char *o = out;
 	size_t i = 0;
@@ -98,7 +98,8 @@ size_t b64_encode(char *out, const uint8_t *in, size_t n)
  * @return 0 if success, EBADMSG for text that is not base64, ENOSPC if
  *         out is too small
  */
-int b64_decode(uint8_t *out, size_t *outlen, const char *in, size_t n)
+int b64_decode(uint8_t *restrict out, size_t *outlen, const char *restrict in,
+	       size_t n)
 {
 	const uint8_t *s = (const uint8_t *)in;
 	size_t i, o = 0, full;

@@ -10,7 +10,8 @@
 /** Encoded length of n bytes (with padding, no NUL) */
 #define B64_ENC_LEN(n) (4 * (((n) + 2) / 3))
 
-size_t b64_encode(char *out, const uint8_t *in, size_t n);
-int    b64_decode(uint8_t *out, size_t *outlen, const char *in, size_t n);
+size_t b64_encode(char *restrict out, const uint8_t *restrict in, size_t n);
+int    b64_decode(uint8_t *restrict out, size_t *outlen,
+		  const char *restrict in, size_t n);
 
 #endif
