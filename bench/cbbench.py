@@ -601,6 +601,10 @@ def measure(rig, calls, hold, perf=None, stop_on_spoil=False):
     rig.gen.cmd("reset")
     rig.agent.cmd("reset")
     if rig.callgrind:
+        # with --instr-atstart=no (set-up is not measured, and a dump
+        # taken after zeroing a run instrumented from the start holds no
+        # per-function costs) instrumentation starts here
+        callgrind_ctl(rig, "-i", "on")
         callgrind_ctl(rig, "-z")
     perf_proc = None
     if perf and rig.gw_pid:

@@ -70,8 +70,8 @@ run scale-w2 ramp --steps 100,200 --workers 2 --no-pin --max-foreign 1000
 run perf-pcmu ramp --steps 400 --perf
 run perf-opus ramp --steps 100 --codec opus --perf
 run callgrind-pcmu ramp --steps 20 --hold 20 --max-foreign 1000 \
-	--gw-wrap "valgrind --tool=callgrind --callgrind-out-file=$out/callgrind-pcmu/callgrind.out"
+	--gw-wrap "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$out/callgrind-pcmu/callgrind.out"
 run callgrind-opus ramp --steps 10 --hold 20 --codec opus --max-foreign 1000 \
-	--gw-wrap "valgrind --tool=callgrind --callgrind-out-file=$out/callgrind-opus/callgrind.out"
+	--gw-wrap "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$out/callgrind-opus/callgrind.out"
 run strace-pcmu ramp --steps 100 --hold 20 --max-foreign 1000 --strace
 echo "== done: $out"
