@@ -44,8 +44,10 @@ lock every frame would wait w0 for its tick:
     unlocked, the tick would stay 15 ms after the frames. (Measured here:
     5.2-6.2 ms.) The packet rate stays one per 20 ms: consecutive
     sequence numbers, timestamps +160, one packet per 20 ms over the span
-    (+-2), and one jump at most (the first frame: the tick comes 10 ms
-    early once) besides a late packet's catch-up.
+    (+-2), and no two packets closer than 10 ms except where the agent
+    starts (the tick jumps once: 10 ms early here, or anywhere within a
+    packet time; twice if the player stalled long enough to look like a
+    pause) and a late packet's catch-up.
   - backlog trim (agent_backlog_trim_ms default 100): real time, a voiced
     800 ms and a silent 200 ms each second; at 2.5 s the agent sends 3
     frames ahead (its frame and the next 3 at once), then goes on in real
@@ -486,6 +488,13 @@ class Heard:
                 if self.standing[b] != self.standing[a]]
 
 
+# the tick sits the margin (5 ms at first) after the agent's frames; the
+# median offset also holds the player's write, loopback TCP and lws (~0.3
+# ms), the spread of arrivals in a window and the tick's lateness, with
+# room for a loaded machine and sanitizers (test_01's docstring)
+LOCKED_MAX = 0.009
+
+
 def ms(x):
     return "%.2f ms" % (x * 1000)
 
@@ -673,10 +682,10 @@ class PlayoutTest(PlayoutBase):
                             len(heard.missing),
                             call["stats"].get("agent_late", -1)))
         with self.subTest("the tick jumps to the frames at the first one"):
-            self.assertLess(d0, 0.009, "w0 %s, offset %s"
+            self.assertLess(d0, LOCKED_MAX, "w0 %s, offset %s"
                             % (ms(w0), ms(d0)))
         with self.subTest("locked over the last 3 s"):
-            self.assertLess(last, 0.009, "the tick sits %s after the "
+            self.assertLess(last, LOCKED_MAX, "the tick sits %s after the "
                             "agent's frames" % ms(last))
 
         # the rate: one packet per 20 ms all along (sequence and
@@ -685,13 +694,15 @@ class PlayoutTest(PlayoutBase):
         with self.subTest("one packet per 20 ms over the span, +-2"):
             span = pk[-1].t - pk[0].t
             self.assertAlmostEqual(len(pk) - 1, span / FRAME, delta=2)
-        with self.subTest("one jump at most: no two packets closer than "
-                          "15 ms, unless the first was late (the pair spans "
-                          "two packet times)"):
+        with self.subTest("jumps only where the agent starts: no two "
+                          "packets closer than 10 ms, unless the first was "
+                          "late (the pair spans two packet times)"):
             gaps = [b.t - a.t for a, b in zip(pk, pk[1:])]
-            jumps = [i for i, g in enumerate(gaps) if g < 0.015 and
+            jumps = [i for i, g in enumerate(gaps) if g < 0.010 and
                      not (i > 0 and gaps[i - 1] + g >= 0.035)]
-            self.assertLessEqual(len(jumps), 1, "packets closer than 15 ms "
+            # the start, and one more if the player stalled 200 ms (then
+            # the gateway saw a pause and a new start: right)
+            self.assertLessEqual(len(jumps), 2, "packets closer than 10 ms "
                                  "at %s" % ["%d: %s" % (i, ms(gaps[i]))
                                             for i in jumps][:10])
         with self.subTest("accounted: trims, silence between frames"):
@@ -724,10 +735,12 @@ class PlayoutTest(PlayoutBase):
             self.assertLessEqual(min(st[k] for k in range(burst + 4,
                                                           burst + 176)
                                      if k in st), st[burst - 1])
-        with self.subTest("the tick locked before the burst and after"):
+        with self.subTest("the tick locked before the burst and after "
+                          "(the margin and what test_01 allows for)"):
             self.assertLess(heard.median(heard.offset, burst - 25, burst),
-                            0.006)
-            self.assertLess(heard.median(heard.offset, n - 100, n), 0.006)
+                            LOCKED_MAX)
+            self.assertLess(heard.median(heard.offset, n - 100, n),
+                            LOCKED_MAX)
         with self.subTest("voiced frames all arrived, in order, exact"):
             self.assert_in_order_exact(heard, sorted(heard.rx))
             self.assertEqual([k for k in heard.order if sched.voiced[k]],
