@@ -774,8 +774,15 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	struct mcall *mc = io->data;
 	int n;
 
-	(void)loop;
 	(void)revents;
+
+	/* before the answer's media parameters reach this worker, RTP stays
+	   in the socket (the caller may start the moment it sees the 200,
+	   before ANSWERED is here): set_params starts reading again */
+	if (!mc->have_mp) {
+		ev_io_stop(loop, io);
+		return;
+	}
 
 	/* everything queued in one system call (usually one datagram:
 	   recvfrom in a loop would cost a second call that says EAGAIN) */
@@ -793,9 +800,6 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	n = recvmmsg(mc->rtp_fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 
 	for (int i = 0; i < n; i++) {
-		if (!mc->have_mp)
-			continue;
-
 		src[i].len = msgs[i].msg_hdr.msg_namelen;
 		rtp_packet(mc, bufs[i], msgs[i].msg_len, &src[i]);
 	}
@@ -1226,6 +1230,8 @@ static void set_params(struct mcall *mc, const struct media_params *mp)
 		(void)rtcpx_init(&mc->rtcp, mc->ssrc, mc->ms->ids.call_sid,
 				 mp->srate, mp->srate);
 		mc->rtcp_on = true;
+		if (!ev_is_active(&mc->rtp_io))
+			ev_io_start(mc->loop, &mc->rtp_io);
 	}
 	else {
 		/* a new SDP address is where media comes from now */

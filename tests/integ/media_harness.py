@@ -148,17 +148,23 @@ def describe(r):
                b["good"], b["corr"], b["delays"][:6], r["worst"]))
 
 
-def exact_runs(ref, test, delay, seg):
+def exact_runs(ref, test, delay, seg, slack=0):
     """Line test up behind ref by delay bytes (negative: ahead) and cut
     both into segments of seg bytes; returns (segments of ref compared,
-    segments equal byte for byte, longest run of equal ones)."""
+    segments equal byte for byte, longest run of equal ones). With slack
+    S a segment also counts as equal at up to S whole segments either
+    side of delay (a jitter buffer that inserted or skipped packet times
+    moved the rest of the stream by that much)."""
     total = equal = run = best = 0
     for k in range(0, len(ref) - seg + 1, seg):
         j = k + delay
         if j < 0 or j + seg > len(test):
             continue
         total += 1
-        if ref[k:k + seg] == test[j:j + seg]:
+        want = ref[k:k + seg]
+        if any(0 <= j + s * seg and j + (s + 1) * seg <= len(test) and
+               test[j + s * seg:j + (s + 1) * seg] == want
+               for s in sorted(range(-slack, slack + 1), key=abs)):
             equal += 1
             run += 1
             best = max(best, run)

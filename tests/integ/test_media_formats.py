@@ -160,11 +160,15 @@ class FormatsTest(callenv.CallTestCase):
                                     % (equal, total, rate, best))
         if codec != "opus" and enc == "mulaw":
             # G.711 to a µ-law agent: bit-exact (A-law by G.711's table),
-            # frame for frame, but for a frame concealed under load
+            # frame for frame, but for a frame concealed under load; a
+            # loaded machine's jitter may also make the buffer insert or
+            # skip packet times, which moves the rest of the stream by
+            # whole frames (up to its 60 ms maximum)
             want = src.payload if src.law == "ulaw" else \
                 g711.alaw_to_ulaw(src.payload)
             total, equal, best = mh.exact_runs(want, audio,
-                                               r["delay_samples"], 160)
+                                               r["delay_samples"], 160,
+                                               slack=3)
             self.assertGreaterEqual(equal, 0.9 * total,
                                     "µ-law agent: %d of %d frames are the "
                                     "caller's bytes" % (equal, total))
