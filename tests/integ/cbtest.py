@@ -54,14 +54,18 @@ def binary(name):
     return path
 
 
-def free_port(host="127.0.0.1", tries=100):
-    """A port free for both UDP and TCP on host (racy, as all such are)."""
+def free_port(host="127.0.0.1", tries=200):
+    """A port free for both UDP and TCP on host, for a listener that
+    binds it a little later (SIP ports). Drawn at random from 61000-64999,
+    above the kernel's ephemeral ports: a port found free there cannot be
+    taken meanwhile by some client's connect() (port plan: sipp.py)."""
+    rng = random.SystemRandom()
     for _ in range(tries):
+        port = rng.randrange(61000, 65000)
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
+            t.bind((host, port))
             u.bind((host, port))
             return port
         except OSError:

@@ -62,10 +62,11 @@ def raw_sockets():
 
 
 # Port plan for tests running side by side (ctest -j): the kernel hands
-# out ephemeral ports from 32768-60999 (SIP ports, client sockets), each
-# gateway takes a 1000-port RTP range out of 10000-19999 (cbtest.Gateway)
-# and SIPp's media ports come from 20000-31999. No range can take a port
-# another one has just found free.
+# out ephemeral ports from 32768-60999 (client sockets, anything bound to
+# port 0), each gateway takes a 1000-port RTP range out of 10000-19999
+# (cbtest.Daemon), SIPp's media ports come from 20000-31999 and SIP ports
+# (gateways' and SIPp's) from 61000-64999 (cbtest.free_port). No range can
+# take a port another one has just found free.
 MEDIA_PORT_MIN = 20000
 MEDIA_PORT_MAX = 32000
 
