@@ -72,11 +72,14 @@ MEDIA_PORT_MAX = 32000
 
 
 def free_media_port(host="127.0.0.1", tries=200):
-    """An even UDP port p with p and p+2 free (SIPp binds both), drawn at
-    random from SIPp's own range (see the port plan above)."""
+    """A UDP port p with p and p+2 free (SIPp binds both: audio and
+    video), drawn at random from SIPp's own range (see the port plan
+    above). p is a multiple of 4, so two SIPps never share a port unless
+    they drew the same p (one drawing 27180 while another held 27178 and
+    bound 27180 for video was a clean-clone failure)."""
     rng = random.SystemRandom()
     for _ in range(tries):
-        p = rng.randrange(MEDIA_PORT_MIN, MEDIA_PORT_MAX - 2, 2)
+        p = rng.randrange(MEDIA_PORT_MIN, MEDIA_PORT_MAX - 4, 4)
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
