@@ -94,6 +94,7 @@ class ConcurrentTest(callenv.CallTestCase):
         recent = [c for c in env.recent() if c["number"] in
                   {number(k) for k in range(NCALLS)}]
         self.assertEqual(len(recent), NCALLS)
+        by_sid = {c["call_sid"]: c for c in recent}
         for c in recent:
             k = int(c["number"][-4:]) - 1000
             self.assertEqual(c["agent_id"], "agent%d" % (k % NAGENTS))
@@ -114,7 +115,10 @@ class ConcurrentTest(callenv.CallTestCase):
                 self.assertEqual(cp["to"], number(k))
                 self.assertEqual(cp["friendly_name"], "Line %d" % k)
                 rep = gensig.check_frames(sigs[k], conn.inbound_audio)
-                self.assertTrue(rep.exact, "call %d: %s" % (k, rep))
+                jb = by_sid[conn.start["start"]["callSid"]]["stats"][
+                    "jitter_buffer"]
+                with self.subTest(call=k):
+                    self.assert_exact_but_concealed(rep, jb)
 
         # agent -> caller: each caller hears its own agent, exactly as
         # far as the agent's signal went, and nothing of the others
@@ -178,7 +182,9 @@ class ConcurrentTest(callenv.CallTestCase):
         for conn, sig in ((c0[0], sig1), (c1[0], sig2)):
             self.assertEqual(agentlog.check_twilio_stream(conn), [])
             rep = gensig.check_frames(sig, conn.inbound_audio)
-            self.assertTrue(rep.exact, str(rep))
+            jb = by_from[conn.start["start"]["callSid"]]["stats"][
+                "jitter_buffer"]
+            self.assert_exact_but_concealed(rep, jb)
         self.assertEqual(by_from[c0[0].start["start"]["callSid"]]
                          ["end_reason"], "caller-bye")
 
@@ -191,6 +197,22 @@ class ConcurrentTest(callenv.CallTestCase):
         self.assertEqual(len(c2), 1)
         self.assertEqual(c2[0].path, "/record")
         self.assertEqual(len(env.agents[0].rec.conns()), n0 + 1)
+
+    def assert_exact_but_concealed(self, rep, jb):
+        """The caller's frames reached the agent exactly, except where the
+        gateway's jitter buffer says it concealed a packet that came late
+        or never (a stall of a loaded machine, as under ASan in CI): then
+        the frames are still in order, none twice, and at most 3 slots
+        are missing per packet it reported."""
+        if rep.exact:
+            return
+        bad = jb["late"] + jb["lost"]
+        self.assertGreater(bad, 0, "not exact with no packet late or lost: "
+                           "%s" % rep)
+        self.assertEqual(rep.duplicates, 0, str(rep))
+        self.assertEqual(rep.first, 0, str(rep))
+        self.assertTrue(all(b > a for a, b in rep.gaps), str(rep))
+        self.assertLessEqual(rep.nref - rep.matched, 3 * bad, str(rep))
 
     def test_zz_nothing_left(self):
         if self.env.baseline is None:
