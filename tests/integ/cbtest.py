@@ -54,6 +54,9 @@ def binary(name):
     return path
 
 
+_ports_handed_out = set()   # SIP ports drawn by this process
+
+
 def free_port(host="127.0.0.1", tries=200):
     """A port free for both UDP and TCP on host, for a listener that
     binds it a little later (SIP ports). Drawn at random from 61000-64999,
@@ -62,11 +65,16 @@ def free_port(host="127.0.0.1", tries=200):
     rng = random.SystemRandom()
     for _ in range(tries):
         port = rng.randrange(61000, 65000)
+        # one drawn for a listener that has not bound it yet is still
+        # free: never hand it out twice from this process
+        if port in _ports_handed_out:
+            continue
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             t.bind((host, port))
             u.bind((host, port))
+            _ports_handed_out.add(port)
             return port
         except OSError:
             continue

@@ -69,6 +69,8 @@ def raw_sockets():
 # take a port another one has just found free.
 MEDIA_PORT_MIN = 20000
 MEDIA_PORT_MAX = 32000
+HANDED_OUT_S = 300          # a media port is not drawn again for [s]
+_handed_out = {}            # port -> when it was drawn (this process)
 
 
 def free_media_port(host="127.0.0.1", tries=200):
@@ -78,13 +80,22 @@ def free_media_port(host="127.0.0.1", tries=200):
     they drew the same p (one drawing 27180 while another held 27178 and
     bound 27180 for video was a clean-clone failure)."""
     rng = random.SystemRandom()
+    now = time.monotonic()
+    for q, t in list(_handed_out.items()):
+        if now - t > HANDED_OUT_S:
+            del _handed_out[q]
     for _ in range(tries):
         p = rng.randrange(MEDIA_PORT_MIN, MEDIA_PORT_MAX - 4, 4)
+        # a port drawn for a SIPp that has not started yet is still free:
+        # never hand it out twice (tests set up several calls at once)
+        if p in _handed_out:
+            continue
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             a.bind((host, p))
             b.bind((host, p + 2))
+            _handed_out[p] = now
             return p
         except OSError:
             continue
