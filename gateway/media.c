@@ -16,7 +16,7 @@
  * otherwise wait half a packet time on average, a whole one at worst, for
  * the next tick. So the arrival of each frame into an empty queue is
  * timed against the next tick, and once per window the tick moves (by at
- * most PHASE_STEP_US) towards PHASE_TARGET_US after the earliest of those
+ * most PHASE_STEP_US) towards the margin after the latest of those
  * arrivals. The rate stays exactly one packet per packet time; only the
  * phase drifts, slowly, to where the agent's audio is. The margin adapts
  * like a jitter buffer's target: a frame that arrives just after a tick
@@ -421,17 +421,18 @@ static void tx_arm(struct mcall *mc, uint64_t now);
    tick. The least wait of a window steers the tick's phase (tx_cb). */
 static void phase_note(struct mcall *mc)
 {
+	uint64_t now;
 	int64_t period, w;
 
 	if (mc->state != MC_LIVE || playq_len(mc->pq) >= mc->outframe_size)
 		return;
 
+	now = worker_now_us();
 	period = (int64_t)mc->tx_ms * 1000;
 
 	/* within half a packet time after a tick that ran dry mid-speech:
 	   this frame was due at that tick */
-	if (mc->ph_under_us &&
-	    worker_now_us() < mc->ph_under_us + (uint64_t)period / 2) {
+	if (mc->ph_under_us && now < mc->ph_under_us + (uint64_t)period / 2) {
 		mc->ph_extra += PHASE_MISS_US;
 		if (mc->ph_extra > PHASE_EXTRA_MAX)
 			mc->ph_extra = PHASE_EXTRA_MAX;
@@ -442,8 +443,6 @@ static void phase_note(struct mcall *mc)
 	/* the agent starts to talk: the next tick comes the margin after
 	   this frame (tx_cb's timer is moved with it) */
 	if (mc->tx_empty >= PHASE_PAUSE) {
-		uint64_t now = worker_now_us();
-
 		mc->tx_empty = 0;
 		mc->ph_n = 0;
 		mc->tx_next_us = now + PHASE_TARGET_US + (uint64_t)mc->ph_extra;
@@ -452,7 +451,7 @@ static void phase_note(struct mcall *mc)
 		return;
 	}
 
-	w = (int64_t)mc->tx_next_us - (int64_t)worker_now_us();
+	w = (int64_t)mc->tx_next_us - (int64_t)now;
 	w %= period;
 	if (w < 0)
 		w += period;
@@ -932,15 +931,15 @@ static bool agent_quiet(const struct mcall *mc, const uint8_t *a, size_t n)
  */
 static void backlog_trim(struct mcall *mc)
 {
-	size_t depth = playq_len(mc->pq);
-	size_t limit = xcode_agent_bytes(mc->xc, mc->ms->conf.backlog_trim_ms);
-	/* what stays queued once this tick has taken its packet time */
-	size_t standing = depth > mc->outframe_size ?
-		depth - mc->outframe_size : 0;
+	size_t depth, standing;
 	uint8_t head[2880 * 2];
 
 	if (!mc->ms->conf.backlog_trim_ms)
 		return;
+
+	depth = playq_len(mc->pq);
+	/* what stays queued once this tick has taken its packet time */
+	standing = depth > mc->outframe_size ? depth - mc->outframe_size : 0;
 
 	if (!mc->bl_n || standing < mc->bl_min)
 		mc->bl_min = standing;
@@ -948,6 +947,9 @@ static void backlog_trim(struct mcall *mc)
 		mc->bl_max = depth;
 
 	if (++mc->bl_n >= TRIM_WINDOW) {
+		size_t limit = xcode_agent_bytes(mc->xc,
+						 mc->ms->conf.backlog_trim_ms);
+
 		mc->bl_trim = (mc->bl_min >= mc->outframe_size &&
 			       mc->bl_max <= limit) ?
 			mc->bl_min - mc->bl_min % mc->outframe_size : 0;

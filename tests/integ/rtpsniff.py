@@ -120,7 +120,43 @@ def clock_offset():
     return best[1]
 
 
-class Sniffer:
+def kernel_time(anc, offset):
+    """A datagram's receive time on time.monotonic()'s clock, from its
+    SO_TIMESTAMPNS ancillary data (offset: clock_offset()); now if the
+    kernel gave none."""
+    for level, typ, val in anc:
+        if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", val[:16])
+            return sec + nsec / 1e9 - offset
+    return time.monotonic()
+
+
+def rtp_only(pkts, since=None, until=None):
+    """The RTP ones of pkts (RTCP left out), optionally in a time
+    window."""
+    return [p for p in pkts
+            if not is_rtcp(p.payload) and parse_rtp(p.payload) and
+            (since is None or p.t >= since) and
+            (until is None or p.t < until)]
+
+
+class Recorder:
+    """A receiving thread `_t` on socket `sock`, stopped by `_stop`:
+    close() and the context manager."""
+
+    def close(self):
+        self._stop = True
+        self._t.join(timeout=5)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Sniffer(Recorder):
     """Record UDP datagrams sent to `port` on loopback (see module doc).
 
         with Sniffer(port) as sn:
@@ -163,14 +199,7 @@ class Sniffer:
                     return
                 if addr[2] == PACKET_OUTGOING:
                     continue            # lo shows each packet twice
-                t = None
-                for level, typ, val in anc:
-                    if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
-                        sec, nsec = struct.unpack("qq", val[:16])
-                        t = sec + nsec / 1e9 - self.offset
-                if t is None:
-                    t = time.monotonic()
-                p = self._parse(data, t)
+                p = self._parse(data, kernel_time(anc, self.offset))
                 if p:
                     with self._lock:
                         self.packets.append(p)
@@ -192,21 +221,7 @@ class Sniffer:
 
     def rtp(self, since=None, until=None):
         """RTP packets (RTCP left out), optionally in a time window."""
-        return [p for p in self.snapshot()
-                if not is_rtcp(p.payload) and parse_rtp(p.payload) and
-                (since is None or p.t >= since) and
-                (until is None or p.t < until)]
-
-    def close(self):
-        self._stop = True
-        self._t.join(timeout=5)
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return rtp_only(self.snapshot(), since, until)
 
 
 class Endpoint:
@@ -257,9 +272,7 @@ class Endpoint:
     def rtp(self, since=None, until=None):
         with self.hub.lock:
             pk = list(self.packets)
-        return [p for p in pk if not is_rtcp(p.payload) and
-                parse_rtp(p.payload) and (since is None or p.t >= since)
-                and (until is None or p.t < until)]
+        return rtp_only(pk, since, until)
 
 
 class RtpHub:

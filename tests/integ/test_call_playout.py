@@ -91,7 +91,6 @@ import rtpsniff
 NUMBER = "+14155550801"
 FRAME = 0.020                 # packet time [s]
 TAG_VOICED, TAG_SILENT = 0x2A, 0x7A
-SO_TIMESTAMPNS = 35
 MARK_TOL = FRAME + 0.005      # as tests/integ/test_call_marks.py
 
 
@@ -150,7 +149,7 @@ def silent_pattern(k):
 
 # -- the caller's media ------------------------------------------------------
 
-class RtpPeer:
+class RtpPeer(rtpsniff.Recorder):
     """The caller's RTP end (see the module doc). One thread, bounded in
     time; every packet received is kept as an rtpsniff.Pkt."""
 
@@ -159,7 +158,7 @@ class RtpPeer:
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, rtpsniff.SO_TIMESTAMPNS, 1)
         self.sock.setblocking(False)
         self.host, self.port = self.sock.getsockname()
         self.offset = rtpsniff.clock_offset()
@@ -216,15 +215,7 @@ class RtpPeer:
                         break
                     except OSError:
                         break
-                    t = None
-                    for level, typ, val in anc:
-                        if level == socket.SOL_SOCKET and \
-                                typ == SO_TIMESTAMPNS:
-                            sec, nsec = int.from_bytes(val[:8], "little"), \
-                                int.from_bytes(val[8:16], "little")
-                            t = sec + nsec / 1e9 - self.offset
-                    if t is None:
-                        t = time.monotonic()
+                    t = rtpsniff.kernel_time(anc, self.offset)
                     with self.lock:
                         self.packets.append(rtpsniff.Pkt(
                             t, src[0], src[1], self.host, self.port, data))
@@ -233,19 +224,7 @@ class RtpPeer:
     def rtp(self):
         with self.lock:
             pk = list(self.packets)
-        return [p for p in pk if not rtpsniff.is_rtcp(p.payload) and
-                rtpsniff.parse_rtp(p.payload)]
-
-    def close(self):
-        self._stop = True
-        self._t.join(timeout=5)
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return rtpsniff.rtp_only(pk)
 
 
 def tick_phase(times):
