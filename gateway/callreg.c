@@ -222,10 +222,11 @@ json_t *callreg_stats_json(const struct media_stats *st)
 		       "jitter_ms", st->jitter_ms);
 
 	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-		      " s:I, s:I, s:I, s:o, s:{s:f, s:f, s:f}}",
+		      " s:I, s:I, s:I, s:I, s:o, s:{s:f, s:f, s:f}}",
 		      "srtp_fail", (json_int_t)st->srtp_fail,
 		      "agent_trimmed", (json_int_t)st->agent_trimmed,
 		      "agent_late", (json_int_t)st->agent_late,
+		      "agent_held", (json_int_t)st->agent_held,
 		      "rtp_rx", (json_int_t)st->rtp_rx,
 		      "rtp_tx", (json_int_t)st->rtp_tx,
 		      "rtp_foreign", (json_int_t)st->rtp_foreign,

@@ -108,7 +108,8 @@ struct media_stats {
 	uint64_t agent_bytes;     /**< agent audio received [bytes]    */
 	uint64_t agent_dropped;   /**< agent audio dropped, overflow   */
 	uint64_t agent_trimmed;   /**< silent agent frames trimmed     */
-	uint64_t agent_late;      /**< agent frames that missed a tick */
+	uint64_t agent_late;      /**< agent frames after their tick   */
+	uint64_t agent_held;      /**< ... of which the tick waited for */
 	uint64_t marks;           /**< marks echoed                    */
 	uint64_t dtmf_rx;         /**< key presses from the caller     */
 	uint64_t dtmf_tx;         /**< key presses from the agent      */

@@ -26,7 +26,13 @@
  * back by PHASE_DECAY_US per window while nothing misses (1 ms in 20 s).
  * A miss costs a packet time until the next pause, a margin only what it
  * is: so it starts PHASE_EXTRA_START above the least, grows fast and
- * shrinks slowly. When the agent starts to talk (its first frame, or the
+ * shrinks slowly. And a tick that finds the queue dry right after agent
+ * audio holds (tx_hold): it waits for the frame that is due until the
+ * least margin before the next tick, and sends it the moment it arrives.
+ * A late frame then costs that one packet its lateness as jitter, and
+ * the margin PHASE_HELD_US, instead of a gap in the caller's audio and a
+ * packet time more for every frame after it. The price: the silence
+ * packet at the end of a talk spurt goes out that much late, once. When the agent starts to talk (its first frame, or the
  * first after PHASE_PAUSE ticks with an empty queue) the tick jumps to
  * the margin after that frame at once: the caller hears silence packets
  * until then, so a jump costs nothing, and the slow steering would take
@@ -76,6 +82,7 @@ enum {
 	PHASE_EXTRA_START = 3000,       /**< margin above it at first        */
 	PHASE_EXTRA_MAX = 8000,         /**< most margin added for misses    */
 	PHASE_MISS_US   = 2000,         /**< margin added per missed tick    */
+	PHASE_HELD_US   = 1000,         /**< ... per frame a tick held for   */
 	PHASE_DECAY_US  = 10,           /**< margin taken back per window    */
 	PHASE_STEP_US   = 500,          /**< most the tick moves per window  */
 	PHASE_WINDOW    = 10,           /**< arrivals per adjustment         */
@@ -153,6 +160,8 @@ struct mcall {
 	unsigned ph_n;                /**< arrivals timed in this window  */
 	int64_t ph_extra;             /**< margin above the least [us]    */
 	uint64_t ph_under_us;         /**< tick that ran dry mid-speech   */
+	bool tx_held;                 /**< tick waiting for a late frame  */
+	bool tx_held_noted;           /**< ... and phase_note counted it  */
 	bool tx_had_audio;            /**< the last tick sent agent audio */
 	unsigned tx_empty;            /**< ticks in a row with no audio   */
 	size_t bl_min, bl_max;        /**< queue depth this window [bytes] */
@@ -415,6 +424,7 @@ static void link_open(void *arg)
 
 
 static void tx_arm(struct mcall *mc, uint64_t now);
+static void tx_run(struct mcall *mc, uint64_t now);
 
 
 /* agent audio arriving into an empty queue: how long it waits for the
@@ -430,8 +440,21 @@ static void phase_note(struct mcall *mc)
 	now = worker_now_us();
 	period = (int64_t)mc->tx_ms * 1000;
 
-	/* within half a packet time after a tick that ran dry mid-speech:
-	   this frame was due at that tick */
+	/* the tick holds for this frame: it is late, and goes out now
+	   (agent_media); the margin grows as for a miss */
+	if (mc->tx_held) {
+		if (mc->tx_held_noted)
+			return;
+		mc->tx_held_noted = true;
+		mc->ph_extra += PHASE_HELD_US;
+		if (mc->ph_extra > PHASE_EXTRA_MAX)
+			mc->ph_extra = PHASE_EXTRA_MAX;
+		++mc->st.agent_late;
+		return;
+	}
+
+	/* within half a packet time after a tick that ran dry mid-speech
+	   (and held in vain): this frame was due at that tick */
 	if (mc->ph_under_us && now < mc->ph_under_us + (uint64_t)period / 2) {
 		mc->ph_extra += PHASE_MISS_US;
 		if (mc->ph_extra > PHASE_EXTRA_MAX)
@@ -512,6 +535,14 @@ static void agent_media(struct mcall *mc, const char *b64, size_t len)
 
 		b64 += n;
 		len -= n;
+	}
+
+	/* the tick held for this frame: send it now */
+	if (mc->tx_held && mc->state == MC_LIVE &&
+	    playq_len(mc->pq) >= mc->outframe_size) {
+		++mc->st.agent_held;
+		ev_timer_stop(mc->loop, &mc->tx_tmr);
+		tx_run(mc, worker_now_us());
 	}
 }
 
@@ -997,10 +1028,10 @@ static void tx_frame(struct mcall *mc)
 		memset(agent + n, xcode_agent_silence(mc->xc),
 		       mc->outframe_size - n);
 
-	/* ran dry right after agent audio: a frame arriving soon after
-	   missed this tick (phase_note) */
+	/* ran dry right after agent audio (and held in vain): a frame
+	   arriving soon after missed this tick (phase_note) */
 	mc->ph_under_us = n < mc->outframe_size && mc->tx_had_audio ?
-		mc->tx_next_us : 0;
+		worker_now_us() : 0;
 	mc->tx_had_audio = n == mc->outframe_size;
 	mc->tx_empty = n ? 0 : mc->tx_empty + 1;
 
@@ -1042,26 +1073,36 @@ static void tx_frame(struct mcall *mc)
 }
 
 
-static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* the latest a tick that holds waits to: the least margin before the
+   next tick [us, absolute] */
+static uint64_t tx_hold_until(const struct mcall *mc)
 {
-	struct mcall *mc = t->data;
-	uint64_t now = worker_now_us();
+	return mc->tx_next_us + (uint64_t)mc->tx_ms * 1000 - PHASE_TARGET_US;
+}
+
+
+/*
+ * Should the tick that is due wait for a late frame? Only right after a
+ * tick that sent agent audio (mid-speech: a frame is due), with less than
+ * a packet time queued, no key press to send instead, and not past
+ * tx_hold_until().
+ */
+static bool tx_hold(const struct mcall *mc, uint64_t now)
+{
+	return mc->tx_had_audio &&
+		playq_len(mc->pq) < mc->outframe_size &&
+		!(mc->dtmf_on && dtmf_tx_busy(&mc->dtmf_tx)) &&
+		now < tx_hold_until(mc);
+}
+
+
+/* send what is due at now, then arm the timer for the next tick (or for
+   the end of a hold) */
+static void tx_run(struct mcall *mc, uint64_t now)
+{
 	unsigned frames = 0;
 
-	(void)loop;
-	(void)revents;
-
-	if (mc->state != MC_LIVE)
-		return;
-
-	if (mc->dtmf_on)
-		dtmf_rx_poll(&mc->dtmf_rx, now);
-
-	/* fired early (libev's clock is coarser than ours): wait on */
-	if (now + 500 < mc->tx_next_us) {
-		tx_arm(mc, now);
-		return;
-	}
+	mc->tx_held = mc->tx_held_noted = false;
 
 	/* a stalled loop: skip what is lost rather than burst it out */
 	if (now > mc->tx_next_us + 3 * (uint64_t)mc->tx_ms * 1000) {
@@ -1073,6 +1114,13 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 
 	while (mc->tx_next_us <= now + 500 && frames++ < 3) {
+		if (tx_hold(mc, now)) {
+			mc->tx_held = true;
+			ev_timer_set(&mc->tx_tmr,
+				     (double)(tx_hold_until(mc) - now) / 1e6, 0);
+			ev_timer_start(mc->loop, &mc->tx_tmr);
+			return;
+		}
 		tx_frame(mc);
 		mc->tx_next_us += (uint64_t)mc->tx_ms * 1000;
 	}
@@ -1086,6 +1134,30 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 
 	tx_arm(mc, now);
+}
+
+
+static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mcall *mc = t->data;
+	uint64_t now = worker_now_us();
+
+	(void)loop;
+	(void)revents;
+
+	if (mc->state != MC_LIVE)
+		return;
+
+	if (mc->dtmf_on)
+		dtmf_rx_poll(&mc->dtmf_rx, now);
+
+	/* fired early (libev's clock is coarser than ours): wait on */
+	if (!mc->tx_held && now + 500 < mc->tx_next_us) {
+		tx_arm(mc, now);
+		return;
+	}
+
+	tx_run(mc, now);
 }
 
 

@@ -1182,7 +1182,7 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 	log_info("call %s: ended (%s) after %llu.%03llu s; rtp rx %llu tx "
 		 "%llu, to agent %llu, from agent %llu msgs; jb lost %llu "
 		 "late %llu dup %llu reordered %llu concealed %llu, jitter "
-		 "%.1f ms; agent frames late %llu trimmed %llu",
+		 "%.1f ms; agent frames late %llu (held for %llu) trimmed %llu",
 		 call->call_sid, end_reason_name(call->reason),
 		 (unsigned long long)(dur / 1000),
 		 (unsigned long long)(dur % 1000),
@@ -1196,6 +1196,7 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 		 (unsigned long long)st->jb_reordered,
 		 (unsigned long long)st->jb_concealed, st->jitter_ms,
 		 (unsigned long long)st->agent_late,
+		 (unsigned long long)st->agent_held,
 		 (unsigned long long)st->agent_trimmed);
 }
 

@@ -33,7 +33,8 @@ lock every frame would wait w0 for its tick:
     the agent starts to talk (its first frame, or the first after 10 empty
     ticks) the tick jumps to the margin after that frame, 5 ms at first
     (2 ms plus 3 ms that shrink by 10 us per 10 frames while no frame
-    misses its tick, and grow by 2 ms when one does); from then on it
+    misses its tick, and grow by 2 ms when one does, 1 ms when the tick
+    held for it: test_05); from then on it
     follows the frames by at most 0.5 ms per 10 frames. Asserted: over
     the first second and over the last 3 s (from 7.5 s) the median offset
     is below 9 ms: the 5 ms margin, plus what lies between the player's
@@ -279,11 +280,14 @@ class Schedule:
         self.realtime = False   # the player ran SCHED_FIFO
         self.late = 0.0         # the player's worst lateness [s]
 
-    def media(self, slot, *frames):
+    def media(self, slot, *frames, lag=0.0):
+        """frames in one message in slot; lag: that many packet times
+        after the slot (a late frame: `slot` stays its slot)."""
         for k, v in frames:
             self.voiced[k] = v
             self.slot[k] = slot
-        self.slots.setdefault(slot, []).append(("media", list(frames)))
+        self.slots.setdefault(slot + lag, []).append(("media",
+                                                      list(frames)))
 
     def mark(self, slot, name):
         self.slots.setdefault(slot, []).append(("mark", name))
@@ -755,6 +759,43 @@ class PlayoutTest(PlayoutBase):
         seqs = [heard.seq[k] for k in range(200)]
         self.assertEqual([(b - a) & 0xFFFF for a, b in zip(seqs, seqs[1:])],
                          [1] * 199)
+
+    def test_05_late_frame_held(self):
+        """A real-time agent whose frame comes late (after the tick it was
+        due at, before the next): the tick holds for it, until 2 ms before
+        the next, and sends it when it comes. Four voiced frames, 1 s
+        apart, each 16 ms after its slot: 11, 10, 9, 8 ms past the tick
+        (5 ms after the frames at first, + 1 ms per frame held for).
+        Without the hold each would miss its tick (silence goes out
+        instead: a gap in the caller's audio) and every frame after it
+        would stand 20 ms more, for good."""
+        n, late = 300, (100, 150, 200, 250)        # 6 s
+        sched = Schedule(0.004)
+        for k in range(n):
+            sched.media(k, (k, True), lag=0.8 if k in late else 0.0)
+        heard, call, _ = self.call(sched, "late")
+        sys.stderr.write("late: held %s, late %s; standing around the late "
+                         "frames %s\n" % (
+                             call["stats"]["agent_held"],
+                             call["stats"]["agent_late"],
+                             [(heard.standing.get(k - 1),
+                               heard.standing.get(k),
+                               heard.standing.get(k + 1)) for k in late]))
+        with self.subTest("every frame, in order, exact"):
+            self.assertEqual(heard.missing, [])
+            self.assert_in_order_exact(heard, list(range(n)))
+        with self.subTest("no frame stands longer for a late one"):
+            for k in late:
+                self.assertEqual((heard.standing[k], heard.standing[k + 1]),
+                                 (heard.standing[k - 1],) * 2,
+                                 "frame %d: %s" % (k, heard.profile()))
+        with self.subTest("no silence between frames for them"):
+            self.assertEqual([(a, b) for _, a, b in heard.fills
+                              if b in late], [])
+        with self.subTest("counted: held for, and late"):
+            self.assertGreaterEqual(call["stats"]["agent_held"], 1)
+            self.assertGreaterEqual(call["stats"]["agent_late"],
+                                    call["stats"]["agent_held"])
 
     def test_zz_nothing_left(self):
         if self.env.baseline is None:
