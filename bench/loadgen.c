@@ -21,6 +21,8 @@
  *    speechgen.py), encoded once per codec and per 1 ms phase, with onset
  *    markers on the shared grid (bonset.h) or with byte stamps added at
  *    send time (bstamp.h, PCMU only). Nothing is encoded per packet.
+ *    Opus has a second, narrowband tape for a gateway whose answer says
+ *    maxplaybackrate=8000 (RFC 7587 6.1), as a caller's encoder honours.
  *
  * What comes back is measured per packet: RTP loss, duplicates and RFC
  * 3550 jitter of the gateway's stream, and the one-way delay from the
@@ -128,6 +130,7 @@ struct call {
 	uint64_t next_due;          /**< send time of the next frame [us]  */
 	uint32_t frame;
 	unsigned phase;             /**< slot 0..19 [ms]                   */
+	bool nb;                    /**< Opus: the answer asked for NB     */
 	uint16_t seq;
 	uint32_t ts, ssrc;
 
@@ -209,6 +212,7 @@ static struct {
 	struct list wheel[SLOTS];
 
 	struct tape tape;
+	struct tape tape_nb;        /**< Opus coded narrowband             */
 	struct bgrid grid_up;       /**< our markers                        */
 	struct bgrid grid_down;     /**< the agent's markers                */
 	uint32_t clock;             /**< RTP clock [Hz]                     */
@@ -319,7 +323,7 @@ static int tape_g711(struct tape *t, const struct baudio *sp8, bool onset)
 /* Opus: encode each phase's loop twice, keep the second (warm) pass.
    The tape is rendered ahead by the encoder's lookahead, so that the
    decoded markers land on the grid. */
-static int tape_opus(struct tape *t, const struct baudio *sp48)
+static int tape_opus(struct tape *t, const struct baudio *sp48, bool nb)
 {
 	OpusEncoder *enc = NULL;
 	uint64_t loop_us;
@@ -351,6 +355,9 @@ static int tape_opus(struct tape *t, const struct baudio *sp48)
 					    (opus_int32)lg.o.opus_complexity));
 		(void)opus_encoder_ctl(enc, OPUS_SET_SIGNAL(
 					       OPUS_SIGNAL_VOICE));
+		if (nb)
+			(void)opus_encoder_ctl(enc, OPUS_SET_MAX_BANDWIDTH(
+					       OPUS_BANDWIDTH_NARROWBAND));
 		(void)opus_encoder_ctl(enc, OPUS_GET_LOOKAHEAD(&la));
 		lg.codec_delay_us = (int32_t)((int64_t)la * 1000000 / 48000);
 
@@ -411,8 +418,11 @@ static int tape_init(void)
 		goto out;
 	}
 
-	if (lg.o.codec == C_OPUS)
-		err = tape_opus(&lg.tape, sp);
+	if (lg.o.codec == C_OPUS) {
+		err = tape_opus(&lg.tape, sp, false);
+		if (!err)
+			err = tape_opus(&lg.tape_nb, sp, true);
+	}
 	else
 		err = tape_g711(&lg.tape, sp, lg.stamp == STAMP_ONSET);
 
@@ -634,7 +644,7 @@ static void rtp_hdr(uint8_t *p, bool marker, uint8_t pt, uint16_t seq,
 
 static void send_frame(struct call *c, uint64_t now)
 {
-	const struct tape *t = &lg.tape;
+	const struct tape *t = c->nb ? &lg.tape_nb : &lg.tape;
 	uint8_t pkt[12 + OPUS_MAX];
 	uint64_t cap_ms = c->tstart / 1000 + (uint64_t)c->frame * 20;
 	unsigned v = t->variants > 1 ? c->phase : 0;
@@ -1045,6 +1055,17 @@ static int sdp_answer(struct call *c, const struct sip_msg *msg)
 
 	if (pl_u32(&fmts) != lg.pt)
 		return EPROTO;
+
+	/* Opus: the band the gateway wants (RFC 7587 6.1) */
+	if (lg.o.codec == C_OPUS) {
+		struct pl rate;
+		const char *f = strstr(p, "\na=fmtp:111 ");
+		const char *eol = f ? strchr(f + 1, '\n') : NULL;
+
+		c->nb = f && !re_regex(f, eol ? (size_t)(eol - f) : strlen(f),
+				       "maxplaybackrate=[0-9]+", &rate) &&
+			pl_u32(&rate) <= 8000;
+	}
 
 	return 0;
 }
@@ -1869,6 +1890,7 @@ int main(int argc, char **argv)
 	lg.sock = mem_deref(lg.sock);
 	lg.sip = mem_deref(lg.sip);
 	tape_reset(&lg.tape);
+	tape_reset(&lg.tape_nb);
 
 	libre_close();
 	tmr_debug();

@@ -46,8 +46,16 @@ static void destructor(void *arg)
 }
 
 
-static int add_codec(struct sdp_media *m, enum codec_id c)
+/*
+ * Opus fmtp: with an agent below full band, say so (RFC 7587 6.1): the
+ * caller's encoder then need not spend bits and CPU on a band the agent
+ * never hears, and our decoder does less work (narrowband SILK decodes in
+ * about 40 % of the time of wideband-and-up packets to the same rate).
+ */
+static int add_codec(struct sdp_media *m, enum codec_id c, uint32_t audio_hz)
 {
+	char fmtp[128];
+
 	switch (c) {
 
 	case CODEC_PCMU:
@@ -57,9 +65,16 @@ static int add_codec(struct sdp_media *m, enum codec_id c)
 		return sdp_format_add(NULL, m, false, "8", "PCMA", 8000, 1,
 				      NULL, NULL, NULL, false, NULL);
 	case CODEC_OPUS:
+		if (audio_hz >= 8000 && audio_hz < 48000)
+			re_snprintf(fmtp, sizeof(fmtp), "maxplaybackrate=%u;"
+				    "sprop-maxcapturerate=%u;"
+				    "minptime=10;useinbandfec=1",
+				    audio_hz, audio_hz);
+		else
+			str_ncpy(fmtp, "minptime=10;useinbandfec=1",
+				 sizeof(fmtp));
 		return sdp_format_add(NULL, m, false, "111", "opus", 48000, 2,
-				      NULL, NULL, NULL, false,
-				      "minptime=10;useinbandfec=1");
+				      NULL, NULL, NULL, false, fmtp);
 	default:
 		return EINVAL;
 	}
@@ -74,12 +89,14 @@ static int add_codec(struct sdp_media *m, enum codec_id c)
  * @param prefs  Codec preference, most wanted first
  * @param prefc  Number of entries in prefs (0 = default order)
  * @param srtp   Media encryption policy
+ * @param audio_hz  The agent's audio rate: the most worth receiving, and
+ *                  the most we send [Hz] (0: full band)
  *
  * @return 0 if success, otherwise errorcode
  */
 int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 		  const enum codec_id *prefs, size_t prefc,
-		  enum callsdp_srtp srtp)
+		  enum callsdp_srtp srtp, uint32_t audio_hz)
 {
 	static const enum codec_id defprefs[] = CODEC_DEFAULT_PREFS;
 	struct callsdp *cs;
@@ -131,7 +148,7 @@ int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 	cs->local.tag = 1;
 
 	for (size_t i = 0; i < cs->prefc; i++) {
-		err = add_codec(cs->m, cs->prefs[i]);
+		err = add_codec(cs->m, cs->prefs[i], audio_hz);
 		if (err)
 			goto out;
 	}

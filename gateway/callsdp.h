@@ -29,7 +29,7 @@ enum callsdp_srtp {
 
 int  callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 		   const enum codec_id *prefs, size_t prefc,
-		   enum callsdp_srtp srtp);
+		   enum callsdp_srtp srtp, uint32_t audio_hz);
 int  callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 			struct media_params *res);
 int  callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,

@@ -998,7 +998,9 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	codec_prefs(rt, prefs, &prefc);
 	sdp_laddr(gw, msg, &socks, &laddr);
 	err = callsdp_alloc(&call->sdp, &laddr, prefs, prefc,
-			    srtp_policy(rt->trunk));
+			    srtp_policy(rt->trunk),
+			    rt->inbound_agent->audio.sample_rate ?
+			    rt->inbound_agent->audio.sample_rate : 8000);
 	if (err) {
 		reply_503(gw, msg, "SDP set-up failed");
 		goto out;

@@ -18,7 +18,9 @@ honoured: the payload type the offer chose, RFC 7587's 48 kHz clock
 (timestamp step = packet time x 48), ptime (fmtp or a=ptime),
 maxplaybackrate (the coded bandwidth, from each packet's TOC),
 maxaveragebitrate (the bitrate of the stream), usedtx (silence coded as
-DTX frames of at most 2 bytes).
+DTX frames of at most 2 bytes). The answer tells the caller the agent's
+band: maxplaybackrate and sprop-maxcapturerate at the agent's rate, below
+48 kHz.
 """
 
 
@@ -91,6 +93,14 @@ class OpusTest(callenv.CallTestCase):
                 pt = call.keys["opus_pt"]
                 self.assertEqual(ans["fmts"][0], pt, ans)
                 self.assertEqual(ans["rtpmap"][pt].lower(), "opus/48000/2")
+                # the agent's band, told to the caller (RFC 7587 6.1):
+                # nothing above it is worth coding, or sent back
+                fp = dict(kv.split("=", 1) for kv in
+                          ans["fmtp"].get(pt, "").split(";") if "=" in kv)
+                want = str(rate) if rate < 48000 else None
+                self.assertEqual((fp.get("maxplaybackrate"),
+                                  fp.get("sprop-maxcapturerate")),
+                                 (want, want), ans["fmtp"])
                 conn = self.env.conn(aid)
                 fmt = {"encoding": "audio/x-mulaw" if enc == "mulaw" else
                        "audio/l16", "sampleRate": rate, "channels": 1}
