@@ -352,6 +352,22 @@ static void dtmf_press(const struct dtmf_event *ev, void *arg)
 }
 
 
+static void tx_arm(struct mcall *mc, uint64_t now);
+static void tx_run(struct mcall *mc, uint64_t now);
+
+
+/* a tick holding for a late frame (tx_hold) has what it waited for: send
+   now */
+static void tx_release(struct mcall *mc)
+{
+	if (!mc->tx_held || mc->state != MC_LIVE)
+		return;
+
+	ev_timer_stop(mc->loop, &mc->tx_tmr);
+	tx_run(mc, worker_now_us());
+}
+
+
 /* a key press the agent wants the caller to hear */
 static void agent_wants_dtmf(struct mcall *mc, char digit, uint32_t ms)
 {
@@ -366,6 +382,8 @@ static void agent_wants_dtmf(struct mcall *mc, char digit, uint32_t ms)
 		if (dtmf_tx_push(&mc->dtmf_tx, digit, ms))
 			log_info("call %s: agent DTMF '%c' dropped (queue "
 				 "full)", mc->ms->ids.call_sid, digit);
+		else
+			tx_release(mc);
 		return;
 	}
 
@@ -421,10 +439,6 @@ static void link_open(void *arg)
 		 mc->ms->ids.call_sid, err);
 	end_request(mc, END_AGENT_FAILED, "cannot start the stream");
 }
-
-
-static void tx_arm(struct mcall *mc, uint64_t now);
-static void tx_run(struct mcall *mc, uint64_t now);
 
 
 /* agent audio arriving into an empty queue: how long it waits for the
@@ -541,8 +555,7 @@ static void agent_media(struct mcall *mc, const char *b64, size_t len)
 	if (mc->tx_held && mc->state == MC_LIVE &&
 	    playq_len(mc->pq) >= mc->outframe_size) {
 		++mc->st.agent_held;
-		ev_timer_stop(mc->loop, &mc->tx_tmr);
-		tx_run(mc, worker_now_us());
+		tx_release(mc);
 	}
 }
 
