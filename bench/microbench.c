@@ -367,6 +367,18 @@ static void run_opus_dec8(uint64_t n)
 	}
 }
 
+/* a narrowband packet (coded from 8 kHz), as a caller sends once the
+   answer says maxplaybackrate=8000 */
+static void run_opus_dec8_nb(uint64_t n)
+{
+	while (n--) {
+		int r = opusc_decode(dec8, opus_pkt8, (size_t)opus_len8,
+				     out48, 960);
+		fails += r != 160;
+		sink += (uint64_t)r;
+	}
+}
+
 static void run_opus_dec48(uint64_t n)
 {
 	while (n--) {
@@ -674,6 +686,8 @@ static const struct stage stages[] = {
 	  setup_opus, run_opus_enc48, teardown_opus, false },
 	{ "opus_dec_8k", "Opus decode 20 ms to 8 kHz", setup_opus,
 	  run_opus_dec8, teardown_opus, false },
+	{ "opus_dec_nb_8k", "Opus decode 20 ms, narrowband, to 8 kHz", setup_opus,
+	  run_opus_dec8_nb, teardown_opus, false },
 	{ "opus_dec_48k", "Opus decode 20 ms to 48 kHz", setup_opus,
 	  run_opus_dec48, teardown_opus, false },
 	{ "rs_8_16_q3", "resample 8 -> 16 kHz, 20 ms, quality 3",
