@@ -357,36 +357,32 @@ static void run_opus_enc48(uint64_t n)
 	}
 }
 
-static void run_opus_dec8(uint64_t n)
+/* decode one packet n times; each must give `want` samples */
+static void opus_dec_loop(struct opusc_dec *d, const uint8_t *pkt, int len,
+			  int want, uint64_t n)
 {
 	while (n--) {
-		int r = opusc_decode(dec8, opus_pkt48, (size_t)opus_len48,
-				     out48, 960);
-		fails += r != 160;
+		int r = opusc_decode(d, pkt, (size_t)len, out48, 960);
+		fails += r != want;
 		sink += (uint64_t)r;
 	}
+}
+
+static void run_opus_dec8(uint64_t n)
+{
+	opus_dec_loop(dec8, opus_pkt48, opus_len48, 160, n);
 }
 
 /* a narrowband packet (coded from 8 kHz), as a caller sends once the
    answer says maxplaybackrate=8000 */
 static void run_opus_dec8_nb(uint64_t n)
 {
-	while (n--) {
-		int r = opusc_decode(dec8, opus_pkt8, (size_t)opus_len8,
-				     out48, 960);
-		fails += r != 160;
-		sink += (uint64_t)r;
-	}
+	opus_dec_loop(dec8, opus_pkt8, opus_len8, 160, n);
 }
 
 static void run_opus_dec48(uint64_t n)
 {
-	while (n--) {
-		int r = opusc_decode(dec48, opus_pkt48, (size_t)opus_len48,
-				     out48, 960);
-		fails += r != 960;
-		sink += (uint64_t)r;
-	}
+	opus_dec_loop(dec48, opus_pkt48, opus_len48, 960, n);
 }
 
 /* resampling at the gateway's default quality (3) and at 0 and 10 */

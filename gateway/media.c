@@ -32,9 +32,10 @@
  * A late frame then costs that one packet its lateness as jitter, and
  * the margin PHASE_HELD_US, instead of a gap in the caller's audio and a
  * packet time more for every frame after it. The price: the silence
- * packet at the end of a talk spurt goes out that much late, once. When the agent starts to talk (its first frame, or the
- * first after PHASE_PAUSE ticks with an empty queue) the tick jumps to
- * the margin after that frame at once: the caller hears silence packets
+ * packet at the end of a talk spurt goes out that much late, once.
+ * When the agent starts to talk (its first frame, or the first after
+ * PHASE_PAUSE ticks with an empty queue) the tick jumps to the margin
+ * after that frame at once: the caller hears silence packets
  * until then, so a jump costs nothing, and the slow steering would take
  * seconds and miss ticks on the way whenever the frames start near one.
  *
@@ -352,7 +353,7 @@ static void dtmf_press(const struct dtmf_event *ev, void *arg)
 }
 
 
-static void tx_arm(struct mcall *mc, uint64_t now);
+static void tx_arm_at(struct mcall *mc, uint64_t now, uint64_t due);
 static void tx_run(struct mcall *mc, uint64_t now);
 
 
@@ -441,6 +442,17 @@ static void link_open(void *arg)
 }
 
 
+/* a frame came after the tick it was due at: count it, and widen the
+   margin by us (at most to PHASE_EXTRA_MAX) */
+static void phase_late(struct mcall *mc, int64_t us)
+{
+	mc->ph_extra += us;
+	if (mc->ph_extra > PHASE_EXTRA_MAX)
+		mc->ph_extra = PHASE_EXTRA_MAX;
+	++mc->st.agent_late;
+}
+
+
 /* agent audio arriving into an empty queue: how long it waits for the
    tick. The least wait of a window steers the tick's phase (tx_cb). */
 static void phase_note(struct mcall *mc)
@@ -460,21 +472,14 @@ static void phase_note(struct mcall *mc)
 		if (mc->tx_held_noted)
 			return;
 		mc->tx_held_noted = true;
-		mc->ph_extra += PHASE_HELD_US;
-		if (mc->ph_extra > PHASE_EXTRA_MAX)
-			mc->ph_extra = PHASE_EXTRA_MAX;
-		++mc->st.agent_late;
+		phase_late(mc, PHASE_HELD_US);
 		return;
 	}
 
 	/* within half a packet time after a tick that ran dry mid-speech
 	   (and held in vain): this frame was due at that tick */
-	if (mc->ph_under_us && now < mc->ph_under_us + (uint64_t)period / 2) {
-		mc->ph_extra += PHASE_MISS_US;
-		if (mc->ph_extra > PHASE_EXTRA_MAX)
-			mc->ph_extra = PHASE_EXTRA_MAX;
-		++mc->st.agent_late;
-	}
+	if (mc->ph_under_us && now < mc->ph_under_us + (uint64_t)period / 2)
+		phase_late(mc, PHASE_MISS_US);
 	mc->ph_under_us = 0;
 
 	/* the agent starts to talk: the next tick comes the margin after
@@ -484,7 +489,7 @@ static void phase_note(struct mcall *mc)
 		mc->ph_n = 0;
 		mc->tx_next_us = now + PHASE_TARGET_US + (uint64_t)mc->ph_extra;
 		ev_timer_stop(mc->loop, &mc->tx_tmr);
-		tx_arm(mc, now);
+		tx_arm_at(mc, now, mc->tx_next_us);
 		return;
 	}
 
@@ -930,12 +935,13 @@ static void rtcp_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * RTP send: the 20 ms tick
  */
 
-static void tx_arm(struct mcall *mc, uint64_t now)
+/* the send timer, to fire at due [us, absolute] */
+static void tx_arm_at(struct mcall *mc, uint64_t now, uint64_t due)
 {
 	double delay = 0;
 
-	if (mc->tx_next_us > now)
-		delay = (double)(mc->tx_next_us - now) / 1e6;
+	if (due > now)
+		delay = (double)(due - now) / 1e6;
 
 	ev_timer_set(&mc->tx_tmr, delay, 0);
 	ev_timer_start(mc->loop, &mc->tx_tmr);
@@ -1129,9 +1135,7 @@ static void tx_run(struct mcall *mc, uint64_t now)
 	while (mc->tx_next_us <= now + 500 && frames++ < 3) {
 		if (tx_hold(mc, now)) {
 			mc->tx_held = true;
-			ev_timer_set(&mc->tx_tmr,
-				     (double)(tx_hold_until(mc) - now) / 1e6, 0);
-			ev_timer_start(mc->loop, &mc->tx_tmr);
+			tx_arm_at(mc, now, tx_hold_until(mc));
 			return;
 		}
 		tx_frame(mc);
@@ -1146,7 +1150,7 @@ static void tx_run(struct mcall *mc, uint64_t now)
 		return;
 	}
 
-	tx_arm(mc, now);
+	tx_arm_at(mc, now, mc->tx_next_us);
 }
 
 
@@ -1166,7 +1170,7 @@ static void tx_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	/* fired early (libev's clock is coarser than ours): wait on */
 	if (!mc->tx_held && now + 500 < mc->tx_next_us) {
-		tx_arm(mc, now);
+		tx_arm_at(mc, now, mc->tx_next_us);
 		return;
 	}
 
@@ -1420,7 +1424,7 @@ void mcall_answered(struct mcall *mc, const struct media_params *mp)
 	mc->tx_next_us = now;
 	mc->ph_extra = PHASE_EXTRA_START;
 	mc->tx_empty = PHASE_PAUSE;
-	tx_arm(mc, now);
+	tx_arm_at(mc, now, mc->tx_next_us);
 
 	/* first report soon after media starts, then RFC 3550 intervals */
 	ev_timer_set(&mc->rtcp_tmr, 1.0, 0);

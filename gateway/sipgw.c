@@ -612,6 +612,13 @@ static void codec_prefs(const struct route *rt, enum codec_id *prefs,
 }
 
 
+/* the agent's audio rate [Hz] (µ-law agents: 8000 when not given) */
+static uint32_t agent_rate(const struct agent *a)
+{
+	return a->audio.sample_rate ? a->audio.sample_rate : 8000;
+}
+
+
 static int media_start_make(struct media_start **msp, struct call *call,
 			    const struct route *rt, const struct sip_msg *msg,
 			    const struct rtp_socks *socks)
@@ -643,7 +650,7 @@ static int media_start_make(struct media_start **msp, struct call *call,
 	ms->proto = a->protocol == AGENT_PROTOCOL_RAW ? AGENT_PROTO_RAW :
 		AGENT_PROTO_TWILIO;
 	ms->l16 = a->audio.encoding == AGENT_ENCODING_L16;
-	ms->agent_srate = a->audio.sample_rate ? a->audio.sample_rate : 8000;
+	ms->agent_srate = agent_rate(a);
 
 	ms->custom = custom_params(msg, rt, call);
 	if (!ms->custom) {
@@ -999,8 +1006,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	sdp_laddr(gw, msg, &socks, &laddr);
 	err = callsdp_alloc(&call->sdp, &laddr, prefs, prefc,
 			    srtp_policy(rt->trunk),
-			    rt->inbound_agent->audio.sample_rate ?
-			    rt->inbound_agent->audio.sample_rate : 8000);
+			    agent_rate(rt->inbound_agent));
 	if (err) {
 		reply_503(gw, msg, "SDP set-up failed");
 		goto out;
