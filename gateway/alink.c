@@ -16,6 +16,15 @@
  *   callback lws makes for a connection. alink_close() only detaches the
  *   owner and starts the close handshake (flush, close frame 1000), with a
  *   deadline after which lws kills the connection.
+ * - TLS (wss://): one client SSL_CTX for the process (alink_tls_alloc),
+ *   given to every worker's lws_context as provided_client_ssl_ctx, so the
+ *   trust store is loaded once, and freed by us. lws 4.1 takes a client
+ *   SSL_CTX only with DO_SSL_GLOBAL_INIT (without it every wss:// connect
+ *   fails in SSL_new); the one it would make itself is found again at
+ *   context destruction through a process-global ex_data index that the
+ *   next worker's context overwrites, so with two workers the whole trust
+ *   store leaked. lws still sets the peer's host name on each connection
+ *   (X509_VERIFY_PARAM_set1_host) and verifies it and the chain.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +32,8 @@
 #include <libwebsockets.h>
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
 #include "cb_re.h"
 #include "alink.h"
 #include "log.h"
@@ -116,6 +127,87 @@ int alink_signature(char *out, size_t outsz, const char *url,
 	out[olen] = '\0';
 
 	return 0;
+}
+
+
+/** The TLS client context of every agent link */
+struct alink_tls {
+	SSL_CTX *ctx;
+};
+
+
+static void tls_destructor(void *arg)
+{
+	struct alink_tls *t = arg;
+
+	SSL_CTX_free(t->ctx);
+}
+
+
+/**
+ * Make the TLS client context for wss:// agents
+ *
+ * Peers are verified (SSL_VERIFY_PEER) against ca_file, or the system's
+ * trust store when ca_file is NULL; TLS 1.2 or newer. The context outlives
+ * every lws_context that uses it (see alink_tls_ctx()).
+ *
+ * @param tp       Pointer to allocated context
+ * @param ca_file  PEM bundle agents must chain to, or NULL
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int alink_tls_alloc(struct alink_tls **tp, const char *ca_file)
+{
+	struct alink_tls *t;
+	int err = 0;
+
+	if (!tp)
+		return EINVAL;
+
+	t = mem_zalloc(sizeof(*t), tls_destructor);
+	if (!t)
+		return ENOMEM;
+
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	if (!t->ctx) {
+		err = ENOMEM;
+		goto out;
+	}
+
+	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION)) {
+		err = EPROTO;
+		goto out;
+	}
+
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+
+	if (ca_file ? !SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
+		    : !SSL_CTX_set_default_verify_paths(t->ctx)) {
+		char ebuf[256];
+
+		ERR_error_string_n(ERR_get_error(), ebuf, sizeof(ebuf));
+		log_error("agent TLS: cannot load %s: %s",
+			  ca_file ? ca_file : "the system's CA certificates",
+			  ebuf);
+		ERR_clear_error();
+		err = ca_file ? ENOENT : EPROTO;
+		goto out;
+	}
+
+ out:
+	if (err)
+		mem_deref(t);
+	else
+		*tp = t;
+
+	return err;
+}
+
+
+/** The OpenSSL context, for lws_context_creation_info.provided_client_ssl_ctx */
+struct ssl_ctx_st *alink_tls_ctx(const struct alink_tls *t)
+{
+	return t ? t->ctx : NULL;
 }
 
 

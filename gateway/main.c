@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cb_re.h"
+#include "alink.h"
 #include "callreg.h"
 #include "ctl.h"
 #include "gwconf.h"
@@ -70,6 +71,7 @@ static struct {
 	struct store *store;
 	struct callreg *reg;
 	struct sipgw *sipgw;
+	struct alink_tls *tls;    /**< wss:// client context, all workers */
 	struct worker *workers[MAX_WORKERS];
 	unsigned nworkers;
 	struct ctl *ctl;
@@ -253,13 +255,18 @@ static void signals_block(sigset_t *old)
 
 static int start_workers(unsigned n)
 {
-	int err = 0;
+	int err;
+
+	err = alink_tls_alloc(&gw.tls, gw.set->agent_tls_ca[0] ?
+			      gw.set->agent_tls_ca : NULL);
+	if (err) {
+		log_error("agent TLS set-up failed: %m", err);
+		return err;
+	}
 
 	for (unsigned i = 0; i < n; i++) {
 		err = worker_alloc(&gw.workers[i], i,
-				   sipgw_msgq(gw.sipgw), gw.reg,
-				   gw.set->agent_tls_ca[0] ?
-				   gw.set->agent_tls_ca : NULL);
+				   sipgw_msgq(gw.sipgw), gw.reg, gw.tls);
 		if (err) {
 			log_error("cannot start media worker %u: %m", i, err);
 			break;
@@ -407,6 +414,7 @@ int main(int argc, char *argv[])
 	sipgw_detach_workers(gw.sipgw);
 	for (unsigned i = 0; i < gw.nworkers; i++)
 		gw.workers[i] = mem_deref(gw.workers[i]);
+	gw.tls = mem_deref(gw.tls);   /* after every lws_context is gone */
 	sipgw_drain(gw.sipgw);
 	gw.sipgw = mem_deref(gw.sipgw);
 	gw.reg = mem_deref(gw.reg);

@@ -48,7 +48,7 @@ struct worker {
 	struct msgq *mq;          /**< SIP thread -> this worker     */
 	struct msgq *sipq;        /**< this worker -> SIP thread     */
 	struct callreg *reg;
-	const char *tls_ca;       /**< CA bundle for wss://, or NULL */
+	struct alink_tls *tls;    /**< wss:// client context (shared) */
 	ev_io mq_io;
 	ev_timer stats_tmr;       /**< publishes call stats, 1 Hz    */
 	struct hash *calls;       /**< struct mcall by id            */
@@ -194,13 +194,14 @@ static int loop_init(struct worker *w)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = alink_protocols();
-	/* no LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT: OpenSSL 3 initialises
-	   itself, and per-context global init leaked the trust store */
-	info.options = LWS_SERVER_OPTION_LIBEV;
+	/* DO_SSL_GLOBAL_INIT: without it lws 4.1 takes no client SSL_CTX
+	   and every wss:// connect fails in SSL_new; the context itself is
+	   ours and shared (alink_tls_alloc, which says why) */
+	info.options = LWS_SERVER_OPTION_LIBEV |
+		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 5;
-	if (w->tls_ca)
-		info.client_ssl_ca_filepath = w->tls_ca;
+	info.provided_client_ssl_ctx = alink_tls_ctx(w->tls);
 	info.connect_timeout_secs = 10;
 
 	w->lws = lws_create_context(&info);
@@ -298,13 +299,12 @@ static void destructor(void *arg)
  * @param idx   Index, for the thread name "cb-media-<idx>"
  * @param sipq  Queue of the SIP thread, for reports
  * @param reg   Call registry, for published statistics
- * @param tls_ca  CA bundle wss:// agents must chain to (outlives the
- *                worker), or NULL for the system's
+ * @param tls   TLS client context for wss:// agents (outlives the worker)
  *
  * @return 0 if success, otherwise errorcode
  */
 int worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
-		 struct callreg *reg, const char *tls_ca)
+		 struct callreg *reg, struct alink_tls *tls)
 {
 	struct worker *w;
 	int err;
@@ -319,7 +319,7 @@ int worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
 	w->idx  = idx;
 	w->sipq = sipq;
 	w->reg  = reg;
-	w->tls_ca = tls_ca;
+	w->tls  = tls;
 	sem_init(&w->ready, 0, 0);
 	snprintf(w->name, sizeof(w->name), "cb-media-%u", idx);
 

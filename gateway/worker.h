@@ -14,9 +14,10 @@ struct smsg;
 struct ev_loop;
 struct lws_context;
 struct le;
+struct alink_tls;
 
 int  worker_alloc(struct worker **wp, unsigned idx, struct msgq *sipq,
-		  struct callreg *reg, const char *tls_ca);
+		  struct callreg *reg, struct alink_tls *tls);
 int  worker_push(struct worker *w, int id, void *data);
 uint32_t worker_load(const struct worker *w);
 unsigned worker_index(const struct worker *w);

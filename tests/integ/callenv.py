@@ -292,13 +292,18 @@ class PyAgent:
     link.mark(name), link.send(opcode, payload), link.sid, link.rec,
     link.stopped()). Frames a player sends are recorded in "sent" with the
     time taken just before they were written (a script's, just after);
-    its connection has TCP_NODELAY, so each frame leaves when written."""
+    its connection has TCP_NODELAY, so each frame leaves when written.
+
+    With `tls` (an ssl.SSLContext for the server side) it serves wss://:
+    each accepted connection does the TLS handshake first; one that fails
+    is recorded with "tls_error" and no request."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, delay=0.0, script=(), player=None):
+    def __init__(self, delay=0.0, script=(), player=None, tls=None):
         import socket
         import threading
+        self.tls = tls
         self.delay = delay
         self.script = list(script)
         self.player = player
@@ -314,8 +319,9 @@ class PyAgent:
         self._t = threading.Thread(target=self._accept, daemon=True)
         self._t.start()
 
-    def url(self, path="/"):
-        return "ws://127.0.0.1:%d%s" % (self.port, path)
+    def url(self, path="/", host="127.0.0.1"):
+        return "%s://%s:%d%s" % ("wss" if self.tls else "ws", host,
+                                 self.port, path)
 
     def _accept(self):
         import socket
@@ -328,7 +334,8 @@ class PyAgent:
             except OSError:
                 return
             rec = {"t_request": None, "t_101": None, "frames": [],
-                   "sent": [], "closed": False,
+                   "sent": [], "closed": False, "tls_error": None,
+                   "headers": {},
                    "wlock": threading.Lock()}
             with self.lock:
                 self.conns.append(rec)
@@ -356,9 +363,17 @@ class PyAgent:
     def _serve(self, c, rec):
         import base64
         import hashlib
-        c.settimeout(0.2)
         deadline = time.monotonic() + 60
         try:
+            if self.tls:
+                import ssl
+                c.settimeout(5)
+                try:
+                    c = self.tls.wrap_socket(c, server_side=True)
+                except (OSError, ssl.SSLError) as e:
+                    rec["tls_error"] = str(e)
+                    raise
+            c.settimeout(0.2)
             head = b""
             while b"\r\n\r\n" not in head and len(head) < 16384:
                 head += self._recv_exact(c, 1, deadline)
@@ -367,6 +382,10 @@ class PyAgent:
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"sec-websocket-key:"):
                     key = line.split(b":", 1)[1].strip()
+                if b":" in line:
+                    k, v = line.split(b":", 1)
+                    rec["headers"][k.strip().lower().decode()] = \
+                        v.strip().decode("latin-1")
             time.sleep(self.delay)
             acc = base64.b64encode(hashlib.sha1(key + self.GUID).digest())
             rec["t_101"] = time.monotonic()
