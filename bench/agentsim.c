@@ -33,6 +33,16 @@
  * a DOM, so the simulator stays cheaper per message than the gateway it
  * loads; the rare control messages (start, mark, stop) go through jansson.
  *
+ * TLS: with --tls-cert and --tls-key the listener serves wss:// (lws's
+ * own OpenSSL server context, made with DO_SSL_GLOBAL_INIT), so that the
+ * gateway's TLS cost per agent connection is part of what is measured.
+ * The handshakes and record encryption on our side cost the simulator
+ * CPU too; cbbench.py's load CPU bound still tells when that limits a
+ * step. Both files are checked for reading before lws gets them, so a
+ * wrong path is reported as such; a file lws cannot use (not PEM, a key
+ * that does not match the certificate) fails the context: exit code 1
+ * either way, as for an audio file that cannot be loaded.
+ *
  * Control: the same stdin/stdout protocol as cb-loadgen: "reset",
  * "commit", "drop", "stats" (one JSON line) and "quit".
  */
@@ -72,6 +82,8 @@ static struct {
 	uint32_t period_ms;
 	uint32_t play_every_ms, play_ms, chunk_ms;
 	uint32_t clear_every;
+	const char *tls_cert;     /**< PEM certificate (chain): serve wss  */
+	const char *tls_key;      /**< PEM private key of tls_cert         */
 	bool verbose;
 } opt;
 
@@ -1077,6 +1089,8 @@ static void usage(void)
 "      --play-ms MS      play: reply length (2000)\n"
 "      --chunk-ms MS     play: audio per media message (100)\n"
 "      --clear-every N   play: clear every Nth reply half way (0: never)\n"
+"      --tls-cert FILE   serve wss://: PEM certificate (needs --tls-key)\n"
+"      --tls-key FILE    PEM private key of --tls-cert\n"
 "  -v, --verbose         libwebsockets warnings\n");
 }
 
@@ -1093,6 +1107,8 @@ static int parse_opts(int argc, char **argv)
 		{"play-ms",     required_argument, NULL, 'l'},
 		{"chunk-ms",    required_argument, NULL, 'c'},
 		{"clear-every", required_argument, NULL, 'C'},
+		{"tls-cert",    required_argument, NULL, 'T'},
+		{"tls-key",     required_argument, NULL, 'K'},
 		{"verbose",     no_argument,       NULL, 'v'},
 		{"help",        no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -1127,6 +1143,8 @@ static int parse_opts(int argc, char **argv)
 		case 'l': opt.play_ms = (uint32_t)atoi(optarg); break;
 		case 'c': opt.chunk_ms = (uint32_t)atoi(optarg); break;
 		case 'C': opt.clear_every = (uint32_t)atoi(optarg); break;
+		case 'T': opt.tls_cert = optarg; break;
+		case 'K': opt.tls_key = optarg; break;
 		case 'v': opt.verbose = true; break;
 		default:
 			usage();
@@ -1155,8 +1173,45 @@ static int parse_opts(int argc, char **argv)
 			"20..600000, --play-every >= --play-ms\n");
 		return EINVAL;
 	}
+	if (!opt.tls_cert != !opt.tls_key) {
+		fprintf(stderr, "cb-agentsim: --tls-cert and --tls-key go "
+			"together\n");
+		return EINVAL;
+	}
 
 	return 0;
+}
+
+
+/**
+ * Check that a TLS file can be read, so that a wrong path is reported as
+ * such (lws would only say that the vhost failed)
+ *
+ * @param name  Its option, for the message ("tls-cert" or "tls-key")
+ * @param path  File
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+static int tls_file_check(const char *name, const char *path)
+{
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		err = errno;
+		fprintf(stderr, "cb-agentsim: --%s %s: cannot read: %s\n",
+			name, path, strerror(err));
+		return err;
+	}
+	if (fgetc(f) == EOF) {
+		fprintf(stderr, "cb-agentsim: --%s %s: empty file\n",
+			name, path);
+		err = EINVAL;
+	}
+	fclose(f);
+
+	return err;
 }
 
 
@@ -1198,6 +1253,9 @@ int main(int argc, char **argv)
 	}
 	if (!speech_at(8000))
 		goto out;
+	if (opt.tls_cert && (tls_file_check("tls-cert", opt.tls_cert) ||
+			     tls_file_check("tls-key", opt.tls_key)))
+		goto out;
 
 	lws_set_log_level(opt.verbose ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 
@@ -1213,11 +1271,23 @@ int main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 30;
+	if (opt.tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = opt.tls_cert;
+		info.ssl_private_key_filepath = opt.tls_key;
+	}
 
 	as.lws = lws_create_context(&info);
 	if (!as.lws) {
-		fprintf(stderr, "cb-agentsim: cannot listen on %s:%d\n",
-			opt.addr, opt.port);
+		if (opt.tls_cert)
+			fprintf(stderr, "cb-agentsim: cannot listen on %s:%d "
+				"with TLS: is %s a PEM certificate and %s "
+				"its PEM private key? (or the port is "
+				"taken)\n", opt.addr, opt.port,
+				opt.tls_cert, opt.tls_key);
+		else
+			fprintf(stderr, "cb-agentsim: cannot listen on "
+				"%s:%d\n", opt.addr, opt.port);
 		goto out;
 	}
 
@@ -1229,8 +1299,9 @@ int main(int argc, char **argv)
 	ev_signal_start(as.loop, &as.sigterm);
 
 	stats_reset();
-	fprintf(stderr, "cb-agentsim: listening on ws://%s:%d/, %s mode\n",
-		opt.addr, opt.port, opt.mode == MODE_ECHO ? "echo" : "play");
+	fprintf(stderr, "cb-agentsim: listening on %s://%s:%d/, %s mode\n",
+		opt.tls_cert ? "wss" : "ws", opt.addr, opt.port,
+		opt.mode == MODE_ECHO ? "echo" : "play");
 
 	ev_run(as.loop, 0);
 	ret = 0;

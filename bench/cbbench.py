@@ -14,6 +14,10 @@ Modes:
   smoke     5 calls for 3 s: asserts the harness works (CTest bench_smoke);
             never a speed check
 
+With --agent-tls the agent link is wss://: a self-signed certificate made
+with openssl into --out, served by cb-agentsim, trusted by the gateway as
+its agent_tls_ca.
+
 Everything runs on loopback. By default the driver starts callbridge with a
 generated configuration, cb-agentsim and cb-loadgen, and pins the gateway to
 one core (--cpu-gw) and both load processes to another (--cpu-load). With
@@ -301,6 +305,27 @@ class Child:
         return self.p.returncode
 
 
+def make_agent_cert(outdir):
+    """A self-signed certificate for cb-agentsim's wss:// listener, made
+    once per run; the gateway trusts it as its agent_tls_ca."""
+    d = os.path.abspath(os.path.join(outdir, "agent-tls"))
+    os.makedirs(d, exist_ok=True)
+    cert = os.path.join(d, "cert.pem")
+    key = os.path.join(d, "key.pem")
+    argv = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-days", "2", "-subj", "/CN=localhost", "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", key, "-out", cert]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise HarnessError("--agent-tls: cannot run openssl: %s" % e)
+    if p.returncode != 0:
+        raise HarnessError("--agent-tls: openssl req failed (code %d): %s" %
+                           (p.returncode, p.stderr.strip()[-500:]))
+    return cert, key
+
+
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
     s = socket.socket(socket.AF_INET, kind)
     s.bind((host, 0))
@@ -336,6 +361,8 @@ class Rig:
         self.gw = self.agent = self.gen = None
         self.gw_pid = a.gateway_pid if a.external else None
         self.callgrind = bool(a.gw_wrap and "callgrind" in a.gw_wrap)
+        self.scheme = "wss" if a.agent_tls else "ws"
+        self.tls_cert = self.tls_key = None
 
     # -- gateway configuration
     def write_gateway_config(self, sip_port, agent_port, max_calls):
@@ -353,7 +380,8 @@ class Rig:
                 "outbound_agent_id": None,
                 "outbound_shareable": False})
         agent = {"id": "bench", "name": "cb-agentsim",
-                 "url": "ws://127.0.0.1:%d/bench" % agent_port,
+                 "url": "%s://127.0.0.1:%d/bench" % (self.scheme,
+                                                     agent_port),
                  "protocol": a.agent_proto,
                  "audio": {"encoding": a.agent_format,
                            "sample_rate": a.agent_rate}}
@@ -386,6 +414,9 @@ class Rig:
             "max_calls": str(max_calls),
             "agent_connect_timeout_ms": "10000",
         }
+        if self.tls_cert:
+            # the agent's self-signed certificate is the only CA trusted
+            conf["agent_tls_ca"] = self.tls_cert
         for kv in a.gw_set:
             k, _, v = kv.partition("=")
             conf[k.strip()] = v.strip()
@@ -401,6 +432,13 @@ class Rig:
         pin = not a.no_pin and len(os.sched_getaffinity(0)) > 1
         cpu_gw = a.cpu_gw if pin else None
         cpu_load = a.cpu_load if pin else None
+
+        tls_args = []
+        if a.agent_tls:
+            if not self.tls_cert:
+                self.tls_cert, self.tls_key = make_agent_cert(self.out)
+            tls_args = ["--tls-cert", self.tls_cert,
+                        "--tls-key", self.tls_key]
 
         if a.external:
             self.target = a.target
@@ -424,7 +462,7 @@ class Rig:
             "agentsim",
             [a.agentsim, "--audio", a.audio, "--addr", self.agent_host,
              "--port", str(self.agent_port), "--mode", a.agent_mode,
-             "--period-ms", str(a.period_ms)] + a.agentsim_arg,
+             "--period-ms", str(a.period_ms)] + tls_args + a.agentsim_arg,
             self.out, cpu=cpu_load, rt=a.rt)
         self.gen = Child(
             "loadgen",
@@ -1357,6 +1395,10 @@ def parse_args(argv):
     m.add_argument("--agent-rate", type=int, default=8000,
                    choices=(8000, 16000, 24000, 48000))
     m.add_argument("--agent-mode", default="echo", choices=("echo", "play"))
+    m.add_argument("--agent-tls", action="store_true",
+                   help="agents over TLS (wss://): cb-agentsim serves a "
+                   "self-signed certificate made with openssl into --out, "
+                   "which the gateway trusts as its agent_tls_ca")
     m.add_argument("--numbers", type=int, default=100,
                    help="numbers the calls go to, round robin")
     m.add_argument("--number", default="+15550100000",
@@ -1510,7 +1552,8 @@ def main(argv):
         subprocess.run([sys.executable, os.path.join(HERE, "speechgen.py"),
                         a.audio], check=True)
 
-    res = {"mode": a.mode, "env": env_info(a),
+    res = {"mode": a.mode, "agent_tls": bool(a.agent_tls),
+           "env": env_info(a),
            "args": {k: v for k, v in vars(a).items()}}
     rig = Rig(a, a.out)
     ok = True
@@ -1523,10 +1566,14 @@ def main(argv):
         if rig.gw_pid:
             res["gateway_nice"] = os.getpriority(os.PRIO_PROCESS,
                                                  rig.gw_pid)
-        log("gateway %s, SIP %s, agent ws://%s:%d/, %s, %s agent, pinned %s"
+        log("gateway %s, SIP %s, agent %s://%s:%d/, %s, %s agent, pinned %s"
             % ("external" if a.external else "pid %d" % rig.gw_pid,
-               rig.target, rig.agent_host, rig.agent_port, a.codec,
-               a.agent_mode, rig.pinned))
+               rig.target, rig.scheme, rig.agent_host, rig.agent_port,
+               a.codec, a.agent_mode, rig.pinned))
+        if rig.tls_cert:
+            log("agent TLS: cb-agentsim serves %s; gateway agent_tls_ca %s"
+                % (rig.tls_cert, "(external: its own)" if a.external
+                   else rig.conf.get("agent_tls_ca", "(system store)")))
         if a.mode == "ramp":
             rows = mode_ramp(a, rig, res)
             print("capacity (last step within bounds): %s calls%s" %
