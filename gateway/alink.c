@@ -4,18 +4,30 @@
  * Design note.
  * - One lws_context per media worker (lws is built with LWS_MAX_SMP=1), so
  *   every callback for a link runs on the worker that owns the call.
+ * - lws carries the connection only: DNS is ours (resolver.c), lws does
+ *   TCP, TLS, the event loop and timeouts on a "RAW" client connection,
+ *   and the WebSocket protocol is ours (wsproto.c: handshake, framing,
+ *   a decoder that takes whole reads). lws 4.1's own WebSocket client
+ *   parsed every received byte through a state machine and read
+ *   /dev/urandom for every frame's mask; see wsproto.c and
+ *   bench/README.md for what that cost. Masks come from OpenSSL's DRBG,
+ *   64 bytes (16 frames) at a time.
  * - Output: the owner formats a message straight into alink_txbuf() (which
- *   keeps LWS_PRE bytes of headroom) and calls alink_send(). When nothing is
- *   queued and lws holds no partial write, the message is written at once:
- *   no writable-callback round trip per message. Otherwise it is copied to
- *   a queue drained from LWS_CALLBACK_CLIENT_WRITEABLE. Media messages are
+ *   keeps LWS_PRE >= WSP_HDR_MAX bytes of headroom, where the frame header
+ *   goes) and calls alink_send(). When nothing is queued and lws holds no
+ *   partial write, the frame is written at once: no writable-callback
+ *   round trip per message. Otherwise it is framed and copied to a queue
+ *   drained from LWS_CALLBACK_RAW_WRITEABLE. Media messages are
  *   "droppable": past ALINK_MAX_TXQ queued bytes (an agent that stopped
  *   reading) they are dropped and counted; control messages never are.
- * - Input: fragments are joined into whole messages up to ALINK_MAX_RX.
+ * - Input: fragments are joined into whole messages up to ALINK_MAX_RX
+ *   (longer ones are skipped and logged); pings are answered; a protocol
+ *   error closes with 1002.
  * - Lifetime: the link is freed on LWS_CALLBACK_WSI_DESTROY, the last
  *   callback lws makes for a connection. alink_close() only detaches the
- *   owner and starts the close handshake (flush, close frame 1000), with a
- *   deadline after which lws kills the connection.
+ *   owner and starts the close handshake (flush, close frame 1000, wait
+ *   for the agent's close frame), with a deadline after which lws kills
+ *   the connection.
  * - TLS (wss://): one client SSL_CTX for the process (alink_tls_alloc),
  *   given to every worker's lws_context as provided_client_ssl_ctx, so the
  *   trust store is loaded once, and freed by us. lws 4.1 takes a client
@@ -34,26 +46,45 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include "cb_re.h"
 #include "alink.h"
 #include "log.h"
+#include "b64.h"
+#include "wsproto.h"
+
+/* headroom before a payload: lws's, which must hold our frame header */
+_Static_assert(LWS_PRE >= WSP_HDR_MAX, "LWS_PRE too small for a header");
 
 struct txmsg {
 	struct txmsg *next;
-	size_t len;
-	bool binary;
-	uint8_t buf[];        /**< LWS_PRE headroom, then len bytes */
+	size_t len;           /**< framed length (header + payload)  */
+	uint8_t buf[];        /**< LWS_PRE headroom, then the frame  */
 };
 
 struct alink {
 	struct lws *wsi;
 	struct alink_handlers h;
 	void *arg;            /**< owner; NULL once detached         */
-	bool established;
-	bool closing;
+	bool established;     /**< upgraded                          */
+	bool closing;         /**< alink_close() was called          */
+	bool close_sent;      /**< our close frame is out            */
 	bool in_connect;      /**< inside lws_client_connect_via_info */
 	bool destroyed;       /**< lws destroyed the wsi              */
 	char *url;
+	char *path;           /**< request target                    */
+	char *host;           /**< Host header value                 */
+	char key[WSP_KEY_LEN + 1];   /**< Sec-WebSocket-Key          */
+
+	/* TLS (wss://), see tls_start() */
+	struct alink_tls *tls;  /**< the process's client context     */
+	char *tls_host;       /**< name the certificate must carry   */
+	SSL *ssl;             /**< NULL for ws://                    */
+	BIO *rbio, *wbio;     /**< owned by ssl                      */
+	bool tls_up;          /**< handshake done                    */
 
 	/* output */
 	struct txmsg *txq_head, *txq_tail;
@@ -61,12 +92,14 @@ struct alink {
 	uint64_t dropped;     /**< droppable messages dropped         */
 	uint8_t *scratch;     /**< LWS_PRE + scratch_sz               */
 	size_t scratch_sz;
+	uint8_t masks[64];    /**< masking keys from the DRBG         */
+	size_t mask_pos;
 
 	/* input */
-	uint8_t *rx;
-	size_t rx_len, rx_sz;
-	bool rx_binary;
-	bool rx_skip;         /**< oversized message being discarded  */
+	uint8_t *resp;        /**< handshake response so far          */
+	size_t resp_len;
+	struct wsp_dec dec;
+	uint64_t oversized_logged;
 
 	char signature[64];   /**< X-Twilio-Signature, "" if none     */
 };
@@ -93,8 +126,15 @@ static void destructor(void *arg)
 
 	txq_flush(l);
 	free(l->scratch);
-	free(l->rx);
+	free(l->resp);
+	wsp_dec_reset(&l->dec);
 	mem_deref(l->url);
+	mem_deref(l->path);
+	mem_deref(l->host);
+	mem_deref(l->tls_host);
+	if (l->ssl)
+		SSL_free(l->ssl);
+	mem_deref(l->tls);
 }
 
 
@@ -224,39 +264,448 @@ static void notify_close(struct alink *l, int err, const char *reason)
 }
 
 
-static int write_msg(struct alink *l, uint8_t *payload, size_t len,
-		     bool binary)
-{
-	int n = lws_write(l->wsi, payload, len,
-			  binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+/*
+ * TLS for wss://, ours: OpenSSL over memory BIOs on the raw connection.
+ * lws 4.1.6 cannot do TLS on a raw client connection (it starts TLS
+ * before the socket exists and fails), so what lws reads is fed to rbio
+ * and what OpenSSL writes to wbio is sent with lws_write().
+ */
 
-	return (n < 0) ? EPIPE : 0;
+/* send what OpenSSL has written (records, alerts) */
+static int tls_flush(struct alink *l)
+{
+	uint8_t buf[LWS_PRE + 16384 + 512];
+	int n;
+
+	while ((n = BIO_read(l->wbio, buf + LWS_PRE,
+			     (int)(sizeof(buf) - LWS_PRE))) > 0) {
+		if (!l->wsi ||
+		    lws_write(l->wsi, buf + LWS_PRE, (size_t)n,
+			      LWS_WRITE_RAW) < 0)
+			return EPIPE;
+	}
+
+	return 0;
 }
 
 
-static int rx_append(struct alink *l, const uint8_t *data, size_t len)
+static const char *tls_why(struct alink *l, char *buf, size_t sz)
 {
-	if (l->rx_len + len > ALINK_MAX_RX)
-		return EMSGSIZE;
+	long v = SSL_get_verify_result(l->ssl);
+	unsigned long e = ERR_get_error();
 
-	if (l->rx_len + len + 1 > l->rx_sz) {
-		size_t sz = l->rx_sz ? l->rx_sz : 4096;
-		uint8_t *p;
+	if (v != X509_V_OK)
+		snprintf(buf, sz, "TLS: %s", X509_verify_cert_error_string(v));
+	else if (e)
+		snprintf(buf, sz, "TLS: %s", ERR_reason_error_string(e) ?
+			 ERR_reason_error_string(e) : "handshake failed");
+	else
+		snprintf(buf, sz, "TLS: handshake failed");
+	ERR_clear_error();
 
-		while (sz < l->rx_len + len + 1)
-			sz *= 2;
-		p = realloc(l->rx, sz);
-		if (!p)
-			return ENOMEM;
-		l->rx = p;
-		l->rx_sz = sz;
+	return buf;
+}
+
+
+static int tls_start(struct alink *l)
+{
+	const char *host = l->tls_host;
+	unsigned char ip[16];
+	bool is_ip;
+	int r;
+
+	l->ssl = SSL_new(alink_tls_ctx(l->tls));
+	if (!l->ssl)
+		return ENOMEM;
+
+	l->rbio = BIO_new(BIO_s_mem());
+	l->wbio = BIO_new(BIO_s_mem());
+	if (!l->rbio || !l->wbio) {
+		BIO_free(l->rbio);
+		BIO_free(l->wbio);
+		l->rbio = l->wbio = NULL;
+		return ENOMEM;
+	}
+	SSL_set_bio(l->ssl, l->rbio, l->wbio);   /* the SSL owns them now */
+
+	is_ip = inet_pton(AF_INET, host, ip) == 1 ||
+		inet_pton(AF_INET6, host, ip) == 1;
+
+	/* the certificate must name the URL's host (RFC 6125) */
+	if (is_ip)
+		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->ssl),
+						  host);
+	else
+		r = SSL_set1_host(l->ssl, host) &&
+			SSL_set_tlsext_host_name(l->ssl, host);
+	if (r != 1)
+		return EINVAL;
+
+	SSL_set_connect_state(l->ssl);
+	r = SSL_do_handshake(l->ssl);
+	if (r != 1 && SSL_get_error(l->ssl, r) != SSL_ERROR_WANT_READ)
+		return EPROTO;
+
+	return tls_flush(l);
+}
+
+
+/* the connection's bytes go up to the WebSocket layer */
+static int ws_rx(struct alink *l, const uint8_t *in, size_t len);
+static int ws_connected(struct alink *l);
+
+
+static int tls_rx(struct alink *l, const uint8_t *in, size_t len)
+{
+	uint8_t buf[16384];
+	int n, err = 0;
+
+	if (BIO_write(l->rbio, in, (int)len) != (int)len)
+		return ENOMEM;
+
+	if (!l->tls_up) {
+		n = SSL_do_handshake(l->ssl);
+		if (n != 1) {
+			if (SSL_get_error(l->ssl, n) == SSL_ERROR_WANT_READ)
+				return tls_flush(l);
+			(void)tls_flush(l);         /* the alert */
+			{
+				char why[160];
+
+				tls_why(l, why, sizeof(why));
+				log_info("agent link %s: %s", l->url, why);
+				notify_close(l, ECONNREFUSED, why);
+			}
+			return EPROTO;
+		}
+		l->tls_up = true;
+		err = ws_connected(l);
+		if (err)
+			return err;
 	}
 
-	memcpy(l->rx + l->rx_len, data, len);
-	l->rx_len += len;
-	l->rx[l->rx_len] = '\0';
+	for (;;) {
+		n = SSL_read(l->ssl, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		err = ws_rx(l, buf, (size_t)n);
+		if (err)
+			return err;
+		if (!l->ssl)
+			return 0;
+	}
+
+	switch (SSL_get_error(l->ssl, n)) {
+
+	case SSL_ERROR_WANT_READ:
+		break;
+
+	case SSL_ERROR_ZERO_RETURN:         /* close_notify */
+		return ECONNRESET;
+
+	default: {
+		char why[160];
+
+		tls_why(l, why, sizeof(why));
+		notify_close(l, EPROTO, why);
+		return EPROTO;
+	}
+	}
+
+	/* a TLS 1.3 KeyUpdate answer, for one */
+	return tls_flush(l);
+}
+
+
+/* write bytes to the agent, through TLS when there is TLS */
+static int raw_write(struct alink *l, uint8_t *frame, size_t len)
+{
+	int n;
+
+	if (!l->ssl) {
+		n = lws_write(l->wsi, frame, len, LWS_WRITE_RAW);
+		return (n < 0) ? EPIPE : 0;
+	}
+
+	n = SSL_write(l->ssl, frame, (int)len);
+	if (n != (int)len)
+		return EPIPE;
+
+	return tls_flush(l);
+}
+
+
+/* the next masking key; the DRBG is asked once per 16 frames */
+static const uint8_t *next_mask(struct alink *l)
+{
+	const uint8_t *m;
+
+	if (l->mask_pos + 4 > sizeof(l->masks)) {
+		if (RAND_bytes(l->masks, sizeof(l->masks)) != 1) {
+			/* no DRBG: keep the keys we have, shifted (still
+			   not predictable to the agent from its side) */
+			memmove(l->masks, l->masks + 1, sizeof(l->masks) - 1);
+		}
+		l->mask_pos = 0;
+	}
+
+	m = l->masks + l->mask_pos;
+	l->mask_pos += 4;
+
+	return m;
+}
+
+
+/*
+ * Frame a payload that sits at p (with LWS_PRE bytes of headroom before
+ * it) in place: header in front, payload masked. Returns the frame start.
+ */
+static uint8_t *frame_in_place(struct alink *l, uint8_t *p, size_t len,
+			       enum wsp_op op, size_t *flen)
+{
+	uint8_t hdr[WSP_HDR_MAX];
+	const uint8_t *mask = next_mask(l);
+	size_t hl = wsp_frame_hdr(hdr, op, len, mask);
+
+	wsp_mask(p, len, mask);
+	memcpy(p - hl, hdr, hl);
+	*flen = hl + len;
+
+	return p - hl;
+}
+
+
+/* queue a framed copy of a payload (a control frame or a message that
+   cannot go out now) */
+static int txq_add(struct alink *l, const void *data, size_t len,
+		   enum wsp_op op)
+{
+	struct txmsg *m;
+	uint8_t *frame;
+	size_t flen;
+
+	m = malloc(sizeof(*m) + LWS_PRE + WSP_HDR_MAX + len);
+	if (!m)
+		return ENOMEM;
+
+	memcpy(m->buf + LWS_PRE + WSP_HDR_MAX, data, len);
+	frame = frame_in_place(l, m->buf + LWS_PRE + WSP_HDR_MAX, len, op,
+			       &flen);
+	/* lws_write() wants LWS_PRE bytes before what it writes */
+	memmove(m->buf + LWS_PRE, frame, flen);
+
+	m->next = NULL;
+	m->len = flen;
+
+	if (l->txq_tail)
+		l->txq_tail->next = m;
+	else
+		l->txq_head = m;
+	l->txq_tail = m;
+	l->txq_bytes += flen;
+
+	lws_callback_on_writable(l->wsi);
 
 	return 0;
+}
+
+
+/* a control frame: at once when the way is clear, else queued (never
+   dropped) */
+static int send_ctl(struct alink *l, enum wsp_op op, const uint8_t *data,
+		    size_t len)
+{
+	uint8_t buf[LWS_PRE + WSP_HDR_MAX + 125];
+	uint8_t *frame;
+	size_t flen;
+
+	if (len > 125 || !l->wsi)
+		return EINVAL;
+
+	if (l->txq_head || lws_partial_buffered(l->wsi))
+		return txq_add(l, data, len, op);
+
+	memcpy(buf + LWS_PRE + WSP_HDR_MAX, data, len);
+	frame = frame_in_place(l, buf + LWS_PRE + WSP_HDR_MAX, len, op,
+			       &flen);
+
+	return raw_write(l, frame, flen);
+}
+
+
+static int send_close(struct alink *l, uint16_t code, const char *reason)
+{
+	uint8_t b[2 + 64];
+	size_t n = reason ? strlen(reason) : 0;
+
+	if (l->close_sent)
+		return 0;
+	l->close_sent = true;
+
+	if (n > sizeof(b) - 2)
+		n = sizeof(b) - 2;
+	b[0] = (uint8_t)(code >> 8);
+	b[1] = (uint8_t)code;
+	if (n)
+		memcpy(b + 2, reason, n);
+
+	return send_ctl(l, WSP_CLOSE, b, 2 + n);
+}
+
+
+/* a message or control frame from the agent; non-zero: stop reading */
+static int on_msg(enum wsp_op op, const uint8_t *data, size_t len,
+		  void *arg)
+{
+	struct alink *l = arg;
+
+	switch (op) {
+
+	case WSP_TEXT:
+		if (!l->closing && l->h.texth && l->arg)
+			l->h.texth((const char *)data, len, l->arg);
+		break;
+
+	case WSP_BIN:
+		if (!l->closing && l->h.binh && l->arg)
+			l->h.binh(data, len, l->arg);
+		break;
+
+	case WSP_PING:
+		if (!l->close_sent && send_ctl(l, WSP_PONG, data, len))
+			return EPIPE;
+		break;
+
+	case WSP_CLOSE: {
+		uint16_t code = len >= 2 ? (uint16_t)(data[0] << 8 | data[1])
+			: 0;
+
+		log_debug("agent link %s: agent closed (%u)", l->url, code);
+		/* echo the status (5.5.1); an empty close gets 1000 */
+		(void)send_close(l, code ? code : WSP_NORMAL, NULL);
+		return ECONNRESET;
+	}
+
+	default:
+		break;
+	}
+
+	return 0;
+}
+
+
+/* the handshake response, as it arrives */
+static int handshake_rx(struct alink *l, const uint8_t *in, size_t len)
+{
+	const char *why = NULL;
+	ssize_t end;
+	int status = 0, err;
+	size_t take;
+
+	if (!l->resp) {
+		l->resp = malloc(WSP_RESP_MAX);
+		if (!l->resp)
+			return ENOMEM;
+	}
+
+	take = WSP_RESP_MAX - l->resp_len;
+	if (take > len)
+		take = len;
+	memcpy(l->resp + l->resp_len, in, take);
+	l->resp_len += take;
+
+	end = wsp_response_end(l->resp, l->resp_len);
+	if (end < 0) {
+		if (l->resp_len < WSP_RESP_MAX)
+			return 0;                 /* more to come */
+		notify_close(l, ECONNREFUSED, "upgrade response too long");
+		return EPROTO;
+	}
+
+	err = wsp_response((const char *)l->resp, (size_t)end, l->key,
+			   &status, &why);
+	if (err) {
+		char reason[96];
+
+		if (status && status != 101)
+			snprintf(reason, sizeof(reason),
+				 "upgrade refused: HTTP %d", status);
+		else
+			snprintf(reason, sizeof(reason), "bad upgrade: %s",
+				 why);
+		log_debug("agent link %s: %s", l->url, reason);
+		notify_close(l, ECONNREFUSED, reason);
+		return EPROTO;
+	}
+
+	l->established = true;
+	if (l->h.openh && l->arg)
+		l->h.openh(l->arg);
+
+	/* frames that came in the same read as the response */
+	{
+		size_t rest = (size_t)end - (l->resp_len - take);
+		const uint8_t *p = in + rest;
+		size_t n = len - rest;
+
+		free(l->resp);
+		l->resp = NULL;
+		l->resp_len = 0;
+
+		if (n)
+			return wsp_feed(&l->dec, p, n, on_msg, l);
+	}
+
+	return 0;
+}
+
+
+static int frames_rx(struct alink *l, const uint8_t *in, size_t len)
+{
+	int err = wsp_feed(&l->dec, in, len, on_msg, l);
+
+	if (l->dec.oversized > l->oversized_logged) {
+		l->oversized_logged = l->dec.oversized;
+		log_warn("agent link %s: message over %u bytes dropped",
+			 l->url, ALINK_MAX_RX);
+	}
+
+	if (err == EPROTO) {
+		log_info("agent link %s: protocol error: %s", l->url,
+			 l->dec.error);
+		(void)send_close(l, WSP_PROTOCOL, "protocol error");
+		notify_close(l, EPROTO, l->dec.error);
+	}
+	else if (err == ENOMEM) {
+		notify_close(l, ENOMEM, "out of memory");
+	}
+
+	return err;
+}
+
+
+/* the connection is up (and TLS, if any): ask for the upgrade */
+static int ws_connected(struct alink *l)
+{
+	char req[LWS_PRE + 4096];
+	size_t n;
+	int err;
+
+	err = wsp_request(req + LWS_PRE, sizeof(req) - LWS_PRE, &n, l->path,
+			  l->host, l->key,
+			  l->signature[0] ? "X-Twilio-Signature" : NULL,
+			  l->signature);
+	if (err)
+		return err;
+
+	return raw_write(l, (uint8_t *)req + LWS_PRE, n);
+}
+
+
+static int ws_rx(struct alink *l, const uint8_t *in, size_t len)
+{
+	return l->established ? frames_rx(l, in, len)
+		: handshake_rx(l, in, len);
 }
 
 
@@ -270,31 +719,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		unsigned char **p = (unsigned char **)in;
-		unsigned char *end = (*p) + len;
-
-		if (!l || !l->signature[0])
-			break;
-
-		if (lws_add_http_header_by_name(wsi,
-				(const unsigned char *)"X-Twilio-Signature:",
-				(const unsigned char *)l->signature,
-				(int)strlen(l->signature), p, end))
-			return -1;
-		break;
-	}
-
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+	case LWS_CALLBACK_RAW_CONNECTED:
 		if (!l)
 			return -1;
-		l->established = true;
-		if (l->closing) {
-			lws_callback_on_writable(wsi);
-			break;
+		err = l->tls ? tls_start(l) : ws_connected(l);
+		if (err) {
+			notify_close(l, err, l->tls ? "TLS start failed" :
+				     "cannot send the upgrade");
+			return -1;
 		}
-		if (l->h.openh && l->arg)
-			l->h.openh(l->arg);
 		break;
 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -307,51 +740,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 				     in ? (const char *)in : "connect failed");
 		break;
 
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!l || l->closing)
+	case LWS_CALLBACK_RAW_RX:
+		if (!l || !len)
 			break;
-
-		if (lws_is_first_fragment(wsi)) {
-			l->rx_len = 0;
-			l->rx_skip = false;
-			l->rx_binary = lws_frame_is_binary(wsi);
-		}
-
-		if (!l->rx_skip) {
-			err = rx_append(l, in, len);
-			if (err == EMSGSIZE) {
-				log_warn("agent link %s: message over %u "
-					 "bytes dropped", l->url,
-					 ALINK_MAX_RX);
-				l->rx_skip = true;
-				l->rx_len = 0;
-			}
-			else if (err) {
-				notify_close(l, err, "out of memory");
-				return -1;
-			}
-		}
-
-		if (!lws_is_final_fragment(wsi) ||
-		    lws_remaining_packet_payload(wsi))
-			break;
-
-		if (l->rx_skip) {
-			l->rx_skip = false;
-			break;
-		}
-
-		if (l->rx_binary) {
-			if (l->h.binh && l->arg)
-				l->h.binh(l->rx, l->rx_len, l->arg);
-		}
-		else if (l->h.texth && l->arg) {
-			l->h.texth((const char *)l->rx, l->rx_len, l->arg);
-		}
-		l->rx_len = 0;
+		err = l->ssl ? tls_rx(l, in, len) : ws_rx(l, in, len);
+		if (err)
+			return -1;
 		break;
 
-	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+	case LWS_CALLBACK_RAW_WRITEABLE: {
 		struct txmsg *m;
 
 		if (!l)
@@ -364,8 +761,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 				l->txq_tail = NULL;
 			l->txq_bytes -= m->len;
 
-			err = write_msg(l, m->buf + LWS_PRE, m->len,
-					m->binary);
+			err = raw_write(l, m->buf + LWS_PRE, m->len);
 			free(m);
 			if (err) {
 				notify_close(l, err, "write failed");
@@ -378,25 +774,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			break;
 		}
 
-		if (l->closing) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
-					 (unsigned char *)"bye", 3);
+		if (l->closing && l->established && !l->close_sent &&
+		    send_close(l, WSP_NORMAL, "bye"))
 			return -1;
-		}
 		break;
 	}
 
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_RAW_CLOSE:
 		if (l)
-			log_debug("agent link %s: agent closed (%u)", l->url,
-				  len >= 2 ? (unsigned)(((uint8_t *)in)[0] << 8 |
-						       ((uint8_t *)in)[1]) : 0);
-		break;
-
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (l)
-			notify_close(l, ECONNRESET, "agent closed the "
-				     "WebSocket");
+			notify_close(l, ECONNRESET, l->established ?
+				     "agent closed the WebSocket" :
+				     "connection closed before the upgrade");
 		break;
 
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -419,9 +807,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 
-/* a 4 KiB receive buffer per connection: messages arrive in fragments
-   of at most that and are joined here (ALINK_MAX_RX), so a bigger buffer
-   would only cost memory per call */
+/* raw connection: lws reads into its per-thread buffer (4 KiB) and hands
+   us each read; wsproto joins frames and fragments (ALINK_MAX_RX) */
 static const struct lws_protocols protocols[] = {
 	{"cb-agent", callback, 0, 4096, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
@@ -445,7 +832,7 @@ const struct lws_protocols *alink_protocols(void)
  *                      URL's host (which still goes in Host and TLS SNI
  *                      and is what the certificate must match), or NULL
  * @param auth_token    Agent's auth token (adds X-Twilio-Signature), or NULL
- * @param tls_insecure  Accept self-signed certificates (tests only)
+ * @param tls           TLS client context, for wss:// URLs
  * @param h             Handlers
  * @param arg           Handler argument (the owner)
  *
@@ -453,12 +840,12 @@ const struct lws_protocols *alink_protocols(void)
  */
 int alink_connect(struct alink **lp, struct lws_context *ctx,
 		  const char *url, const char *addr, const char *auth_token,
-		  bool tls_insecure,
+		  struct alink_tls *tls,
 		  const struct alink_handlers *h, void *arg)
 {
 	struct lws_client_connect_info ci;
 	const char *prot, *ads, *path;
-	char *tmp = NULL, *fullpath = NULL, *host = NULL;
+	char *tmp = NULL;
 	struct alink *l;
 	int port, err = 0;
 
@@ -492,35 +879,52 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 		goto out;
 	}
 
-	err = re_sdprintf(&fullpath, "/%s", path);
+	err = re_sdprintf(&l->path, "/%s", path);
 	if (err)
 		goto out;
 
 	if ((!strcmp(prot, "ws") && port == 80) ||
 	    (!strcmp(prot, "wss") && port == 443))
-		err = str_dup(&host, ads);
+		err = str_dup(&l->host, ads);
 	else if (strchr(ads, ':'))
-		err = re_sdprintf(&host, "[%s]:%d", ads, port);
+		err = re_sdprintf(&l->host, "[%s]:%d", ads, port);
 	else
-		err = re_sdprintf(&host, "%s:%d", ads, port);
+		err = re_sdprintf(&l->host, "%s:%d", ads, port);
 	if (err)
 		goto out;
+
+	{
+		uint8_t nonce[16];
+
+		if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+		    RAND_bytes(l->masks, sizeof(l->masks)) != 1) {
+			err = EAGAIN;
+			goto out;
+		}
+		l->key[b64_encode(l->key, nonce, sizeof(nonce))] = '\0';
+	}
+	wsp_dec_init(&l->dec, ALINK_MAX_RX);
 
 	memset(&ci, 0, sizeof(ci));
 	ci.context = ctx;
 	ci.address = addr ? addr : ads;
 	ci.port    = port;
-	ci.path    = fullpath;
-	ci.host    = host;
-	ci.origin  = host;
+	ci.path    = l->path;
+	ci.host    = l->host;
+	ci.method  = "RAW";      /* lws: TCP and TLS only; WebSocket: ours */
+	ci.protocol = protocols[0].name;
 	ci.local_protocol_name = protocols[0].name;
 	ci.opaque_user_data = l;
 	ci.pwsi    = &l->wsi;
 	if (!strcmp(prot, "wss")) {
-		ci.ssl_connection = LCCSCF_USE_SSL;
-		if (tls_insecure)
-			ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-				LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+		if (!tls) {
+			err = EINVAL;
+			goto out;
+		}
+		l->tls = mem_ref(tls);
+		err = str_dup(&l->tls_host, ads);
+		if (err)
+			goto out;
 	}
 	else if (strcmp(prot, "ws")) {
 		err = EPROTONOSUPPORT;
@@ -538,8 +942,6 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 
  out:
 	mem_deref(tmp);
-	mem_deref(fullpath);
-	mem_deref(host);
 
 	if (err) {
 		if (l->wsi) {
@@ -594,8 +996,6 @@ uint8_t *alink_txbuf(struct alink *l, size_t len)
 int alink_send(struct alink *l, const void *data, size_t len, bool binary,
 	       bool droppable)
 {
-	struct txmsg *m;
-
 	if (!l || !data)
 		return EINVAL;
 
@@ -603,7 +1003,8 @@ int alink_send(struct alink *l, const void *data, size_t len, bool binary,
 		return ENOTCONN;
 
 	if (!l->txq_head && !lws_partial_buffered(l->wsi)) {
-		uint8_t *p = (uint8_t *)data;
+		uint8_t *p = (uint8_t *)data, *frame;
+		size_t flen;
 
 		if (data != l->scratch + LWS_PRE) {
 			p = alink_txbuf(l, len);
@@ -611,7 +1012,9 @@ int alink_send(struct alink *l, const void *data, size_t len, bool binary,
 				return ENOMEM;
 			memcpy(p, data, len);
 		}
-		return write_msg(l, p, len, binary);
+		frame = frame_in_place(l, p, len, binary ? WSP_BIN : WSP_TEXT,
+				       &flen);
+		return raw_write(l, frame, flen);
 	}
 
 	if (droppable && l->txq_bytes + len > ALINK_MAX_TXQ) {
@@ -619,25 +1022,7 @@ int alink_send(struct alink *l, const void *data, size_t len, bool binary,
 		return 0;
 	}
 
-	m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (!m)
-		return ENOMEM;
-
-	m->next = NULL;
-	m->len = len;
-	m->binary = binary;
-	memcpy(m->buf + LWS_PRE, data, len);
-
-	if (l->txq_tail)
-		l->txq_tail->next = m;
-	else
-		l->txq_head = m;
-	l->txq_tail = m;
-	l->txq_bytes += len;
-
-	lws_callback_on_writable(l->wsi);
-
-	return 0;
+	return txq_add(l, data, len, binary ? WSP_BIN : WSP_TEXT);
 }
 
 

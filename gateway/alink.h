@@ -34,7 +34,7 @@ enum {
 
 int  alink_connect(struct alink **lp, struct lws_context *ctx,
 		   const char *url, const char *addr, const char *auth_token,
-		   bool tls_insecure,
+		   struct alink_tls *tls,
 		   const struct alink_handlers *h, void *arg);
 int  alink_send(struct alink *l, const void *data, size_t len, bool binary,
 		bool droppable);

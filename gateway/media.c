@@ -1262,8 +1262,8 @@ int mcall_start(struct worker *w, struct media_start *ms)
 		(void)re_snprintf(addr, sizeof(addr), "%j", &ms->agent_addr);
 
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
-			    addr[0] ? addr : NULL, ms->agent_auth_token, false,
-			    &h, mc);
+			    addr[0] ? addr : NULL, ms->agent_auth_token,
+			    worker_tls(w), &h, mc);
 	if (err) {
 		log_info("call %s: cannot connect to agent %s: %m",
 			 ms->ids.call_sid, ms->agent_id, err);

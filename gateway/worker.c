@@ -194,14 +194,10 @@ static int loop_init(struct worker *w)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = alink_protocols();
-	/* DO_SSL_GLOBAL_INIT: without it lws 4.1 takes no client SSL_CTX
-	   and every wss:// connect fails in SSL_new; the context itself is
-	   ours and shared (alink_tls_alloc, which says why) */
-	info.options = LWS_SERVER_OPTION_LIBEV |
-		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* no TLS in lws: the agent link does its own (alink.c) */
+	info.options = LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 5;
-	info.provided_client_ssl_ctx = alink_tls_ctx(w->tls);
 	info.connect_timeout_secs = 10;
 
 	w->lws = lws_create_context(&info);
@@ -381,6 +377,13 @@ struct ev_loop *worker_loop(const struct worker *w)
 }
 
 
+struct alink_tls *worker_tls(const struct worker *w)
+{
+	return w ? w->tls : NULL;
+}
+
+
+/** The worker's lws_context (worker thread only) */
 struct lws_context *worker_lws(const struct worker *w)
 {
 	return w->lws;

@@ -25,6 +25,7 @@ unsigned worker_index(const struct worker *w);
 /* for the calls running on the worker (worker thread only) */
 struct ev_loop *worker_loop(const struct worker *w);
 struct lws_context *worker_lws(const struct worker *w);
+struct alink_tls *worker_tls(const struct worker *w);
 void worker_call_add(struct worker *w, struct le *he, uint64_t id,
 		     struct mcall *mc);
 void worker_call_remove(struct worker *w, struct le *he);
