@@ -28,15 +28,15 @@
  *   owner and starts the close handshake (flush, close frame 1000, wait
  *   for the agent's close frame), with a deadline after which lws kills
  *   the connection.
- * - TLS (wss://): one client SSL_CTX for the process (alink_tls_alloc),
- *   given to every worker's lws_context as provided_client_ssl_ctx, so the
- *   trust store is loaded once, and freed by us. lws 4.1 takes a client
- *   SSL_CTX only with DO_SSL_GLOBAL_INIT (without it every wss:// connect
- *   fails in SSL_new); the one it would make itself is found again at
- *   context destruction through a process-global ex_data index that the
- *   next worker's context overwrites, so with two workers the whole trust
- *   store leaked. lws still sets the peer's host name on each connection
- *   (X509_VERIFY_PARAM_set1_host) and verifies it and the chain.
+ * - TLS (wss://) is ours too: OpenSSL over memory BIOs (tls_start(),
+ *   tls_rx(), raw_write()), with one client SSL_CTX for the process
+ *   (alink_tls_alloc), so the trust store is loaded once. lws 4.1.6
+ *   starts TLS on a raw client connection before its socket exists and
+ *   fails; and its own WebSocket client's TLS took no client SSL_CTX
+ *   without DO_SSL_GLOBAL_INIT (every wss:// connect failed in SSL_new),
+ *   and with it leaked the trust store once per worker. The certificate
+ *   must chain to the store and name the URL's host (DNS name or IP
+ *   address, RFC 6125); a failure says which.
  */
 #include <errno.h>
 #include <string.h>
@@ -244,7 +244,7 @@ int alink_tls_alloc(struct alink_tls **tp, const char *ca_file)
 }
 
 
-/** The OpenSSL context, for lws_context_creation_info.provided_client_ssl_ctx */
+/** The OpenSSL client context of the agent links */
 struct ssl_ctx_st *alink_tls_ctx(const struct alink_tls *t)
 {
 	return t ? t->ctx : NULL;

@@ -377,6 +377,7 @@ struct ev_loop *worker_loop(const struct worker *w)
 }
 
 
+/** The TLS client context for the worker's agent links */
 struct alink_tls *worker_tls(const struct worker *w)
 {
 	return w ? w->tls : NULL;
