@@ -207,6 +207,13 @@ class MarksTest(callenv.CallTestCase):
         self.assertEqual(names.count("start"), 1)
         self.assertEqual([e["mark"]["name"] for e in ev
                           if e.get("event") == "mark"], ["ok"])
+        # the ping was answered once, with its payload (RFC 6455 5.5.3)
+        self.assertEqual([d for _, op, d in rec["frames"] if op == 10],
+                         [b"ping"])
+        # and the gateway closed with a normal close frame (1000)
+        closes = [d for _, op, d in rec["frames"] if op == 8]
+        self.assertEqual(len(closes), 1)
+        self.assertEqual(int.from_bytes(closes[0][:2], "big"), 1000)
         self.assertEqual(call["stats"]["marks"], 1)
         self.assertEqual(call["end_reason"], "caller-bye")
         # the valid media among the junk played, whole and in order
