@@ -16,7 +16,11 @@ callenv.PyAgent serving TLS (Python's ssl module), the carrier SIPp.
   - an agent whose certificate is from the CA but names another host
     (URL wss://127.0.0.1, certificate for localhost only) is refused the
     same way;
-  - nothing is left behind (fds and threads back to the baseline).
+  - nothing is left behind (fds and threads back to the baseline);
+  - without agent_tls_ca the system's store is used: a gateway started
+    with SSL_CERT_FILE (OpenSSL's default-store override) naming the test
+    CA takes the call; one started without it refuses the same agent
+    (the test CA is in no system store).
 """
 
 import os
@@ -162,6 +166,69 @@ class TlsTest(callenv.CallTestCase):
 
     def test_zz_nothing_left(self):
         self.env.check_baseline()
+
+
+class SystemStoreTest(callenv.CallTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        callenv.require_sipp()
+        import tempfile
+        cls.pki_dir = tempfile.mkdtemp(prefix="cb-tls-")
+        cls.pki = make_pki(cls.pki_dir)
+        cls.good = callenv.PyAgent(tls=server_ctx(cls.pki["srv.pem"],
+                                                  cls.pki["srv.key"]))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.good.close()
+        import shutil
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def one_call(self, cert_file):
+        """A gateway without agent_tls_ca, started with SSL_CERT_FILE
+        set to cert_file (None: unset); the final INVITE status and the
+        call's end reason."""
+        saved = {k: os.environ.get(k) for k in ("SSL_CERT_FILE",
+                                                "SSL_CERT_DIR")}
+        os.environ.pop("SSL_CERT_FILE", None)
+        os.environ.pop("SSL_CERT_DIR", None)
+        if cert_file:
+            os.environ["SSL_CERT_FILE"] = cert_file
+            os.environ["SSL_CERT_DIR"] = self.pki_dir   # no hashed certs
+        try:
+            env = callenv.CallEnv()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        try:
+            env.request("agents.put", agent={
+                "id": "good", "url": self.good.url("/tls",
+                                                   host="localhost")})
+            env.number(N_GOOD, "good")
+            w = env.workdir("call")
+            env.pcap(w, "ulaw", 0.4, seed=6)
+            host = "127.0.0.1:%d" % env.gw.sip_port
+            res = env.sipp("uac_call.xml", w, keys={
+                "ruri": "sip:%s@%s" % (N_GOOD, host),
+                "to_uri": "sip:%s@%s" % (N_GOOD, host), "fmt": "0 101",
+                "dir": "sendrecv", "ctype": "application/sdp",
+                "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 300}).run()
+            env.wait_idle()
+            return res.final("INVITE"), [c["end_reason"]
+                                         for c in env.recent()]
+        finally:
+            env.close()
+
+    def test_01_system_store_trusts_its_cas(self):
+        self.assertEqual(self.one_call(self.pki["ca.pem"]),
+                         (200, ["caller-bye"]))
+
+    def test_02_system_store_refuses_others(self):
+        self.assertEqual(self.one_call(None), (503, ["agent-failed"]))
 
 
 if __name__ == "__main__":
