@@ -1384,6 +1384,84 @@ static int dns_init(struct sipgw *gw)
 }
 
 
+/*
+ * A wildcard sip_listen entry (0.0.0.0, [::]) becomes one listener per
+ * interface address present at start-up: libre's transports want a real
+ * address (it goes in Via and Contact, and the SDP's c= when rtp_address
+ * is a wildcard too), and a socket bound to the wildcard would give the
+ * carrier 0.0.0.0 to send its ACK and BYE to. IPv6 link-local addresses
+ * are left out (they need a scope the SIP URI cannot carry).
+ */
+struct if_listen {
+	struct sip *sip;
+	enum sip_transp tp;
+	int af;
+	uint16_t port;
+	unsigned n;
+	int err;
+};
+
+
+static bool if_listen_add(const char *ifname, const struct sa *sa,
+			  void *arg)
+{
+	struct if_listen *il = arg;
+	struct sa a = *sa;
+
+	if (sa_af(sa) != il->af || sa_is_linklocal(sa))
+		return false;
+
+	sa_set_port(&a, il->port);
+	il->err = sip_transp_add(il->sip, il->tp, &a);
+	if (il->err == EADDRINUSE && il->n) {
+		il->err = 0;            /* the same address on two interfaces */
+		return false;
+	}
+	if (il->err) {
+		log_error("SIP: cannot listen on %s %J (%s): %m",
+			  sip_transp_name(il->tp), &a, ifname, il->err);
+		return true;
+	}
+
+	log_info("SIP listening on %s %J (%s)", sip_transp_name(il->tp), &a,
+		 ifname);
+	++il->n;
+
+	return false;
+}
+
+
+static int listen_one(struct sipgw *gw, enum sip_transp tp,
+		      const struct sa *addr)
+{
+	struct if_listen il = {gw->sip, tp, sa_af(addr), sa_port(addr), 0, 0};
+	int err;
+
+	if (!sa_is_any(addr)) {
+		err = sip_transp_add(gw->sip, tp, addr);
+		if (err)
+			log_error("SIP: cannot listen on %s %J: %m",
+				  sip_transp_name(tp), addr, err);
+		else
+			log_info("SIP listening on %s %J", sip_transp_name(tp),
+				 addr);
+		return err;
+	}
+
+	err = net_if_apply(if_listen_add, &il);
+	if (!err)
+		err = il.err;
+	if (!err && !il.n) {
+		log_error("SIP: %s %J: no interface has an %s address",
+			  sip_transp_name(tp), addr,
+			  il.af == AF_INET ? "IPv4" : "IPv6");
+		err = EADDRNOTAVAIL;
+	}
+
+	return err;
+}
+
+
 /**
  * Start SIP signalling on the calling thread's libre loop
  *
@@ -1455,17 +1533,10 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 		goto out;
 
 	for (unsigned i = 0; i < conf->listenc; i++) {
-		err = sip_transp_add(gw->sip, conf->listen[i].tp,
-				     &conf->listen[i].addr);
-		if (err) {
-			log_error("SIP: cannot listen on %s %J: %m",
-				  sip_transp_name(conf->listen[i].tp),
-				  &conf->listen[i].addr, err);
+		err = listen_one(gw, conf->listen[i].tp,
+				 &conf->listen[i].addr);
+		if (err)
 			goto out;
-		}
-		log_info("SIP listening on %s %J",
-			 sip_transp_name(conf->listen[i].tp),
-			 &conf->listen[i].addr);
 	}
 
 	/* first listener: checks that apply to every request */
