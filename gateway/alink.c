@@ -602,15 +602,18 @@ static int handshake_rx(struct alink *l, const uint8_t *in, size_t len)
 	int status = 0, err;
 	size_t take;
 
-	if (!l->resp) {
-		l->resp = malloc(WSP_RESP_MAX);
-		if (!l->resp)
-			return ENOMEM;
-	}
-
 	take = WSP_RESP_MAX - l->resp_len;
 	if (take > len)
 		take = len;
+
+	/* just what came (a response is some 150 bytes), up to the limit */
+	{
+		uint8_t *p = realloc(l->resp, l->resp_len + take);
+
+		if (!p)
+			return ENOMEM;
+		l->resp = p;
+	}
 	memcpy(l->resp + l->resp_len, in, take);
 	l->resp_len += take;
 
