@@ -43,6 +43,7 @@
 #include "resamp.h"
 #include "twilio.h"
 #include "b64.h"              /* the gateway's own base64 */
+#include "wsproto.h"          /* the agent link's WebSocket framing */
 
 enum {
 	BATCHES  = 7,
@@ -205,6 +206,55 @@ static int setup_tw_parse(void)
 		"\"media\":{\"payload\":\"%.*s\"}}", (int)b64_len, b64);
 
 	return 0;
+}
+
+/* the agent link's framing of one outgoing media message: header in
+   front, payload masked in place (gateway/wsproto) */
+static void run_ws_frame(uint64_t n)
+{
+	static uint8_t buf[WSP_HDR_MAX + 1024];
+	static const uint8_t mask[4] = {0x5a, 0xc3, 0x19, 0x7e};
+
+	memcpy(buf + WSP_HDR_MAX, agent_msg, agent_msg_len);
+	while (n--) {
+		size_t hl = wsp_frame_hdr(buf, WSP_TEXT, agent_msg_len, mask);
+
+		wsp_mask(buf + WSP_HDR_MAX, agent_msg_len, mask);
+		sink += hl + buf[WSP_HDR_MAX];
+	}
+}
+
+static int ws_in(enum wsp_op op, const uint8_t *data, size_t len,
+		 void *arg)
+{
+	(void)op;
+	(void)arg;
+	sink += len + data[0];
+
+	return 0;
+}
+
+/* one incoming server frame (an agent's media message) through the
+   agent link's decoder, as one read */
+static void run_ws_parse(uint64_t n)
+{
+	static uint8_t frame[1100];
+	struct wsp_dec d;
+	size_t k = 0;
+
+	frame[k++] = 0x81;
+	frame[k++] = 126;
+	frame[k++] = (uint8_t)(agent_msg_len >> 8);
+	frame[k++] = (uint8_t)agent_msg_len;
+	memcpy(frame + k, agent_msg, agent_msg_len);
+	k += agent_msg_len;
+
+	wsp_dec_init(&d, 1 << 20);
+	while (n--) {
+		if (wsp_feed(&d, frame, k, ws_in, NULL))
+			++fails;
+	}
+	wsp_dec_reset(&d);
 }
 
 static void run_tw_parse(uint64_t n)
@@ -674,6 +724,10 @@ static const struct stage stages[] = {
 	  setup_tw_parse, run_tw_parse, NULL, false },
 	{ "twilio_parse_b64", "agent media message: parse + base64 decode",
 	  setup_tw_parse, run_tw_parse_b64, NULL, false },
+	{ "ws_frame", "agent media message: WebSocket frame + mask "
+	  "(gateway/wsproto)", setup_tw_parse, run_ws_frame, NULL, false },
+	{ "ws_parse", "agent media message: WebSocket decode, one read "
+	  "(gateway/wsproto)", setup_tw_parse, run_ws_parse, NULL, false },
 	{ "jb_put_get", "jitter buffer put + get, in order (rtp/jb)",
 	  setup_jb, run_jb, teardown_jb, false },
 	{ "opus_enc_8k", "Opus encode 20 ms from 8 kHz, cx 5, 32 kbit/s",
@@ -698,7 +752,8 @@ static const struct stage stages[] = {
 	  setup_rs_8_16_q0, run_rs, teardown_rs, false },
 	{ "rs_8_16_q10", "resample 8 -> 16 kHz, 20 ms, quality 10",
 	  setup_rs_8_16_q10, run_rs, teardown_rs, false },
-	{ "ws_send", "WebSocket text message (media) over loopback, lws",
+	{ "ws_send", "WebSocket text message (media) over loopback, lws "
+	  "(the agent link no longer uses lws's framing)",
 	  setup_ws, NULL, teardown_ws, true },
 	{ "tcp_write", "write() of the same bytes over loopback TCP",
 	  setup_raw, NULL, teardown_raw, true },
