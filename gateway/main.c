@@ -314,6 +314,10 @@ int main(int argc, char *argv[])
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	/* no reload: settings are read at start-up and the model changes
+	   live; a stray SIGHUP (a closed terminal, a habit) must not kill
+	   calls in progress, as its default action would */
+	signal(SIGHUP, SIG_IGN);
 	log_thread_name("cb-sip");
 	worker_lws_logging();
 

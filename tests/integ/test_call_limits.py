@@ -8,7 +8,9 @@
   - SIGTERM with calls in progress: answered calls get BYE and their
     agents `stop`, a ringing call gets 503, the daemon exits 0 with no
     sanitizer report and nothing left in its SIP loop (libre reports
-    descriptors and timers still registered at exit).
+    descriptors and timers still registered at exit);
+  - SIGHUP is ignored (there is no reload): a call in progress goes on to
+    the caller's own BYE, and the daemon still answers.
 """
 
 import callenv
@@ -127,6 +129,30 @@ class LimitsTest(callenv.CallTestCase):
         self.assertEqual(env.leftovers(), [],
                          "nothing left in the SIP thread's loop at exit")
         self.assertEqual(r_ringing.rc, 0, "SIPp: " + r_ringing.summary())
+
+    def test_sighup_ignored(self):
+        import signal
+        env = self.start_env()
+        w = env.workdir("hup")
+        env.pcap(w, "ulaw", 0.4, seed=74)
+        host = "127.0.0.1:%d" % env.gw.sip_port
+        call = env.sipp("uac_call.xml", w, keys={
+            "ruri": "sip:%s@%s" % (NUMBER, host),
+            "to_uri": "sip:%s@%s" % (NUMBER, host), "fmt": "0 101",
+            "dir": "sendrecv", "ctype": "application/sdp",
+            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 1500}).start()
+        cbtest.wait_for(lambda: [c for c in env.calls()
+                                 if c["state"] in ("answered",
+                                                   "established")],
+                        10, "a call answered")
+        env.gw.proc.send_signal(signal.SIGHUP)
+        res = call.wait()
+        self.assertEqual(res.rc, 0, res.summary())
+        self.assertTrue(env.gw.alive(), "SIGHUP killed the daemon")
+        self.assertEqual(len(res.requests("BYE", "sent")), 1,
+                         "the caller hung up itself: " + res.summary())
+        self.ended(env, "caller-bye")
+        self.assertEqual(env.request("status").get("ok"), True)
 
 
 if __name__ == "__main__":
