@@ -454,6 +454,54 @@ class FlowTest(callenv.CallTestCase):
         self.assertIsNotNone(ok, "BYE %d answered" % i)
         return 200
 
+    def test_15_cli_views_of_a_live_call(self):
+        """callbridgectl's call views with a real call: `calls list`
+        shows it (SID, number, caller, agent, codec, state), `calls get`
+        prints its whole record with media statistics, and once it has
+        ended `calls recent` shows it with why it ended."""
+        import json
+        env = self.env
+        w = env.workdir("cli")
+        env.pcap(w, "ulaw", 1.0, seed=24)
+        host = "127.0.0.1:%d" % env.gw.sip_port
+        run = env.sipp("uac_call.xml", w, keys={
+            "ruri": "sip:%s@%s" % (N_FAST, host),
+            "to_uri": "sip:%s@%s" % (N_FAST, host), "fmt": "0 101",
+            "dir": "sendrecv", "ctype": "application/sdp",
+            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 2500}).start()
+        live = cbtest.wait_for(
+            lambda: [c for c in env.calls() if c["number"] == N_FAST and
+                     c["state"] in ("answered", "established")],
+            10, "the call answered")
+        sid = live[0]["call_sid"]
+
+        res = env.gw.cli("calls", "list")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rows = [r.split() for r in res.stdout.splitlines()]
+        self.assertEqual(rows[0][:2], ["Call", "SID"])
+        mine = [r for r in rows if r and r[0] == sid]
+        self.assertEqual(len(mine), 1, res.stdout)
+        self.assertEqual(mine[0][1:5], [N_FAST, "+15550001111", "fast",
+                                        "PCMU"])
+        self.assertIn(mine[0][5], ("answered", "established"))
+
+        res = env.gw.cli("calls", "get", sid)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        call = json.loads(res.stdout)
+        self.assertEqual(call["call_sid"], sid)
+        self.assertIn("jitter_buffer", call["stats"])
+
+        res = run.wait()
+        self.assertEqual(res.rc, 0, res.summary())
+        env.wait_idle()
+        res = env.gw.cli("calls", "recent")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        mine = [r.split() for r in res.stdout.splitlines()
+                if r.startswith(sid)]
+        self.assertEqual(len(mine), 1, res.stdout)
+        self.assertEqual(mine[0][5], "caller-bye")
+        self.assertGreaterEqual(int(mine[0][6]), 2)
+
     def test_zz_nothing_left(self):
         if self.env.baseline is None:
             self.skipTest("no baseline: the first call failed")
