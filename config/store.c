@@ -744,8 +744,9 @@ static int lock_state(struct store *st, char *err, size_t errsz)
  *
  * @return 0 if success, otherwise an errno
  */
-int store_open(struct store **stp, const char *state_file,
-	       const char *seed_file, char *err, size_t errsz)
+static int open_store(struct store **stp, const char *state_file,
+		      const char *seed_file, bool check, char *err,
+		      size_t errsz)
 {
 	char dir[4096], dummy[1];
 	const char *base;
@@ -809,6 +810,20 @@ int store_open(struct store **stp, const char *state_file,
 		goto out;
 	}
 
+	if (check) {
+		/* what the daemon would load, read only: no directory made,
+		   no lock taken (the daemon may be running), nothing written */
+		if (stat(state_file, &sb) == 0)
+			e = load_file(st, state_file, err, errsz);
+		else if (errno != ENOENT) {
+			e = errno;
+			snprintf(err, errsz, "%s: %s", state_file, strerror(e));
+		}
+		else if (seed_file && *seed_file)
+			e = load_file(st, seed_file, err, errsz);
+		goto out;
+	}
+
 	e = fsutil_mkdirs(dir, 0750);
 	if (e) {
 		snprintf(err, errsz, "cannot create directory %s: %s", dir,
@@ -862,6 +877,42 @@ int store_open(struct store **stp, const char *state_file,
 		*stp = st;
 
 	return e;
+}
+
+
+/**
+ * Open the store (see open_store): load and validate the state file, or,
+ * when it does not exist yet, the seed file (or nothing) and write the
+ * state file. Missing parent directories of the state file are created;
+ * the state file is locked against a second process.
+ *
+ * @param stp         Set to the new store
+ * @param state_file  Path of the state file
+ * @param seed_file   Path of the seed, used only if state_file does not
+ *                    exist (NULL or "" for none)
+ * @param err         Error buffer: names the file, entry and field
+ * @param errsz       Size of err [bytes]
+ *
+ * @return 0 if success, otherwise an errno
+ */
+int store_open(struct store **stp, const char *state_file,
+	       const char *seed_file, char *err, size_t errsz)
+{
+	return open_store(stp, state_file, seed_file, false, err, errsz);
+}
+
+
+/**
+ * Validate what store_open() would load, without touching anything: no
+ * lock (a running daemon holds it), no directory, no state file written.
+ * The store it gives is for reading only (store_counts and the like).
+ *
+ * @return 0 if the state (or the seed, if there is no state yet) is valid
+ */
+int store_check(struct store **stp, const char *state_file,
+		const char *seed_file, char *err, size_t errsz)
+{
+	return open_store(stp, state_file, seed_file, true, err, errsz);
 }
 
 

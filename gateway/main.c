@@ -342,7 +342,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	err = store_open(&gw.store, gw.set->state_file,
+	err = (check ? store_check : store_open)(&gw.store,
+			 gw.set->state_file,
 			 gw.set->state_seed[0] ? gw.set->state_seed : NULL,
 			 errbuf, sizeof(errbuf));
 	if (err) {

@@ -241,6 +241,56 @@ class CliTest(unittest.TestCase):
         self.run_cli("request", '{"op":"nope"}', rc=REFUSED)
         self.run_cli("request", "not json", rc=USAGE)
 
+    # -- callbridge --check ----------------------------------------------
+
+    def check(self, conf):
+        import subprocess
+        return subprocess.run([cbtest.binary("callbridge"), "--config", conf,
+                               "--check"], capture_output=True, text=True,
+                              timeout=30)
+
+    def test_45_check_beside_the_running_daemon(self):
+        """--check validates settings and state while the daemon runs
+        (the pre-flight before a restart): it takes no lock and writes
+        nothing."""
+        with open(self.gw.state, "rb") as f:
+            before = f.read()
+        res = self.check(self.gw.conf)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("settings and state OK", res.stdout)
+        self.assertRegex(res.stdout, r"\(\d+ agents, \d+ trunks, "
+                         r"\d+ numbers\)")
+        with open(self.gw.state, "rb") as f:
+            self.assertEqual(f.read(), before)
+        self.assertTrue(self.gw.alive())
+
+    def test_46_check_fresh_install_and_broken_state(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="cb-check-")
+        try:
+            # no state yet: the seed is checked, nothing is created
+            state = os.path.join(d, "state", "state.json")
+            conf = os.path.join(d, "fresh.conf")
+            with open(conf, "w") as f:
+                f.write("state_file %s\nstate_seed %s\n"
+                        % (state, cbtest.DEMO_SEED))
+            res = self.check(conf)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            self.assertIn("(1 agents, 1 trunks, 1 numbers)", res.stdout)
+            self.assertFalse(os.path.exists(os.path.dirname(state)))
+            # a broken state file: exit 1, the file named
+            bad = os.path.join(d, "bad.json")
+            with open(bad, "w") as f:
+                f.write('{"version": 1, "agents": [}')
+            with open(conf, "w") as f:
+                f.write("state_file %s\n" % bad)
+            res = self.check(conf)
+            self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+            self.assertIn("bad.json", res.stdout + res.stderr)
+        finally:
+            import shutil
+            shutil.rmtree(d, ignore_errors=True)
+
     # -- usage errors, help, unreachable -------------------------------------
 
     def test_50_usage(self):
