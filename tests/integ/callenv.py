@@ -294,23 +294,27 @@ class PyAgent:
     time taken just before they were written (a script's, just after);
     its connection has TCP_NODELAY, so each frame leaves when written.
 
+    `bind` is the address it listens on (IPv6 too: "::1").
     With `tls` (an ssl.SSLContext for the server side) it serves wss://:
     each accepted connection does the TLS handshake first; one that fails
     is recorded with "tls_error" and no request."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, delay=0.0, script=(), player=None, tls=None):
+    def __init__(self, delay=0.0, script=(), player=None, tls=None,
+                 bind="127.0.0.1"):
         import socket
         import threading
         self.tls = tls
+        self.bind = bind
         self.delay = delay
         self.script = list(script)
         self.player = player
         self.conns = []
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if ":" in bind
+                                  else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((bind, 0))
         self.sock.listen(16)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -319,7 +323,9 @@ class PyAgent:
         self._t = threading.Thread(target=self._accept, daemon=True)
         self._t.start()
 
-    def url(self, path="/", host="127.0.0.1"):
+    def url(self, path="/", host=None):
+        host = host or ("[%s]" % self.bind if ":" in self.bind
+                        else self.bind)
         return "%s://%s:%d%s" % ("wss" if self.tls else "ws", host,
                                  self.port, path)
 
