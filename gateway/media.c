@@ -535,6 +535,22 @@ static void agent_media(struct mcall *mc, const char *b64, size_t len)
 	++mc->st.ws_rx_media;
 	phase_note(mc);
 
+	/* 16-bit PCM must come in whole samples (see link_bin); the decoded
+	   length is known from the text: 3 bytes per 4 chars, less padding */
+	if (mc->ms->l16 && len % 4 == 0) {
+		size_t pad = (len && b64[len - 1] == '=') +
+			(len > 1 && b64[len - 2] == '=');
+		size_t bytes = len / 4 * 3 - pad;
+
+		if (bytes & 1) {
+			log_info("call %s: agent audio of %zu bytes (odd, "
+				 "16-bit PCM) dropped", mc->ms->ids.call_sid,
+				 bytes);
+			mc->st.agent_dropped += bytes;
+			return;
+		}
+	}
+
 	/* decode in bounded pieces: 4 base64 chars -> 3 bytes */
 	while (len) {
 		size_t n = len > 8188 ? 8188 : len;
@@ -616,6 +632,16 @@ static void link_bin(const uint8_t *data, size_t len, void *arg)
 
 	++mc->st.ws_rx_media;
 	phase_note(mc);
+
+	/* 16-bit PCM: an odd byte would shift every later sample by one
+	   byte (loud noise to the end of the call), so the frame goes */
+	if (len & 1) {
+		log_info("call %s: agent audio frame of %zu bytes (odd, "
+			 "16-bit PCM) dropped", mc->ms->ids.call_sid, len);
+		mc->st.agent_dropped += len;
+		return;
+	}
+
 	mc->st.agent_bytes += len;
 	if (playq_write(mc->pq, data, len) < len)
 		mc->st.agent_dropped += len;

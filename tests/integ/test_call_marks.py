@@ -26,6 +26,7 @@ import base64
 import agentlog
 import callenv
 import cbtest
+import g711
 import gensig
 import rtpsniff
 
@@ -53,16 +54,19 @@ class MarksTest(callenv.CallTestCase):
             for ag in cls.pyagents:
                 ag.close()
 
-    def call(self, path, hold, name, url=None):
+    def call(self, path, hold, name, url=None, agent_id=None):
         """One PCMU call whose agent URL path is `path` (cb-test-agent) or
         `url`; returns (SIPp result, RTP packets with the agent-signal
         frame index of each (None: not agent audio), agent connection)."""
         env = self.env
-        if url:
+        if agent_id:
+            pass                    # made by the caller (and its number)
+        elif url:
             env.request("agents.put", agent={"id": "agent", "url": url})
         else:
             env.agent("agent", path)
-        env.number(NUMBER, "agent")
+        if not agent_id:
+            env.number(NUMBER, "agent")
         n = len(env.agents[0].rec.conns())
         before = {c["call_sid"] for c in env.recent()}
         w = env.workdir(name)
@@ -220,6 +224,32 @@ class MarksTest(callenv.CallTestCase):
         got = [i for i in (idx.get(f) for f in self.payloads)
                if i is not None]
         self.assertEqual(got, list(range(20)))
+
+    def test_07_raw_odd_frame_dropped(self):
+        """Protocol raw is 16-bit PCM: a binary frame of an odd number
+        of bytes would shift every later sample by one byte (noise to the
+        end of the call). It is dropped, and the audio around it plays
+        whole and in order."""
+        import struct
+        media = gensig.generate("frames", "ulaw", 0.4, seed=44)
+        # µ-law -> linear -> µ-law is exact but for the two zeros
+        canon = g711.ulaw_encode(g711.ulaw_decode(media))
+        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
+        script = [(0.1, 2, pcm[:5 * 320]),
+                  (0.0, 2, b"\x01\x02\x03"),
+                  (0.0, 2, pcm[5 * 320:])]
+        ag = callenv.PyAgent(script=script)
+        self.pyagents.append(ag)
+        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+        self.env.request("agents.put", agent={
+            "id": "rawagent", "url": ag.url("/raw"), "protocol": "raw"})
+        self.env.number(NUMBER, "rawagent")
+        res, _, _, call = self.call(None, 1200, "raw-odd",
+                                    url=ag.url("/raw"), agent_id="rawagent")
+        got = [i for i in (idx.get(f) for f in self.payloads)
+               if i is not None]
+        self.assertEqual(got, list(range(20)))
+        self.assertEqual(call["stats"]["agent_dropped"], 3)
 
     def test_06_invalid_base64_not_played(self):
         """A media payload that is not base64 is an error for that message
