@@ -730,20 +730,7 @@ static int lock_state(struct store *st, char *err, size_t errsz)
 }
 
 
-/**
- * Open the store: load and validate the state file, or, when it does not
- * exist yet, the seed file (or nothing) and write the state file. Missing
- * parent directories of the state file are created.
- *
- * @param stp         Set to the new store
- * @param state_file  Path of the state file
- * @param seed_file   Path of the seed, used only if state_file does not
- *                    exist (NULL or "" for none)
- * @param err         Error buffer: names the file, entry and field
- * @param errsz       Size of err [bytes]
- *
- * @return 0 if success, otherwise an errno
- */
+/* store_open(), or with `check` store_check(): see those */
 static int open_store(struct store **stp, const char *state_file,
 		      const char *seed_file, bool check, char *err,
 		      size_t errsz)

@@ -61,8 +61,9 @@ _Static_assert(LWS_PRE >= WSP_HDR_MAX, "LWS_PRE too small for a header");
 
 struct txmsg {
 	struct txmsg *next;
+	uint8_t *frame;       /**< in buf, at least LWS_PRE in       */
 	size_t len;           /**< framed length (header + payload)  */
-	uint8_t buf[];        /**< LWS_PRE headroom, then the frame  */
+	uint8_t buf[];        /**< headroom, then the frame          */
 };
 
 struct alink {
@@ -391,8 +392,6 @@ static int tls_rx(struct alink *l, const uint8_t *in, size_t len)
 		err = ws_rx(l, buf, (size_t)n);
 		if (err)
 			return err;
-		if (!l->ssl)
-			return 0;
 	}
 
 	switch (SSL_get_error(l->ssl, n)) {
@@ -441,11 +440,8 @@ static const uint8_t *next_mask(struct alink *l)
 	const uint8_t *m;
 
 	if (l->mask_pos + 4 > sizeof(l->masks)) {
-		if (RAND_bytes(l->masks, sizeof(l->masks)) != 1) {
-			/* no DRBG: keep the keys we have, shifted (still
-			   not predictable to the agent from its side) */
-			memmove(l->masks, l->masks + 1, sizeof(l->masks) - 1);
-		}
+		/* should the DRBG ever fail, the previous keys are reused */
+		(void)RAND_bytes(l->masks, sizeof(l->masks));
 		l->mask_pos = 0;
 	}
 
@@ -481,18 +477,17 @@ static int txq_add(struct alink *l, const void *data, size_t len,
 		   enum wsp_op op)
 {
 	struct txmsg *m;
-	uint8_t *frame;
 	size_t flen;
 
 	m = malloc(sizeof(*m) + LWS_PRE + WSP_HDR_MAX + len);
 	if (!m)
 		return ENOMEM;
 
+	/* the header goes in front, so the frame starts at LWS_PRE or
+	   later: lws_write()'s headroom */
 	memcpy(m->buf + LWS_PRE + WSP_HDR_MAX, data, len);
-	frame = frame_in_place(l, m->buf + LWS_PRE + WSP_HDR_MAX, len, op,
-			       &flen);
-	/* lws_write() wants LWS_PRE bytes before what it writes */
-	memmove(m->buf + LWS_PRE, frame, flen);
+	m->frame = frame_in_place(l, m->buf + LWS_PRE + WSP_HDR_MAX, len, op,
+				  &flen);
 
 	m->next = NULL;
 	m->len = flen;
@@ -764,7 +759,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 				l->txq_tail = NULL;
 			l->txq_bytes -= m->len;
 
-			err = raw_write(l, m->buf + LWS_PRE, m->len);
+			err = raw_write(l, m->frame, m->len);
 			free(m);
 			if (err) {
 				notify_close(l, err, "write failed");

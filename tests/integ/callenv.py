@@ -173,6 +173,20 @@ class CallEnv:
     def sipp(self, scenario, workdir, **kw):
         return sipp.Sipp(scenario, self.gw.sip_port, workdir, **kw)
 
+    def uac_call(self, number, hold=300, seconds=0.4, seed=1, name="call",
+                 fmt="0 101", **kw):
+        """A plain inbound call (uac_call.xml) to `number`: `seconds` of
+        µ-law speech, hung up by the caller `hold` ms after the answer.
+        Returns the Sipp run (call .run() or .start()); kw go to Sipp."""
+        w = self.workdir(name)
+        self.pcap(w, "ulaw", seconds, seed=seed)
+        host = "127.0.0.1:%d" % self.gw.sip_port
+        return self.sipp("uac_call.xml", w, keys={
+            "ruri": "sip:%s@%s" % (number, host),
+            "to_uri": "sip:%s@%s" % (number, host), "fmt": fmt,
+            "dir": "sendrecv", "ctype": "application/sdp",
+            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": hold}, **kw)
+
     # -- looking at calls -----------------------------------------------
 
     def calls(self):

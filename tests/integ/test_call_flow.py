@@ -93,15 +93,8 @@ class FlowTest(callenv.CallTestCase):
                                     where=lambda c: c.name not in names)[:count]
 
     def basic_call(self, number, hold=300, seconds=0.4, name="call"):
-        env = self.env
-        w = env.workdir(name)
-        env.pcap(w, "ulaw", seconds, seed=21)
-        host = "127.0.0.1:%d" % env.gw.sip_port
-        return env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (number, host),
-            "to_uri": "sip:%s@%s" % (number, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": hold}).run()
+        return self.env.uac_call(number, hold, seconds, seed=21,
+                                 name=name).run()
 
     def ended_once(self, reason, before):
         """Exactly one call ended since `before` (set of call SIDs), for
@@ -461,14 +454,8 @@ class FlowTest(callenv.CallTestCase):
         ended `calls recent` shows it with why it ended."""
         import json
         env = self.env
-        w = env.workdir("cli")
-        env.pcap(w, "ulaw", 1.0, seed=24)
-        host = "127.0.0.1:%d" % env.gw.sip_port
-        run = env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (N_FAST, host),
-            "to_uri": "sip:%s@%s" % (N_FAST, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 2500}).start()
+        run = env.uac_call(N_FAST, 2500, seconds=1.0, seed=24,
+                           name="cli").start()
         live = cbtest.wait_for(
             lambda: [c for c in env.calls() if c["number"] == N_FAST and
                      c["state"] in ("answered", "established")],

@@ -15,7 +15,6 @@ IPv4 (SIPp).
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 import callenv
@@ -86,15 +85,7 @@ class Ipv6AgentTest(callenv.CallTestCase):
             shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
     def call(self, number):
-        env = self.env
-        w = env.workdir("call")
-        env.pcap(w, "ulaw", 0.6, seed=8)
-        host = "127.0.0.1:%d" % env.gw.sip_port
-        return env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (number, host),
-            "to_uri": "sip:%s@%s" % (number, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 600}).run()
+        return self.env.uac_call(number, 600, seconds=0.6, seed=8).run()
 
     def streamed(self, agent, number):
         n = len(agent.conns)

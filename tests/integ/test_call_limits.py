@@ -133,14 +133,7 @@ class LimitsTest(callenv.CallTestCase):
     def test_sighup_ignored(self):
         import signal
         env = self.start_env()
-        w = env.workdir("hup")
-        env.pcap(w, "ulaw", 0.4, seed=74)
-        host = "127.0.0.1:%d" % env.gw.sip_port
-        call = env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (NUMBER, host),
-            "to_uri": "sip:%s@%s" % (NUMBER, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 1500}).start()
+        call = env.uac_call(NUMBER, 1500, seed=74, name="hup").start()
         cbtest.wait_for(lambda: [c for c in env.calls()
                                  if c["state"] in ("answered",
                                                    "established")],

@@ -102,15 +102,7 @@ class TlsTest(callenv.CallTestCase):
             shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
     def call(self, number, hold=600):
-        env = self.env
-        w = env.workdir("call")
-        env.pcap(w, "ulaw", 0.6, seed=5)
-        host = "127.0.0.1:%d" % env.gw.sip_port
-        return env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (number, host),
-            "to_uri": "sip:%s@%s" % (number, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": hold}).run()
+        return self.env.uac_call(number, hold, seconds=0.6, seed=5).run()
 
     def new_ended(self, before):
         self.env.wait_idle()
@@ -209,14 +201,7 @@ class SystemStoreTest(callenv.CallTestCase):
                 "id": "good", "url": self.good.url("/tls",
                                                    host="localhost")})
             env.number(N_GOOD, "good")
-            w = env.workdir("call")
-            env.pcap(w, "ulaw", 0.4, seed=6)
-            host = "127.0.0.1:%d" % env.gw.sip_port
-            res = env.sipp("uac_call.xml", w, keys={
-                "ruri": "sip:%s@%s" % (N_GOOD, host),
-                "to_uri": "sip:%s@%s" % (N_GOOD, host), "fmt": "0 101",
-                "dir": "sendrecv", "ctype": "application/sdp",
-                "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 300}).run()
+            res = env.uac_call(N_GOOD, 300, seed=6).run()
             env.wait_idle()
             return res.final("INVITE"), [c["end_reason"]
                                          for c in env.recent()]

@@ -41,17 +41,9 @@ class WildcardTest(callenv.CallTestCase):
         cls.env.close()
 
     def call(self, transport):
-        env = self.env
-        w = env.workdir("call-" + transport)
-        env.pcap(w, "ulaw", 0.4, seed=7)
-        host = "127.0.0.1:%d" % self.port
         kw = {"transport": "t1"} if transport == "tcp" else {}
-        return env.sipp("uac_call.xml", w, keys={
-            "ruri": "sip:%s@%s" % (NUMBER, host),
-            "to_uri": "sip:%s@%s" % (NUMBER, host), "fmt": "0 101",
-            "dir": "sendrecv", "ctype": "application/sdp",
-            "xhdr_a": "a", "xhdr_b": "b"}, sets={"hold": 300},
-            **kw).run()
+        return self.env.uac_call(NUMBER, 300, seed=7,
+                                 name="call-" + transport, **kw).run()
 
     def check(self, transport):
         before = {c["call_sid"] for c in self.env.recent()}
