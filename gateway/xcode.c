@@ -33,7 +33,7 @@
 
 enum {
 	MAX_SLOT = 960,            /**< 20 ms at 48 kHz [samples]          */
-	MAX_PKT  = 2880,           /**< 60 ms at 48 kHz [samples]          */
+	OPUS_MAX_MS = 120,         /**< longest Opus packet, RFC 6716 [ms] */
 	MAX_TX   = 2880,           /**< 60 ms at 48 kHz [samples]          */
 };
 
@@ -49,7 +49,8 @@ struct xcode {
 	struct plc *plc;           /**< G.711 concealment                  */
 	struct cng *cng;           /**< G.711 comfort noise (RFC 3389)     */
 	bool last_lost;            /**< previous slot was concealed        */
-	int16_t cache[MAX_PKT];    /**< last decoded Opus packet           */
+	int16_t *cache;            /**< last decoded Opus packet (Opus only) */
+	uint32_t cache_max;        /**< its room: OPUS_MAX_MS at dec_rate  */
 	int cache_n;               /**< its samples at dec_rate, -1 none   */
 	uint32_t silent_run;       /**< Opus: silence in a row [samples]   */
 	uint16_t cache_seq;
@@ -72,6 +73,7 @@ static void destructor(void *arg)
 	mem_deref(x->rs_out);
 	mem_deref(x->plc);
 	mem_deref(x->cng);
+	mem_deref(x->cache);
 }
 
 
@@ -123,6 +125,13 @@ int xcode_alloc(struct xcode **xp, const struct xcode_conf *conf)
 		err = opusc_dec_alloc(&x->odec, x->dec_rate);
 		if (err)
 			break;
+
+		x->cache_max = x->dec_rate / 1000 * OPUS_MAX_MS;
+		x->cache = mem_alloc(x->cache_max * sizeof(*x->cache), NULL);
+		if (!x->cache) {
+			err = ENOMEM;
+			break;
+		}
 
 		memset(&ec, 0, sizeof(ec));
 		ec.rate = x->enc_rate;
@@ -205,7 +214,8 @@ static int opus_packet(struct xcode *x, const struct jb_seg *seg)
 	    x->cache_ts == seg->ts - seg->off)
 		return x->cache_n;
 
-	n = opusc_decode(x->odec, seg->payload, seg->len, x->cache, MAX_PKT);
+	n = opusc_decode(x->odec, seg->payload, seg->len, x->cache,
+			 (int)x->cache_max);
 	if (n < 0) {
 		++x->st.decode_errors;
 		x->cache_n = -1;

@@ -84,9 +84,13 @@
  * takes over again only after the current one has been quiet 200 ms, so
  * stragglers of a transfer cannot flip the stream back.
  *
- * Cost. No allocation after jb_alloc(); payloads are copied into a fixed
- * arena; the store is a small sorted index array; the target is a
- * quickselect over `window` integers per packet.
+ * Cost. Payloads are copied into an arena of `capacity` equal slots; the
+ * store is a small sorted index array; the target is a quickselect over
+ * `window` integers per packet. The slots start at SLOT_INIT bytes (a
+ * 20 or 30 ms G.711 packet, any narrowband Opus one) and the first
+ * larger packet grows them all, doubling, up to max_payload: a call
+ * allocates at most a few times, and holds memory for the packets it
+ * gets rather than for the largest it could (16 x 1500 bytes for Opus).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -100,6 +104,7 @@ enum {
 	SEQWIN      = 256,          /**< duplicate window [packets]         */
 	MAX_DROPOUT = 3000,         /**< largest forward seq step [packets] */
 	CN_MAX      = 64,           /**< CN payload kept [bytes]            */
+	SLOT_INIT   = 256,          /**< arena slot to start with [bytes]   */
 	MAX_DUR_MS  = 120,          /**< longest packet [ms]                */
 	JUMP_MS     = 100,          /**< margin before a forward jump [ms]  */
 	LATE_RUN    = 2,            /**< late packets that mean a jump      */
@@ -174,7 +179,8 @@ struct jb {
 
 	/* packet store: entries, sorted index, free and pending stacks */
 	struct jb_ent *ent;
-	uint8_t  *arena;
+	uint8_t  *arena;            /**< capacity slots of `slot` bytes     */
+	uint32_t  slot;             /**< arena slot size [bytes]            */
 	uint16_t *ord;              /**< buffered entries in ext order      */
 	uint16_t *freel;
 	uint16_t *pend;             /**< consumed by the last result        */
@@ -431,7 +437,9 @@ int jb_alloc(struct jb **jbp, const struct jb_conf *conf)
 	win = jb->conf.window;
 
 	jb->ent     = mem_zalloc(cap * sizeof(*jb->ent), NULL);
-	jb->arena   = mem_zalloc((size_t)cap * jb->conf.max_payload, NULL);
+	jb->slot    = jb->conf.max_payload < SLOT_INIT ?
+		jb->conf.max_payload : SLOT_INIT;
+	jb->arena   = mem_alloc((size_t)cap * jb->slot, NULL);
 	jb->ord     = mem_zalloc(cap * sizeof(*jb->ord), NULL);
 	jb->freel   = mem_zalloc(cap * sizeof(*jb->freel), NULL);
 	jb->pend    = mem_zalloc(cap * sizeof(*jb->pend), NULL);
@@ -445,7 +453,7 @@ int jb_alloc(struct jb **jbp, const struct jb_conf *conf)
 	}
 
 	for (i = 0; i < cap; i++) {
-		jb->ent[i].payload = jb->arena + (size_t)i * jb->conf.max_payload;
+		jb->ent[i].payload = jb->arena + (size_t)i * jb->slot;
 		jb->freel[i] = (uint16_t)(cap - 1 - i);
 	}
 	jb->nfree = cap;
@@ -1026,6 +1034,43 @@ static void cn_keep(struct jb *jb, const uint8_t *p, size_t len)
 }
 
 
+/*
+ * Make every arena slot hold len bytes (len <= max_payload): double the
+ * slot size until it does, capped at max_payload, and move the buffered
+ * payloads. Pointers from the last jb_get() die here, as the API allows.
+ */
+static int arena_grow(struct jb *jb, uint32_t len)
+{
+	const uint32_t cap = jb->conf.capacity;
+	uint32_t slot = jb->slot, i;
+	uint8_t *arena;
+
+	while (slot < len)
+		slot *= 2;
+	if (slot > jb->conf.max_payload)
+		slot = jb->conf.max_payload;
+
+	arena = mem_alloc((size_t)cap * slot, NULL);
+	if (!arena)
+		return ENOMEM;
+
+	for (i = 0; i < cap; i++) {
+		struct jb_ent *e = &jb->ent[i];
+
+		if (e->len)
+			memcpy(arena + (size_t)i * slot, e->payload, e->len);
+		e->payload = arena + (size_t)i * slot;
+	}
+
+	mem_deref(jb->arena);
+	jb->arena = arena;
+	jb->slot = slot;
+	++jb->st.arena_grows;
+
+	return 0;
+}
+
+
 /**
  * Put a received media packet into the jitter buffer. The payload is
  * copied. Duplicates, late and out-of-sequence packets are counted and
@@ -1036,7 +1081,8 @@ static void cn_keep(struct jb *jb, const uint8_t *p, size_t len)
  * @param pkt    The packet
  *
  * @return 0 if taken or counted, EINVAL for a bad packet, EMSGSIZE if the
- *         payload exceeds conf.max_payload
+ *         payload exceeds conf.max_payload, ENOMEM if the arena could
+ *         not grow to hold it
  */
 int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 {
@@ -1061,6 +1107,12 @@ int jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt)
 	if (pkt->len > jb->conf.max_payload) {
 		++jb->st.invalid;
 		return EMSGSIZE;
+	}
+
+	if (pkt->len > jb->slot) {
+		err = arena_grow(jb, pkt->len);
+		if (err)
+			return err;
 	}
 
 	pend_release(jb);

@@ -156,6 +156,7 @@ struct jb_stats {
 				     buffer, skipped to shrink the delay,
 				     overlapped, stale or out of sequence   */
 	uint64_t invalid;       /**< packets refused with an error          */
+	uint64_t arena_grows;   /**< times a larger packet grew the slots   */
 	uint64_t slots;         /**< results produced                       */
 	uint64_t frames;        /**< slots of kind FRAME                    */
 	uint64_t concealed;     /**< slots of kind LOST (with a gap to

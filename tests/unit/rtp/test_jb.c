@@ -1446,6 +1446,86 @@ static void test_flush_clock(void)
 }
 
 
+/* ---- payloads larger than the arena's first slots -------------------- */
+
+static uint8_t pat(unsigned k, unsigned j)
+{
+	return (uint8_t)(k * 37 + j * 11 + 1);
+}
+
+static void test_arena_grow(void)
+{
+	/* sizes: the slots start at 256 bytes; 300 grows them to 512, and
+	   1500 to max_payload (1500), each while earlier packets are still
+	   buffered, whose payloads must come out intact */
+	static const uint16_t len[12] = {
+		100, 160, 256, 300, 20, 512, 1500, 1, 0, 700, 1499, 90
+	};
+	static uint8_t pl[12][1500];
+	struct jb_conf c;
+	struct jb_stats st;
+	struct jb_out out;
+	struct jb_pkt p;
+	struct jb *jb;
+	unsigned k, j, got = 0;
+
+	jb_conf_default(&c);
+	c.max_payload = 1500;
+	TEST_ERR(jb_alloc(&jb, &c), 0);
+	memset(&p, 0, sizeof(p));
+	p.ssrc = A;
+
+	for (k = 0; k < 12; k++) {
+		for (j = 0; j < len[k]; j++)
+			pl[k][j] = pat(k, j);
+		p.seq = (uint16_t)k;
+		p.ts = k * 160;
+		p.payload = pl[k];
+		p.len = len[k];
+		/* on time, but the worker stalls: nothing is taken out
+		   until all twelve are in */
+		TEST_ERR(jb_put(jb, 20 * MS * (k + 1), &p), 0);
+		if (k == 2 || k == 3 || k == 6) {
+			jb_stats(jb, &st);
+			TEST_EQ(st.arena_grows, k == 2 ? 0 : k == 3 ? 1 : 2);
+		}
+	}
+	jb_stats(jb, &st);
+	TEST_EQ(st.arena_grows, 2);   /* 700 and 1499 fit: no more */
+
+	/* the source's own copies are gone: only the arena's remain */
+	memset(pl, 0, sizeof(pl));
+	for (k = 0; k < 12; k++)
+		for (j = 0; j < len[k]; j++)
+			pl[k][j] = 0xee;
+
+	/* then the worker catches up, and goes on a slot every 20 ms */
+	for (k = 12; k <= 50; k++) {
+		while (!jb_get(jb, 20 * MS * k, &out)) {
+			const struct jb_seg *sg = &out.seg[0];
+
+			if (out.kind != JB_FRAME)
+				continue;
+			TEST_EQ(out.nseg, 1);
+			TEST_EQ(sg->seq, got);
+			TEST_EQ(sg->len, len[got]);
+			for (j = 0; j < sg->len; j++)
+				TEST_EQ(sg->payload[j], pat(got, j));
+			++got;
+		}
+	}
+	TEST_EQ(got, 12);
+
+	p.len = 1501;       /* beyond max_payload: refused, no growth */
+	p.payload = pl[0];
+	TEST_ERR(jb_put(jb, 1100 * MS, &p), EMSGSIZE);
+	jb_stats(jb, &st);
+	TEST_EQ(st.arena_grows, 2);
+
+	mem_deref(jb);
+}
+
+
 int main(void)
 {
 	size_t i;
@@ -1465,8 +1545,9 @@ int main(void)
 	test_grace();
 	test_bad_input();
 	test_flush_clock();
+	test_arena_grow();
 
-	printf("test_jb: %zu table cases and 8 scenarios passed\n",
+	printf("test_jb: %zu table cases and 9 scenarios passed\n",
 	       ARRAY_SIZE(cases));
 
 	return 0;
