@@ -8,7 +8,8 @@ receives must be that signal (compared block by block by
 tests/tools/sigcmp, thresholds mh.OPUS_MATCH, justified in
 test_media_formats.py). Cases: a mulaw/8000 and an l16/16000 agent (the
 brief's two), a stereo-coded stream, packets of 10, 40 and 60 ms, and a
-DTX stream (pauses not sent: the gap is silence, not loss).
+DTX stream (pauses not sent: the gap is silence, not loss), and
+packets of 120 ms (two 60 ms frames) decoded at 48 kHz.
 
 Agent to caller: the SDP names a UDP socket of this test instead of
 SIPp's media port, the agent plays its speech-like signal, and the RTP
@@ -70,6 +71,8 @@ class OpusTest(callenv.CallTestCase):
             ("40ms", "mulaw", 8000, ("--ptime", 40), False, 111,
              "ptime=40"),
             ("60ms", "l16", 24000, ("--ptime", 60), False, 127, ""),
+            # two 60 ms frames a packet, decoded at 48 kHz: 5760 samples
+            ("120ms", "l16", 48000, ("--ptime", 120), False, 111, ""),
             ("dtx", "l16", 16000, ("--dtx",), False, 111, "usedtx=1"),
         ]
         placed = []

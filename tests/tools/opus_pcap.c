@@ -21,7 +21,9 @@
  * Options (defaults in brackets):
  *   --rate HZ          input rate, required (any of 8000..192000)
  *   --channels N       1 or 2 [1]
- *   --ptime MS         10, 20, 40 or 60 [20]
+ *   --ptime MS         10, 20, 40, 60, 80, 100 or 120 [20]; above 60 ms
+ *                      a packet holds several frames (60, 40 or 20 ms,
+ *                      joined with libopus's repacketizer)
  *   --bitrate BPS      6000..510000 [32000]
  *   --complexity N     0..10 [5]
  *   --fec              in-band FEC on, --loss % expected loss [10]
@@ -79,7 +81,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: opus_pcap IN.raw OUT.pcap --rate HZ [--channels 1|2]"
-		" [--ptime 10|20|40|60]\n"
+		" [--ptime 10|20|40|60|80|100|120]\n"
 		"         [--bitrate BPS] [--complexity 0..10] [--fec]"
 		" [--loss PERC] [--dtx] [--cbr]\n"
 		"         [--audio] [--pt N] [--ssrc N] [--seq N] [--ts N]"
@@ -167,10 +169,10 @@ static int parse(int argc, char **argv, struct opts *o, const char **in,
 			break;
 
 		case 'p':
-			if (!num(optarg, 10, 60, &v) ||
-			    (v != 10 && v != 20 && v != 40 && v != 60))
-				return bad("--ptime (10, 20, 40 or 60)",
-					   optarg);
+			if (!num(optarg, 10, 120, &v) ||
+			    (v != 10 && v % 20))
+				return bad("--ptime (10, 20, 40, 60, 80, 100 "
+					   "or 120)", optarg);
 			o->ptime = (uint32_t)v;
 			break;
 
@@ -385,6 +387,48 @@ static int ctl_all(OpusEncoder *enc, const struct opts *o)
 }
 
 
+/*
+ * One packet of `ptime` ms from pcm (`step` samples per channel at
+ * `rate`): a single frame up to 60 ms, else frames of 60, 40 or 20 ms
+ * joined with the repacketizer (RFC 6716 code 3). Its length, or a
+ * negative libopus error.
+ */
+static opus_int32 encode_packet(OpusEncoder *enc, const opus_int16 *pcm,
+				uint32_t step, uint32_t ptime, int channels,
+				uint8_t *out, opus_int32 max)
+{
+	static uint8_t sub[6][1276];
+	OpusRepacketizer *rp;
+	uint32_t sub_ms, n, i;
+	opus_int32 len;
+
+	if (ptime <= 60)
+		return opus_encode(enc, pcm, (int)step, out, max);
+
+	sub_ms = ptime % 60 == 0 ? 60 : ptime % 40 == 0 ? 40 : 20;
+	n = ptime / sub_ms;
+	rp = opus_repacketizer_create();
+	if (!rp)
+		return OPUS_ALLOC_FAIL;
+
+	for (i = 0; i < n; i++) {
+		const uint32_t ss = step / n;
+
+		len = opus_encode(enc, pcm + (size_t)i * ss * (size_t)channels,
+				  (int)ss, sub[i], (opus_int32)sizeof(sub[i]));
+		if (len < 0)
+			goto out;
+		len = opus_repacketizer_cat(rp, sub[i], len);
+		if (len != OPUS_OK)
+			goto out;
+	}
+	len = opus_repacketizer_out(rp, out, max);
+ out:
+	opus_repacketizer_destroy(rp);
+	return len;
+}
+
+
 int main(int argc, char **argv)
 {
 	struct pcapf_writer *w = NULL;
@@ -464,8 +508,8 @@ int main(int argc, char **argv)
 		memcpy(frame, pcm + k * step * (size_t)o.channels,
 		       have * (size_t)o.channels * sizeof(*frame));
 
-		len = opus_encode(enc, frame, (int)step, pkt + RTP_HDR,
-				  MAX_PAYLOAD);
+		len = encode_packet(enc, frame, step, o.ptime, o.channels,
+				    pkt + RTP_HDR, MAX_PAYLOAD);
 		if (len < 0) {
 			fprintf(stderr, "opus_pcap: frame %zu: %s\n", k,
 				opus_strerror(len));
