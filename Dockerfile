@@ -22,7 +22,9 @@ COPY --from=build /build/gateway/callbridge /build/gateway/callbridgectl \
      /build/examples/echo-agent /usr/local/bin/
 COPY config/ /etc/callbridge/
 # SIP and the default RTP range; the demo listens on loopback only, so give
-# the container your own settings (sip_listen 0.0.0.0) for real traffic.
+# the container your own settings (sip_listen 0.0.0.0) for real traffic;
+# behind NAT or with published ports, set sip_advertise and rtp_advertise
+# to the host's public address too.
 EXPOSE 5060/udp 5060/tcp 20000-29999/udp
 ENTRYPOINT ["/usr/local/bin/callbridge"]
 CMD ["--config", "/etc/callbridge/callbridge.conf"]

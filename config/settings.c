@@ -50,6 +50,9 @@ static const struct setting_def defs[] = {
 	{"sip_listen", ST_LISTEN, F(sip_listen), 1, SETTINGS_LISTEN_MAX,
 	 "udp:127.0.0.1:5060 tcp:127.0.0.1:5060",
 	 "SIP sockets: udp:ADDR:PORT or tcp:ADDR:PORT ([::1] for IPv6)"},
+	{"sip_advertise", ST_ADDR_EMPTY, F(sip_advertise), 0, 0, "",
+	 "address written in SIP Contact (the public one behind NAT); "
+	 "empty: the address each request came in on"},
 	{"rtp_address", ST_ADDR, F(rtp_address), 0, 0, "127.0.0.1",
 	 "address RTP sockets bind to"},
 	{"rtp_advertise", ST_ADDR_EMPTY, F(rtp_advertise), 0, 0, "",

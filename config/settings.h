@@ -45,6 +45,7 @@ struct settings {
 
 	struct settings_listen sip_listen[SETTINGS_LISTEN_MAX];
 	uint32_t sip_listenc;         /**< 1..SETTINGS_LISTEN_MAX           */
+	struct sa sip_advertise;      /**< Contact address; AF_UNSPEC if unset */
 
 	struct sa rtp_address;        /**< RTP bind address, port 0         */
 	struct sa rtp_advertise;      /**< SDP address; AF_UNSPEC if unset  */

@@ -20,6 +20,7 @@ struct gwconf {
 		struct sa addr;
 	} listen[GWCONF_MAX_LISTEN];    /**< SIP listeners              */
 	unsigned listenc;
+	struct sa sip_advertise;        /**< Contact address; unset = derive */
 	struct sa rtp_addr;             /**< RTP bind address           */
 	struct sa rtp_advertise;        /**< SDP address; unset = derive */
 	uint16_t rtp_port_min, rtp_port_max;

@@ -125,6 +125,7 @@ static void conf_from_settings(struct gwconf *c, const struct settings *s)
 		c->listenc++;
 	}
 
+	c->sip_advertise = s->sip_advertise;
 	c->rtp_addr = s->rtp_address;
 	c->rtp_advertise = s->rtp_advertise;
 	c->rtp_port_min = (uint16_t)s->rtp_port_min;

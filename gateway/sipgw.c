@@ -676,6 +676,30 @@ static int media_start_make(struct media_start **msp, struct call *call,
 }
 
 
+/*
+ * What goes in our Contact: the user part alone (libre adds the address
+ * the request came in on), or, with sip_advertise set (a gateway behind
+ * NAT), the whole URI with the public address and the port and transport
+ * the request came in on, so that the carrier's ACK, re-INVITE and BYE
+ * go to an address it can reach.
+ */
+static void contact_user(const struct sipgw *gw, const struct sip_msg *msg,
+			 char *buf, size_t sz)
+{
+	struct sa a;
+
+	if (!sa_isset(&gw->conf->sip_advertise, SA_ADDR)) {
+		str_ncpy(buf, "callbridge", sz);
+		return;
+	}
+
+	sa_cpy(&a, &gw->conf->sip_advertise);
+	sa_set_port(&a, sa_port(&msg->dst));
+	(void)re_snprintf(buf, sz, "sip:callbridge@%J%s", &a,
+			  sip_transp_param(msg->tp));
+}
+
+
 static void sdp_laddr(const struct sipgw *gw, const struct sip_msg *msg,
 		      const struct rtp_socks *socks, struct sa *laddr)
 {
@@ -930,6 +954,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	struct mbuf *desc = NULL;
 	char number[E164_SIZE];
 	char host[256];
+	char cuser[128];
 	bool has_sdp;
 	int err;
 
@@ -1032,8 +1057,9 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	/* admitted */
 	(void)sip_reply(gw->sip, msg, 100, "Trying");
 
+	contact_user(gw, msg, cuser, sizeof(cuser));
 	err = sipsess_accept(&call->sess, gw->sock, msg, 180, "Ringing",
-			     "callbridge", "application/sdp", NULL,
+			     cuser, "application/sdp", NULL,
 			     NULL, NULL, false,
 			     offer_handler, answer_handler, estab_handler,
 			     info_handler, NULL, close_handler, call,

@@ -49,6 +49,7 @@ static void test_defaults(void)
 	sa_ntop(&s->rtp_address, buf, sizeof(buf));
 	TEST_STREQ(buf, "127.0.0.1");
 	TEST_EQ(sa_af(&s->rtp_advertise), AF_UNSPEC);
+	TEST_EQ(sa_af(&s->sip_advertise), AF_UNSPEC);
 	TEST_EQ(s->rtp_port_min, 20000);
 	TEST_EQ(s->rtp_port_max, 29999);
 	TEST_STREQ(s->control_socket, "/run/callbridge/callbridge.sock");
@@ -83,6 +84,7 @@ static void test_good_file(void)
 		"sip_listen  udp:0.0.0.0:5070\ttcp:[::1]:5071   udp:[::]:5072\n"
 		"rtp_address ::\r\n"
 		"rtp_advertise 203.0.113.10\n"
+		"sip_advertise [2001:db8::5]\n"
 		"rtp_port_min 1024\n"
 		"rtp_port_max 65535\n"
 		"control_socket run/ctl.sock\n"
@@ -111,6 +113,8 @@ static void test_good_file(void)
 	TEST_EQ(sa_af(&s->rtp_address), AF_INET6);
 	sa_ntop(&s->rtp_advertise, buf, sizeof(buf));
 	TEST_STREQ(buf, "203.0.113.10");
+	sa_ntop(&s->sip_advertise, buf, sizeof(buf));
+	TEST_STREQ(buf, "2001:db8::5");
 	TEST_EQ(s->rtp_port_min, 1024);
 	TEST_EQ(s->rtp_port_max, 65535);
 
@@ -169,6 +173,8 @@ static const struct {
 	{"rtp_address localhost\n", "rtp_address: \"localhost\" is not an IP address"},
 	{"rtp_address\n", "rtp_address: \"\" is not an IP address"},
 	{"rtp_advertise 0.0.0.0\n", "cannot be advertised"},
+	{"sip_advertise ::\n", "cannot be advertised"},
+	{"sip_advertise example.com\n", "sip_advertise: \"example.com\" is not an IP address"},
 	{"state_file\n", "state_file: needs a path"},
 	{"control_socket\n", "control_socket: needs a path"},
 	{"sip_listen\n", "sip_listen: needs at least one address"},
