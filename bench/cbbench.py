@@ -21,6 +21,10 @@ its agent_tls_ca.
 Everything runs on loopback. By default the driver starts callbridge with a
 generated configuration, cb-agentsim and cb-loadgen, and pins the gateway to
 one core (--cpu-gw) and both load processes to another (--cpu-load). With
+--gw-cpu-quota each media worker gets only that fraction of a core (a
+cgroup's CFS quota per worker thread), which is how two workers are
+compared with one on a machine with too few cores to give each its own
+(see bench/README.md). With
 --external it starts only the load side and points it at another gateway
 (--target, --agent-listen, --number): see bench/README.md.
 
@@ -46,7 +50,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_STEPS = "25,50,100,200,400,800,1600,3200,6400"
-PINNED = {}         # gateway / load -> the core it is pinned to
+PINNED = {}         # gateway / load -> the core it is pinned to (alone)
+QUOTA = []          # the gateway's CpuQuota, if --gw-cpu-quota
 PACING_MS = 20      # a gateway plays agent audio on its own 20 ms tick
 
 
@@ -190,6 +195,7 @@ class Sample:
         self.cpus = cpu_ticks()
         self.ksirq = {cpu: (proc_threads(pid), proc_stat(pid))
                       for cpu, pid in KSOFTIRQD.items()}
+        self.quota = QUOTA[0].stat() if QUOTA and QUOTA[0].groups else None
 
 
 def cpu_between(a, b, name):
@@ -212,6 +218,76 @@ def cpu_between(a, b, name):
 # ---------------------------------------------------------------------------
 # child processes
 
+def parse_cpus(text):
+    """'0' or '0,1' -> a set of core numbers"""
+    try:
+        cpus = {int(x) for x in text.split(",") if x.strip() != ""}
+    except ValueError:
+        raise argparse.ArgumentTypeError("cores: N or N,M,...: %r" % text)
+    if not cpus or min(cpus) < 0:
+        raise argparse.ArgumentTypeError("cores: N or N,M,...: %r" % text)
+    return cpus
+
+
+class CpuQuota:
+    """One cgroup per media worker thread, each giving its thread `frac`
+    of a core's time per `period_ms` (CFS bandwidth control, cgroup v1's
+    cpu controller: v1 alone puts single threads of a process in
+    different groups through `tasks`). So every worker gets a core of
+    its own, only smaller: what two workers carry against one can be
+    measured on a machine without a free core per worker. A quota shared
+    by the whole process would not do: two workers running at once spend
+    it twice as fast, and a burst then stalls every call."""
+
+    ROOT = "/sys/fs/cgroup/cpu"
+
+    def __init__(self, frac, period_ms):
+        self.frac = frac
+        self.period = int(period_ms * 1000)
+        self.groups = {}
+        if not os.path.exists(os.path.join(self.ROOT, "cpu.cfs_period_us")):
+            raise HarnessError("--gw-cpu-quota: needs cgroup v1's cpu "
+                               "controller at %s" % self.ROOT)
+
+    def add_thread(self, name, tid):
+        path = os.path.join(self.ROOT, "cbbench.%d.%s" % (os.getpid(), name))
+        try:
+            os.mkdir(path)
+            self.groups[name] = path
+            for f, v in (("cpu.cfs_period_us", self.period),
+                         ("cpu.cfs_quota_us", int(self.frac * self.period)),
+                         ("tasks", tid)):
+                with open(os.path.join(path, f), "w") as fh:
+                    fh.write(str(v))
+        except OSError as e:
+            raise HarnessError("--gw-cpu-quota: cgroup %s: %s" % (path, e))
+
+    def stat(self):
+        """(periods, throttled periods, throttled time [s]), all groups"""
+        tot = [0, 0, 0.0]
+        for path in self.groups.values():
+            st = {}
+            try:
+                with open(os.path.join(path, "cpu.stat")) as f:
+                    for ln in f:
+                        k, _, v = ln.partition(" ")
+                        st[k] = int(v)
+            except (OSError, ValueError):
+                continue
+            tot[0] += st.get("nr_periods", 0)
+            tot[1] += st.get("nr_throttled", 0)
+            tot[2] += st.get("throttled_time", 0) / 1e9
+        return tuple(tot)
+
+    def remove(self):
+        for path in self.groups.values():
+            try:
+                os.rmdir(path)   # once its thread has exited
+            except OSError:
+                pass
+        self.groups = {}
+
+
 class Child:
     """A process we started; talks JSON lines over stdin/stdout if asked."""
 
@@ -227,7 +303,7 @@ class Child:
             soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             if cpu is not None:
-                os.sched_setaffinity(0, {cpu})
+                os.sched_setaffinity(0, cpu)
             if nice:
                 try:
                     os.nice(nice)
@@ -363,6 +439,7 @@ class Rig:
         self.callgrind = bool(a.gw_wrap and "callgrind" in a.gw_wrap)
         self.scheme = "wss" if a.agent_tls else "ws"
         self.tls_cert = self.tls_key = None
+        self.quota = None
 
     # -- gateway configuration
     def write_gateway_config(self, sip_port, agent_port, max_calls):
@@ -457,6 +534,8 @@ class Rig:
                             nice=a.gw_nice)
             self.gw_pid = self.gw.pid
             self.wait_gateway(os.path.join(self.out, "gw", "ctl.sock"))
+            if a.gw_cpu_quota:
+                self.quota_workers()
 
         self.agent = Child(
             "agentsim",
@@ -475,8 +554,30 @@ class Rig:
         # both answer once their set-up is done (audio loaded, tape made)
         self.agent.cmd("reset", timeout=30)
         self.gen.cmd("reset", timeout=60)
-        self.pinned = {"gateway": cpu_gw, "load": cpu_load}
-        PINNED.update(self.pinned)
+        self.pinned = {"gateway": sorted(cpu_gw) if cpu_gw else None,
+                       "load": sorted(cpu_load) if cpu_load else None}
+        # a core's IRQ time is the gateway's only when it runs there alone
+        alone = (cpu_gw and len(cpu_gw) == 1 and
+                 not (cpu_load and cpu_gw & cpu_load))
+        PINNED.update({"gateway": min(cpu_gw) if alone else None})
+
+    def quota_workers(self):
+        """--gw-cpu-quota: each media worker thread into its own group"""
+        self.quota = CpuQuota(self.a.gw_cpu_quota, self.a.gw_cpu_period_ms)
+        QUOTA[:] = [self.quota]
+        task = "/proc/%d/task" % self.gw_pid
+        for tid in sorted(os.listdir(task)):
+            try:
+                with open(os.path.join(task, tid, "comm")) as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if comm.startswith("cb-media-"):
+                self.quota.add_thread(comm, tid)
+        if len(self.quota.groups) != self.a.workers:
+            raise HarnessError("--gw-cpu-quota: found %d media worker "
+                               "threads, want %d" %
+                               (len(self.quota.groups), self.a.workers))
 
     def wait_gateway(self, ctl_sock):
         deadline = time.monotonic() + 20
@@ -504,6 +605,9 @@ class Rig:
                 rc[ch.name] = ch.stop()
         if self.gw:
             rc["gateway"] = self.gw.stop(timeout=20)
+        if self.quota:
+            self.quota.remove()
+            self.quota = None
         return rc
 
 
@@ -569,6 +673,9 @@ class Window:
         self.udp = {k: s1.udp.get(k, 0) - s0.udp.get(k, 0)
                     for k in ("InErrors", "RcvbufErrors", "NoPorts",
                               "InDatagrams")}
+        self.quota = None
+        if s0.quota and s1.quota:
+            self.quota = [s1.quota[i] - s0.quota[i] for i in range(3)]
 
     def foreign_pct(self):
         """CPU used by other work on the machine [% of a core]: all busy
@@ -623,6 +730,9 @@ class Window:
             mine[0] += v[0]
             mine[1] += v[1]
         self.our_ticks_s += w.our_ticks_s
+        if w.quota:
+            self.quota = [x + y for x, y in
+                          zip(self.quota or [0, 0, 0], w.quota)]
 
 
 def measure(rig, calls, hold, perf=None, stop_on_spoil=False):
@@ -804,6 +914,10 @@ def summarize(calls, w, last, g, ag):
                 1000.0 * (r["gateway"]["cpu_s"] + irq) / (live * dt), 4)
     load_cpu = sum(r[n]["cpu_s"] for n in ("loadgen", "agentsim") if n in r)
     r["load_cpu_pct"] = round(100.0 * load_cpu / dt, 1)
+    if w.quota and w.quota[0]:
+        # --gw-cpu-quota: how often the gateway used up its share
+        r["gw_throttled_pct"] = round(100.0 * w.quota[1] / w.quota[0], 2)
+        r["gw_throttled_s"] = round(w.quota[2], 3)
     r["foreign_cpu_pct"] = round(w.foreign_pct(), 1)
     r["wait_pct"] = {n: round(100.0 * c["wait_s"] / dt, 2)
                      for n, c in w.cpu.items()}
@@ -966,6 +1080,8 @@ COLS = [
         fmt1(r["setup"]["setup_ms"], "p50"),
         fmt1(r["setup"]["setup_ms"], "p99")) if "setup" in r else "-"),
     ("fail", 4, lambda r: "%d" % r.get("setup_failed", 0)),
+    ("thr%", 5, lambda r: "%.1f" % r["gw_throttled_pct"]
+     if "gw_throttled_pct" in r else "-"),
 ]
 
 
@@ -1444,8 +1560,20 @@ def parse_args(argv):
     g.add_argument("--log-level", default="info")
     g.add_argument("--gw-set", action="append", default=[],
                    metavar="KEY=VALUE", help="extra gateway setting")
-    g.add_argument("--cpu-gw", type=int, default=0)
-    g.add_argument("--cpu-load", type=int, default=1)
+    g.add_argument("--cpu-gw", type=parse_cpus, default={0},
+                   metavar="N[,M...]", help="core(s) for the gateway")
+    g.add_argument("--cpu-load", type=parse_cpus, default={1},
+                   metavar="N[,M...]",
+                   help="core(s) for the generator and agent simulator")
+    g.add_argument("--gw-cpu-quota", type=float, default=0.0,
+                   metavar="FRACTION",
+                   help="give each media worker thread at most this "
+                   "fraction of a core (its own cgroup's CFS quota, e.g. "
+                   "0.25; cgroup v1, root): --workers 1 against "
+                   "--workers 2 then measures scaling on a machine "
+                   "without a free core per worker")
+    g.add_argument("--gw-cpu-period-ms", type=float, default=10.0,
+                   metavar="MS", help="the quota's period [ms]")
     g.add_argument("--no-pin", action="store_true")
     g.add_argument("--rt", type=int, default=10, metavar="PRIO",
                    help="run the agent simulator SCHED_FIFO at this "

@@ -61,10 +61,13 @@ run ramp-play ramp --steps "$steps" --keep-going --agent-mode play
 run setup-rate ramp --steps 400 --cps 1000 --hold 10
 run overload overload --max-calls 200
 run soak soak --soak-calls 200 --hold "${SOAK_HOLD:-300}" --soak-runs 3
-# worker scaling: the same load on one worker and on two (unpinned: on a
-# 2-core machine the load processes then share the cores)
-run scale-w1 ramp --steps 100,200 --workers 1 --no-pin --max-foreign 1000
-run scale-w2 ramp --steps 100,200 --workers 2 --no-pin --max-foreign 1000
+# worker scaling on a machine without a free core per worker: each media
+# worker gets a quarter of a core (its own cgroup's CFS quota), everything
+# shares the cores; where one worker runs out against where two do
+run scale-w1 ramp --steps 50,75,100,125,150,175,200 --workers 1 \
+	--gw-cpu-quota 0.25 --cpu-gw 0,1 --cpu-load 0,1 --keep-going --gw-nice 0
+run scale-w2 ramp --steps 100,150,200,250,300,350,400 --workers 2 \
+	--gw-cpu-quota 0.25 --cpu-gw 0,1 --cpu-load 0,1 --keep-going --gw-nice 0
 
 # profiles: perf at about half a core, callgrind at 20 calls
 run perf-pcmu ramp --steps 400 --perf
