@@ -95,6 +95,9 @@ static const struct setting_def defs[] = {
 	{"agent_backlog_trim_ms", ST_INT, F(agent_backlog_trim_ms), 0, 1000,
 	 "100", "drop silent frames of a real-time agent's standing "
 	 "backlog up to this size [ms]; 0: never"},
+	{"agent_send_queue_kib", ST_INT, F(agent_send_queue_kib), 16, 65536,
+	 "1024", "output waiting for an agent that does not read, beyond "
+	 "which media messages are dropped (never control) [KiB]"},
 	{"agent_tls_ca", ST_PATH_EMPTY, F(agent_tls_ca), 0, 0, "",
 	 "CA bundle (PEM) that wss:// agents must chain to; empty: system"},
 	{"account_sid", ST_SID, F(account_sid), 0, 0, "",

@@ -71,6 +71,9 @@ struct settings {
 	uint32_t opus_bitrate;        /**< [bit/s]                          */
 	uint32_t resample_quality;    /**< speexdsp quality 0..10           */
 	uint32_t agent_backlog_trim_ms; /**< trim standing backlogs [ms]    */
+	uint32_t agent_send_queue_kib;  /**< output waiting for an agent that
+					     does not read, then media is
+					     dropped [KiB]                  */
 	char agent_tls_ca[SETTINGS_PATH_MAX]; /**< CA bundle; "" = system   */
 	char account_sid[35];         /**< "" = derived from the host name  */
 };

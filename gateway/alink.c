@@ -18,8 +18,9 @@
  *   partial write, the frame is written at once: no writable-callback
  *   round trip per message. Otherwise it is framed and copied to a queue
  *   drained from LWS_CALLBACK_RAW_WRITEABLE. Media messages are
- *   "droppable": past ALINK_MAX_TXQ queued bytes (an agent that stopped
- *   reading) they are dropped and counted; control messages never are.
+ *   "droppable": past agent_send_queue_kib of queued output (an agent
+ *   that stopped reading; alink_set_txq_max) they are dropped, counted,
+ *   and logged once per episode; control messages never are.
  * - Input: fragments are joined into whole messages up to ALINK_MAX_RX
  *   (longer ones are skipped and logged); pings are answered; a protocol
  *   error closes with 1002.
@@ -49,6 +50,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include "cb_re.h"
 #include "alink.h"
@@ -90,7 +92,10 @@ struct alink {
 	/* output */
 	struct txmsg *txq_head, *txq_tail;
 	size_t txq_bytes;
+	size_t txq_max;       /**< media dropped past this [bytes]    */
 	uint64_t dropped;     /**< droppable messages dropped         */
+	uint64_t drop_mark;   /**< `dropped` when the episode began   */
+	bool dropping;        /**< in an episode of drops             */
 	uint8_t *scratch;     /**< LWS_PRE + scratch_sz               */
 	size_t scratch_sz;
 	uint8_t masks[64];    /**< masking keys from the DRBG         */
@@ -707,6 +712,22 @@ static int ws_rx(struct alink *l, const uint8_t *in, size_t len)
 }
 
 
+
+/*
+ * A fixed kernel send buffer for the link (ALINK_SNDBUF). Left to
+ * autotuning, Linux grows it to tcp_wmem's maximum (4 MiB) for an agent
+ * that stops reading: minutes of stale audio held in the kernel, out of
+ * reach of agent_send_queue_kib and its drops.
+ */
+static void sndbuf_limit(struct alink *l, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+	int sz = ALINK_SNDBUF;
+
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)))
+		log_debug("agent link %s: SO_SNDBUF: %m", l->url, errno);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
@@ -720,6 +741,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_CONNECTED:
 		if (!l)
 			return -1;
+		sndbuf_limit(l, wsi);
 		err = l->tls ? tls_start(l) : ws_connected(l);
 		if (err) {
 			notify_close(l, err, l->tls ? "TLS start failed" :
@@ -758,6 +780,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			if (!l->txq_head)
 				l->txq_tail = NULL;
 			l->txq_bytes -= m->len;
+			if (l->dropping && l->txq_bytes <= l->txq_max / 2) {
+				log_info("agent link %s: the agent reads again; "
+					 "%llu media messages were dropped",
+					 l->url, (unsigned long long)
+					 (l->dropped - l->drop_mark));
+				l->dropping = false;
+			}
 
 			err = raw_write(l, m->frame, m->len);
 			free(m);
@@ -856,6 +885,7 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 
 	l->h   = *h;
 	l->arg = arg;
+	l->txq_max = ALINK_MAX_TXQ;
 
 	err = str_dup(&l->url, url);
 	if (err)
@@ -1015,7 +1045,14 @@ int alink_send(struct alink *l, const void *data, size_t len, bool binary,
 		return raw_write(l, frame, flen);
 	}
 
-	if (droppable && l->txq_bytes + len > ALINK_MAX_TXQ) {
+	if (droppable && l->txq_bytes + len > l->txq_max) {
+		if (!l->dropping) {
+			log_warn("agent link %s: the agent is not reading: "
+				 "%zu bytes queued, media dropped until it "
+				 "does", l->url, l->txq_bytes);
+			l->dropping = true;
+			l->drop_mark = l->dropped;
+		}
 		++l->dropped;
 		return 0;
 	}
@@ -1063,6 +1100,20 @@ void alink_close(struct alink *l, const char *why)
 		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK,
 				LWS_TO_KILL_SYNC);
 	}
+}
+
+
+/**
+ * Set how much output may wait for an agent that does not read before
+ * media messages are dropped (control messages never are)
+ *
+ * @param l      Agent link
+ * @param bytes  Queued output [bytes], at least 1
+ */
+void alink_set_txq_max(struct alink *l, size_t bytes)
+{
+	if (l && bytes)
+		l->txq_max = bytes;
 }
 
 

@@ -29,7 +29,8 @@ struct alink_handlers {
 /** Limits of one link */
 enum {
 	ALINK_MAX_RX   = 4 * 1024 * 1024, /**< largest message accepted [bytes] */
-	ALINK_MAX_TXQ  = 1024 * 1024,     /**< queued output before dropping media [bytes] */
+	ALINK_MAX_TXQ  = 1024 * 1024,     /**< default queued output before dropping media [bytes] */
+	ALINK_SNDBUF   = 64 * 1024,       /**< kernel send buffer (SO_SNDBUF; Linux doubles it): 640 KB/s at 200 ms RTT [bytes] */
 };
 
 int  alink_connect(struct alink **lp, struct lws_context *ctx,
@@ -41,6 +42,7 @@ int  alink_send(struct alink *l, const void *data, size_t len, bool binary,
 uint8_t *alink_txbuf(struct alink *l, size_t len);
 void alink_close(struct alink *l, const char *why);
 uint64_t alink_dropped(const struct alink *l);
+void alink_set_txq_max(struct alink *l, size_t bytes);
 
 int  alink_signature(char *out, size_t outsz, const char *url,
 		     const char *auth_token);

@@ -148,6 +148,7 @@ static void conf_from_settings(struct gwconf *c, const struct settings *s)
 	c->media.opus_bitrate = s->opus_bitrate;
 	c->media.resample_quality = s->resample_quality;
 	c->media.backlog_trim_ms = s->agent_backlog_trim_ms;
+	c->media.agent_txq_kib = s->agent_send_queue_kib;
 }
 
 

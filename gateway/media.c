@@ -1290,6 +1290,9 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
 			    addr[0] ? addr : NULL, ms->agent_auth_token,
 			    worker_tls(w), &h, mc);
+	if (!err)
+		alink_set_txq_max(mc->link,
+				  (size_t)ms->conf.agent_txq_kib * 1024);
 	if (err) {
 		log_info("call %s: cannot connect to agent %s: %m",
 			 ms->ids.call_sid, ms->agent_id, err);

@@ -30,6 +30,9 @@ struct media_conf {
 	uint32_t opus_bitrate;        /**< [bit/s]                        */
 	uint32_t resample_quality;    /**< speexdsp 0..10                 */
 	uint32_t backlog_trim_ms;     /**< trim standing backlogs, 0: off */
+	uint32_t agent_txq_kib;       /**< output queued for an agent that
+					   does not read, then media is
+					   dropped [KiB]                   */
 };
 
 /**

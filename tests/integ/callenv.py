@@ -309,6 +309,10 @@ class PyAgent:
     its connection has TCP_NODELAY, so each frame leaves when written.
 
     `bind` is the address it listens on (IPv6 too: "::1").
+    `stall` = (after, seconds): a connection stops reading `after` s past
+    its 101 for `seconds` (rec "t_stall", "t_resume"), an agent whose
+    WebSocket stalled; `rcvbuf` sets the receive buffer [bytes] of the
+    connections, so that the kernel holds little of what is not read.
     With `tls` (an ssl.SSLContext for the server side) it serves wss://:
     each accepted connection does the TLS handshake first; one that fails
     is recorded with "tls_error" and no request."""
@@ -316,7 +320,7 @@ class PyAgent:
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     def __init__(self, delay=0.0, script=(), player=None, tls=None,
-                 bind="127.0.0.1"):
+                 bind="127.0.0.1", stall=None, rcvbuf=None):
         import socket
         import threading
         self.tls = tls
@@ -328,6 +332,12 @@ class PyAgent:
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET6 if ":" in bind
                                   else socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # inherited by accepted sockets; set before listen() so that
+            # the window is sized for it from the handshake on
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                 rcvbuf)
+        self.stall = stall
         self.sock.bind((bind, 0))
         self.sock.listen(16)
         self.sock.settimeout(0.2)
@@ -355,7 +365,7 @@ class PyAgent:
                 return
             rec = {"t_request": None, "t_101": None, "frames": [],
                    "sent": [], "closed": False, "tls_error": None,
-                   "headers": {},
+                   "headers": {}, "t_stall": None, "t_resume": None,
                    "wlock": threading.Lock()}
             with self.lock:
                 self.conns.append(rec)
@@ -413,6 +423,14 @@ class PyAgent:
                       b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
                       b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
             while True:
+                if self.stall and rec["t_stall"] is None and \
+                        time.monotonic() >= rec["t_101"] + self.stall[0]:
+                    rec["t_stall"] = time.monotonic()
+                    end = rec["t_stall"] + self.stall[1]
+                    while not self._stop and time.monotonic() < end:
+                        time.sleep(0.05)
+                    rec["t_resume"] = time.monotonic()
+                    deadline += self.stall[1]
                 b0, b1 = self._recv_exact(c, 2, deadline)
                 n = b1 & 0x7F
                 if n == 126:

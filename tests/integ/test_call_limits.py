@@ -147,6 +147,67 @@ class LimitsTest(callenv.CallTestCase):
         self.ended(env, "caller-bye")
         self.assertEqual(env.request("status").get("ok"), True)
 
+    def test_agent_not_reading(self):
+        """An agent whose WebSocket stalls (it stops reading for 12 s):
+        once the kernel's buffers and agent_send_queue_kib are full, the
+        caller's audio to it is dropped, counted and logged, not queued
+        without bound; the call goes on, and when the agent reads again
+        it gets fresh media and, at the end, its `stop` (events are never
+        dropped)."""
+        import json
+        env = self.start_env(agent_send_queue_kib=16)
+        ag = callenv.PyAgent(stall=(0.5, 12.0), rcvbuf=4096)
+        try:
+            env.request("agents.put", agent={"id": "stalls",
+                                             "url": ag.url("/py")})
+            env.number(NUMBER, "stalls")
+            res = env.uac_call(NUMBER, 15000, seconds=15.0, seed=75,
+                               name="stall").run()
+            self.assertEqual(res.rc, 0, res.summary())
+            self.assertEqual(len(res.requests("BYE", "sent")), 1,
+                             "the caller hung up itself: " + res.summary())
+            env.wait_idle()
+            calls = env.recent()
+            self.assertEqual([c["end_reason"] for c in calls],
+                             ["caller-bye"])
+            st = calls[0]["stats"]
+            print("  stalled 12 s: %d media messages dropped"
+                  % st["agent_dropped"])
+            self.assertGreater(st["agent_dropped"], 50, st)
+            cbtest.wait_for(lambda: ag.conns and ag.conns[0]["closed"], 10,
+                            "the agent's connection closed")
+            rec = ag.conns[0]
+            self.assertIsNotNone(rec["t_resume"], "the agent never stalled")
+            msgs = [(t, json.loads(d)) for t, op, d in rec["frames"]
+                    if op == 1]
+            events = [m["event"] for t, m in msgs]
+            self.assertEqual(events[0], "connected")
+            self.assertEqual(events[-1], "stop")
+            # sequenceNumber counts every message made, so the agent can
+            # tell that some were dropped: one gap, while it stalled
+            seqs = [int(m["sequenceNumber"]) for t, m in msgs
+                    if "sequenceNumber" in m]
+            self.assertEqual(seqs, sorted(set(seqs)))
+            gaps = [b - a for a, b in zip(seqs, seqs[1:]) if b - a > 1]
+            self.assertEqual(len(gaps), 1, gaps)
+            self.assertEqual(gaps[0] - 1, st["agent_dropped"])
+            # what was queued came first, then fresh audio: media keeps
+            # coming after the resume, right up to the caller's BYE
+            late = [m for t, m in msgs if m["event"] == "media" and
+                    t > rec["t_resume"] + 1.0]
+            self.assertGreater(len(late), 50)
+            # and the media timestamps jump over the dropped audio
+            ts = [int(m["media"]["timestamp"]) for t, m in msgs
+                  if m["event"] == "media"]
+            self.assertEqual(ts, sorted(ts))
+            self.assertGreater(max(b - a for a, b in zip(ts, ts[1:])),
+                               20 * 50, "no media was dropped")
+            log = env.gw.log()
+            self.assertIn("the agent is not reading", log)
+            self.assertIn("the agent reads again", log)
+        finally:
+            ag.close()
+
 
 if __name__ == "__main__":
     callenv.run_tests()
