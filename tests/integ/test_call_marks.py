@@ -88,6 +88,7 @@ class MarksTest(callenv.CallTestCase):
         pk = sn.rtp()
         self.assertEqual(rtpsniff.rtp_report(pk).problems(pt=0), [])
         self.payloads = [p.rtp["payload"] for p in pk]
+        self.packets = [(p.t, p.rtp["payload"]) for p in pk]
         frames = [(p.t, self.index.get(p.rtp["payload"])) for p in pk]
         conn = None
         if not url:
@@ -250,6 +251,61 @@ class MarksTest(callenv.CallTestCase):
                if i is not None]
         self.assertEqual(got, list(range(20)))
         self.assertEqual(call["stats"]["agent_dropped"], 3)
+
+    def test_08_raw_marks_and_clear(self):
+        """Protocol raw, marks and clear (docs/raw-protocol.md): a mark
+        is echoed when the audio sent before it has played, at once when
+        nothing is queued; clear drops the queued audio at once and
+        echoes the pending mark; audio sent after the clear plays."""
+        import json
+        import struct
+        media = gensig.generate("frames", "ulaw", 2.8, seed=45)
+        canon = g711.ulaw_encode(g711.ulaw_decode(media))
+        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
+        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+
+        def frames(lo, hi):
+            return pcm[lo * 320:hi * 320]
+
+        def mark(name):
+            return json.dumps({"event": "mark",
+                               "mark": {"name": name}}).encode()
+        script = [(0.1, 2, frames(0, 25)),      # 0.5 s at once
+                  (0.0, 1, mark("a")),          # after frame 24
+                  (1.0, 1, mark("b")),          # nothing queued: at once
+                  (0.0, 2, frames(25, 125)),    # 2 s at once
+                  (0.0, 1, mark("c")),          # pending at the clear
+                  (0.5, 1, b'{"event":"clear"}'),
+                  (0.3, 2, frames(125, 135)),
+                  (0.0, 1, mark("d"))]          # after frame 134
+        ag = callenv.PyAgent(script=script)
+        self.pyagents.append(ag)
+        self.env.request("agents.put", agent={
+            "id": "rawmarks", "url": ag.url("/raw"), "protocol": "raw"})
+        self.env.number(NUMBER, "rawmarks")
+        _, _, _, call = self.call(None, 3500, "raw-marks",
+                                  url=ag.url("/raw"), agent_id="rawmarks")
+        heard = [(t, idx[p]) for t, p in self.packets if p in idx]
+        got = [i for _, i in heard]
+        # 0..24, then the start of 25..124 until the clear, then 125..134
+        cut = [i for i in got if 25 <= i < 125]
+        self.assertEqual(got[:25], list(range(25)))
+        self.assertEqual(cut, list(range(25, 25 + len(cut))))
+        self.assertTrue(10 <= len(cut) <= 45, "%d frames before the "
+                        "clear (0.5 s after 2 s were queued)" % len(cut))
+        self.assertEqual(got[25 + len(cut):], list(range(125, 135)))
+        rec = ag.conns[0]
+        ech = [(t, json.loads(d)) for t, op, d in rec["frames"] if op == 1]
+        ech = [(t, m["mark"]["name"]) for t, m in ech
+               if m.get("event") == "mark"]
+        self.assertEqual([n for _, n in ech], ["a", "b", "c", "d"])
+        when = dict((n, t) for t, n in ech)
+        t_of = dict((i, t) for t, i in heard)
+        self.assertGreaterEqual(when["a"], t_of[24] - TOL)
+        self.assertLess(when["a"], when["b"])
+        self.assertLess(when["c"], t_of[125])   # released by the clear
+        self.assertGreaterEqual(when["d"], t_of[134] - TOL)
+        self.assertEqual(call["stats"]["marks"], 4)
 
     def test_06_invalid_base64_not_played(self):
         """A media payload that is not base64 is an error for that message
