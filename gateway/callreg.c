@@ -222,7 +222,7 @@ json_t *callreg_stats_json(const struct media_stats *st)
 		       "jitter_ms", st->jitter_ms);
 
 	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-		      " s:I, s:I, s:I, s:I, s:o, s:{s:f, s:f, s:f}}",
+		      " s:I, s:I, s:I, s:I, s:I, s:o, s:{s:f, s:f, s:f}}",
 		      "srtp_fail", (json_int_t)st->srtp_fail,
 		      "agent_trimmed", (json_int_t)st->agent_trimmed,
 		      "agent_late", (json_int_t)st->agent_late,
@@ -233,6 +233,7 @@ json_t *callreg_stats_json(const struct media_stats *st)
 		      "rtp_bad", (json_int_t)st->rtp_bad,
 		      "ws_tx_media", (json_int_t)st->ws_tx_media,
 		      "ws_rx_media", (json_int_t)st->ws_rx_media,
+		      "ws_tx_dropped", (json_int_t)st->ws_tx_dropped,
 		      "agent_dropped", (json_int_t)st->agent_dropped,
 		      "marks", (json_int_t)st->marks,
 		      "dtmf_rx", (json_int_t)st->dtmf_rx,

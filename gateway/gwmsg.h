@@ -105,8 +105,11 @@ struct media_stats {
 	uint64_t srtp_fail;       /**< SRTP/SRTCP failing auth/replay  */
 	uint64_t ws_tx_media;     /**< media messages to the agent     */
 	uint64_t ws_rx_media;     /**< media messages from the agent   */
+	uint64_t ws_tx_dropped;   /**< media messages to the agent
+				       dropped: it was not reading     */
 	uint64_t agent_bytes;     /**< agent audio received [bytes]    */
-	uint64_t agent_dropped;   /**< agent audio dropped, overflow   */
+	uint64_t agent_dropped;   /**< agent audio dropped: overflow,
+				       odd 16-bit frames [bytes]       */
 	uint64_t agent_trimmed;   /**< silent agent frames trimmed     */
 	uint64_t agent_late;      /**< agent frames after their tick   */
 	uint64_t agent_held;      /**< ... of which the tick waited for */

@@ -1514,7 +1514,7 @@ void mcall_stats(const struct mcall *mc, struct media_stats *st)
 	struct rtcpx_stats rs;
 
 	*st = mc->st;
-	st->agent_dropped += alink_dropped(mc->link);
+	st->ws_tx_dropped = alink_dropped(mc->link);
 	st->rtp_foreign = mc->latch.dropped;
 
 	if (mc->jb) {

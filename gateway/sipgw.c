@@ -1214,7 +1214,8 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 	uint64_t dur = call->t_answer ? tmr_jiffies() - call->t_answer : 0;
 
 	log_info("call %s: ended (%s) after %llu.%03llu s; rtp rx %llu tx "
-		 "%llu, to agent %llu, from agent %llu msgs; jb lost %llu "
+		 "%llu, to agent %llu (dropped %llu), from agent %llu msgs; "
+		 "jb lost %llu "
 		 "late %llu dup %llu reordered %llu concealed %llu, jitter "
 		 "%.1f ms; agent frames late %llu (held for %llu) trimmed %llu",
 		 call->call_sid, end_reason_name(call->reason),
@@ -1223,6 +1224,7 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 		 (unsigned long long)st->rtp_rx,
 		 (unsigned long long)st->rtp_tx,
 		 (unsigned long long)st->ws_tx_media,
+		 (unsigned long long)st->ws_tx_dropped,
 		 (unsigned long long)st->ws_rx_media,
 		 (unsigned long long)st->jb_lost,
 		 (unsigned long long)st->jb_late,

@@ -252,6 +252,38 @@ class MarksTest(callenv.CallTestCase):
         self.assertEqual(got, list(range(20)))
         self.assertEqual(call["stats"]["agent_dropped"], 3)
 
+    def test_09_twilio_l16_odd_payload_dropped(self):
+        """The same for protocol twilio with l16 audio: a media payload
+        of an odd number of bytes is dropped whole, and the frames
+        around it play whole and in order."""
+        import struct
+        media = gensig.generate("frames", "ulaw", 0.4, seed=46)
+        canon = g711.ulaw_encode(g711.ulaw_decode(media))
+        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
+        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+
+        def media_msg(payload):
+            return (0.0, 1, b'{"event":"media","streamSid":"$SID",'
+                    b'"media":{"payload":"' + base64.b64encode(payload) +
+                    b'"}}')
+        script = [media_msg(pcm[k * 320:(k + 1) * 320]) for k in range(5)]
+        script.append(media_msg(b"\x01\x02\x03"))
+        script += [media_msg(pcm[k * 320:(k + 1) * 320])
+                   for k in range(5, 20)]
+        script[0] = (0.1,) + script[0][1:]
+        ag = callenv.PyAgent(script=script)
+        self.pyagents.append(ag)
+        self.env.request("agents.put", agent={
+            "id": "l16agent", "url": ag.url("/l16"), "protocol": "twilio",
+            "audio": {"encoding": "l16", "sample_rate": 8000}})
+        self.env.number(NUMBER, "l16agent")
+        _, _, _, call = self.call(None, 1200, "l16-odd",
+                                  url=ag.url("/l16"), agent_id="l16agent")
+        got = [i for i in (idx.get(f) for f in self.payloads)
+               if i is not None]
+        self.assertEqual(got, list(range(20)))
+        self.assertEqual(call["stats"]["agent_dropped"], 3)   # bytes
+
     def test_08_raw_marks_and_clear(self):
         """Protocol raw, marks and clear (docs/raw-protocol.md): a mark
         is echoed when the audio sent before it has played, at once when
