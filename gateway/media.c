@@ -131,6 +131,8 @@ struct mcall {
 	ev_io rtp_io;
 	ev_io rtcp_io;
 	int rtp_fd, rtcp_fd;
+	bool dual;                    /**< sockets are IPv6 (rtp_address
+					   ::): IPv4 peers are v4-mapped */
 	struct latch latch;           /**< where media comes from and goes */
 	uint64_t last_rx_us;
 
@@ -830,12 +832,56 @@ static void rtp_packet(struct mcall *mc, uint8_t *buf, size_t len,
 
 
 /* one datagram and its source; negative when the socket is drained */
+/*
+ * A dual-stack socket (rtp_address ::) sees an IPv4 peer as a v4-mapped
+ * IPv6 address (::ffff:a.b.c.d). Addresses are kept as IPv4 inside, as
+ * the SDP gives them, so that the latch and RTCP compare like with like:
+ * unmapped on receive, mapped again on send.
+ */
+static void addr_unmap(struct sa *sa)
+{
+	uint32_t a;
+
+	if (sa->u.sa.sa_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&sa->u.in6.sin6_addr))
+		return;
+
+	memcpy(&a, &sa->u.in6.sin6_addr.s6_addr[12], sizeof(a));
+	sa_set_in(sa, ntohl(a), ntohs(sa->u.in6.sin6_port));
+}
+
+
+static ssize_t sock_sendto(const struct mcall *mc, int fd, const void *buf,
+			size_t len, const struct sa *dst)
+{
+	struct sockaddr_in6 m;
+
+	if (!mc->dual || dst->u.sa.sa_family != AF_INET)
+		return sendto(fd, buf, len, 0, &dst->u.sa, dst->len);
+
+	memset(&m, 0, sizeof(m));
+	m.sin6_family = AF_INET6;
+	m.sin6_port = dst->u.in.sin_port;
+	m.sin6_addr.s6_addr[10] = 0xff;
+	m.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&m.sin6_addr.s6_addr[12], &dst->u.in.sin_addr, 4);
+
+	return sendto(fd, buf, len, 0, (struct sockaddr *)&m, sizeof(m));
+}
+
+
 static ssize_t udp_recv(int fd, uint8_t *buf, size_t size, struct sa *src)
 {
+	ssize_t n;
+
 	sa_init(src, AF_UNSPEC);
 	src->len = sizeof(src->u);
 
-	return recvfrom(fd, buf, size, 0, &src->u.sa, &src->len);
+	n = recvfrom(fd, buf, size, 0, &src->u.sa, &src->len);
+	if (n >= 0)
+		addr_unmap(src);
+
+	return n;
 }
 
 
@@ -875,6 +921,7 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	for (int i = 0; i < n; i++) {
 		src[i].len = msgs[i].msg_hdr.msg_namelen;
+		addr_unmap(&src[i]);
 		rtp_packet(mc, bufs[i], msgs[i].msg_len, &src[i]);
 	}
 
@@ -928,15 +975,14 @@ static void rtcp_send(struct mcall *mc, bool bye)
 	/* RTCP follows the latched media source: same host, RTCP port */
 	if (mc->mp.rtcp_mux) {
 		dst = latch_remote(&mc->latch);
-		(void)sendto(mc->rtp_fd, buf, len, 0, &dst->u.sa, dst->len);
+		(void)sock_sendto(mc, mc->rtp_fd, buf, len, dst);
 	}
 	else {
 		rtcp_dst = *latch_remote(&mc->latch);
 		sa_set_port(&rtcp_dst, sa_port(&mc->mp.raddr_rtcp));
 		if (sa_cmp(latch_remote(&mc->latch), &mc->mp.raddr, SA_ALL))
 			rtcp_dst = mc->mp.raddr_rtcp;
-		(void)sendto(mc->rtcp_fd, buf, len, 0, &rtcp_dst.u.sa,
-			     rtcp_dst.len);
+		(void)sock_sendto(mc, mc->rtcp_fd, buf, len, &rtcp_dst);
 	}
 }
 
@@ -1109,7 +1155,7 @@ static void tx_frame(struct mcall *mc)
 		return;
 
 	dst = latch_remote(&mc->latch);
-	if (sendto(mc->rtp_fd, pkt, len, 0, &dst->u.sa, dst->len) > 0) {
+	if (sock_sendto(mc, mc->rtp_fd, pkt, len, dst) > 0) {
 		++mc->st.rtp_tx;
 		if (mc->rtcp_on)
 			rtcpx_rtp_sent(&mc->rtcp, mc->ts - mc->tx_samples,
@@ -1258,6 +1304,13 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	mc->loop = worker_loop(w);
 	mc->rtp_fd = ms->rtp_fd;
 	mc->rtcp_fd = ms->rtcp_fd;
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		mc->dual = !getsockname(mc->rtp_fd, (struct sockaddr *)&ss,
+					&sl) && ss.ss_family == AF_INET6;
+	}
 	mc->ssrc = rand_u32();
 	mc->seq = rand_u16();
 	mc->ts = rand_u32();

@@ -69,8 +69,9 @@ def free_port(host="127.0.0.1", tries=200):
         # free: never hand it out twice from this process
         if port in _ports_handed_out:
             continue
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        af = socket.AF_INET6 if ":" in host else socket.AF_INET
+        t = socket.socket(af, socket.SOCK_STREAM)
+        u = socket.socket(af, socket.SOCK_DGRAM)
         try:
             t.bind((host, port))
             u.bind((host, port))

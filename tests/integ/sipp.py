@@ -90,8 +90,9 @@ def free_media_port(host="127.0.0.1", tries=200):
         # never hand it out twice (tests set up several calls at once)
         if p in _handed_out:
             continue
-        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        af = socket.AF_INET6 if ":" in host else socket.AF_INET
+        a = socket.socket(af, socket.SOCK_DGRAM)
+        b = socket.socket(af, socket.SOCK_DGRAM)
         try:
             a.bind((host, p))
             b.bind((host, p + 2))
@@ -296,7 +297,9 @@ class Sipp:
         for f in (self.msgfile, self.errfile):
             if os.path.exists(f):
                 os.unlink(f)
-        self.args = ["sipp", "%s:%d" % (host, port), "-sf", self.scenario,
+        remote = "[%s]:%d" % (host, port) if ":" in host else \
+            "%s:%d" % (host, port)
+        self.args = ["sipp", remote, "-sf", self.scenario,
                      "-m", str(calls), "-i", host,
                      "-p", str(local_port or cbtest.free_port(host)),
                      "-mi", host, "-mp", str(self.media_port),

@@ -11,9 +11,16 @@ IPv4 (SIPp).
     names IP ::1 is answered and streams;
   - a wss://[::1] agent whose certificate names only localhost is
     refused (503).
+
+The carrier on IPv6 (Ipv6SipTest): SIPp calls over [::1], UDP and TCP,
+with rtp_address ::1: the answer's Contact is [::1]:P, its SDP says
+c=IN IP6 ::1, RTP flows both ways, the call ends with the caller's BYE.
+And a dual-stack RTP socket (rtp_address ::) takes an IPv4 carrier:
+c=IN IP4 127.0.0.1, RTP both ways.
 """
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -114,6 +121,75 @@ class Ipv6AgentTest(callenv.CallTestCase):
         cbtest.wait_for(lambda: len(self.wrong.conns) > n and
                         self.wrong.conns[n]["closed"], 10, "the refusal")
         self.assertIsNotNone(self.wrong.conns[n]["tls_error"])
+
+
+class Ipv6SipTest(callenv.CallTestCase):
+
+    NUMBER = "+14155550810"
+
+    def setUp(self):
+        callenv.require_sipp()
+        if not have_ipv6_loopback():
+            self.skipTest("no IPv6 loopback here")
+        self.env = None
+
+    def tearDown(self):
+        super().tearDown()
+        if self.env:
+            self.env.close()
+
+    def start(self, host, rtp_address):
+        port = cbtest.free_port(host)
+        h = "[%s]" % host if ":" in host else host
+        self.env = env = callenv.CallEnv(settings={
+            "sip_listen": "udp:%s:%d tcp:%s:%d" % (h, port, h, port),
+            "rtp_address": rtp_address})
+        env.gw.sip_port = port
+        env.agent("echo", "/script/play:all")
+        env.number(self.NUMBER, "echo")
+        return port, h
+
+    def call(self, host, port, h, transport="u1"):
+        env = self.env
+        w = env.workdir("v6-" + transport)
+        env.pcap(w, "ulaw", 0.6, seed=9)
+        uri = "sip:%s@%s:%d" % (self.NUMBER, h, port)
+        res = env.sipp("uac_call.xml", w, host=host, transport=transport,
+                       keys={"ruri": uri, "to_uri": uri, "fmt": "0 101",
+                             "dir": "sendrecv",
+                             "ctype": "application/sdp",
+                             "xhdr_a": "a", "xhdr_b": "b"},
+                       sets={"hold": 1000}).run()
+        self.assertEqual(res.final("INVITE"), 200, res.summary())
+        self.assertEqual(res.rc, 0, res.summary())
+        env.wait_idle()
+        rec = env.recent()[-1]
+        self.assertEqual(rec["end_reason"], "caller-bye")
+        st = rec["stats"]
+        self.assertGreaterEqual(st["rtp_rx"], 25, st)   # 0.6 s sent
+        self.assertGreaterEqual(st["rtp_tx"], 40, st)
+        self.assertEqual(st["rtp_foreign"], 0, st)
+        return res.final_msg("INVITE")
+
+    def check_v6(self, transport):
+        port, h = self.start("::1", "::1")
+        ok = self.call("::1", port, h, transport)
+        contact = ok.header("Contact") or ok.header("m")
+        self.assertIn("@[::1]:%d" % port, contact)
+        self.assertEqual(re.findall(r"^c=IN (\S+ \S+)", ok.text, re.M),
+                         ["IP6 ::1"], ok.text)
+
+    def test_01_sip_udp_over_ipv6(self):
+        self.check_v6("u1")
+
+    def test_02_sip_tcp_over_ipv6(self):
+        self.check_v6("t1")
+
+    def test_03_dual_stack_rtp_ipv4_carrier(self):
+        port, h = self.start("127.0.0.1", "::")
+        ok = self.call("127.0.0.1", port, h)
+        self.assertEqual(re.findall(r"^c=IN (\S+ \S+)", ok.text, re.M),
+                         ["IP4 127.0.0.1"], ok.text)
 
 
 if __name__ == "__main__":
