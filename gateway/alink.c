@@ -712,7 +712,6 @@ static int ws_rx(struct alink *l, const uint8_t *in, size_t len)
 }
 
 
-
 /*
  * A fixed kernel send buffer for the link (ALINK_SNDBUF). Left to
  * autotuning, Linux grows it to tcp_wmem's maximum (4 MiB) for an agent
@@ -727,6 +726,7 @@ static void sndbuf_limit(struct alink *l, struct lws *wsi)
 	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)))
 		log_debug("agent link %s: SO_SNDBUF: %m", l->url, errno);
 }
+
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
