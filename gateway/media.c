@@ -131,6 +131,7 @@ struct mcall {
 	ev_io rtp_io;
 	ev_io rtcp_io;
 	int rtp_fd, rtcp_fd;
+	unsigned addr_next;           /**< agent address to try next      */
 	bool dual;                    /**< sockets are IPv6 (rtp_address
 					   ::): IPv4 peers are v4-mapped */
 	struct latch latch;           /**< where media comes from and goes */
@@ -357,6 +358,7 @@ static void dtmf_press(const struct dtmf_event *ev, void *arg)
 
 static void tx_arm_at(struct mcall *mc, uint64_t now, uint64_t due);
 static void tx_run(struct mcall *mc, uint64_t now);
+static int link_connect(struct mcall *mc);
 
 
 /* a tick holding for a late frame (tx_hold) has what it waited for: send
@@ -659,8 +661,29 @@ static void link_close(int err, const char *reason, void *arg)
 	if (mc->state == MC_ENDING)
 		return;
 
-	log_info("call %s: agent link closed: %s", mc->ms->ids.call_sid,
-		 reason ? reason : "");
+	/* the connection failed before the upgrade: the host's next
+	   address, if it has one (an AAAA without a route, one dead
+	   server of several) */
+	if (mc->state == MC_CONNECTING && err == ECONNREFUSED &&
+	    mc->addr_next < mc->ms->agent_addrs.n) {
+		const struct resolver_addrs *ra = &mc->ms->agent_addrs;
+
+		log_info("call %s: agent %s at %j: %s; trying the next "
+			 "address, %j", mc->ms->ids.call_sid,
+			 mc->ms->agent_id, &ra->a[mc->addr_next - 1],
+			 reason ? reason : "", &ra->a[mc->addr_next]);
+		if (!link_connect(mc))
+			return;
+	}
+
+	if (mc->state == MC_CONNECTING && mc->ms->agent_addrs.n)
+		log_info("call %s: agent %s at %j: %s",
+			 mc->ms->ids.call_sid, mc->ms->agent_id,
+			 &mc->ms->agent_addrs.a[mc->addr_next - 1],
+			 reason ? reason : "");
+	else
+		log_info("call %s: agent link closed: %s",
+			 mc->ms->ids.call_sid, reason ? reason : "");
 
 	end_request(mc, (mc->state == MC_CONNECTING) ? END_AGENT_FAILED :
 		    END_AGENT_CLOSED, reason);
@@ -1283,12 +1306,52 @@ static void mcall_destructor(void *arg)
  *
  * @return 0 if success; on failure the SIP thread has been told
  */
+static const struct alink_handlers link_handlers = {
+	link_open, link_text, link_bin, link_close
+};
+
+
+/*
+ * Connect the agent link: to the URL's host when it is an IP literal,
+ * else to the next of the addresses the SIP thread resolved, going on
+ * down the list while a connection cannot even be started. Returns 0
+ * when one is under way.
+ */
+static int link_connect(struct mcall *mc)
+{
+	const struct media_start *ms = mc->ms;
+	const unsigned n = ms->agent_addrs.n ? ms->agent_addrs.n : 1;
+	int err = ENOENT;
+
+	while (mc->addr_next < n) {
+		char addr[64] = "";
+
+		if (ms->agent_addrs.n)
+			(void)re_snprintf(addr, sizeof(addr), "%j",
+					  &ms->agent_addrs.a[mc->addr_next]);
+		++mc->addr_next;
+
+		err = alink_connect(&mc->link, worker_lws(mc->w),
+				    ms->agent_url, addr[0] ? addr : NULL,
+				    ms->agent_auth_token, worker_tls(mc->w),
+				    &link_handlers, mc);
+		if (!err) {
+			alink_set_txq_max(mc->link, (size_t)
+					  ms->conf.agent_txq_kib * 1024);
+			return 0;
+		}
+
+		log_info("call %s: cannot connect to agent %s%s%s: %m",
+			 ms->ids.call_sid, ms->agent_id, addr[0] ? " at " : "",
+			 addr, err);
+	}
+
+	return err;
+}
+
+
 int mcall_start(struct worker *w, struct media_start *ms)
 {
-	static const struct alink_handlers h = {
-		link_open, link_text, link_bin, link_close
-	};
-	char addr[64] = "";
 	struct mcall *mc;
 	int err;
 
@@ -1337,18 +1400,7 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	ev_init(&mc->jb_tmr, jb_cb);
 	mc->jb_tmr.data = mc;
 
-	if (sa_isset(&ms->agent_addr, SA_ADDR))
-		(void)re_snprintf(addr, sizeof(addr), "%j", &ms->agent_addr);
-
-	err = alink_connect(&mc->link, worker_lws(w), ms->agent_url,
-			    addr[0] ? addr : NULL, ms->agent_auth_token,
-			    worker_tls(w), &h, mc);
-	if (!err)
-		alink_set_txq_max(mc->link,
-				  (size_t)ms->conf.agent_txq_kib * 1024);
-	if (err) {
-		log_info("call %s: cannot connect to agent %s: %m",
-			 ms->ids.call_sid, ms->agent_id, err);
+	if (link_connect(mc)) {
 		end_request(mc, END_AGENT_FAILED, "cannot connect to agent");
 		err = 0;   /* the call lives until CALL_STOP */
 	}

@@ -9,6 +9,7 @@
 #include "cb_re.h"
 #include "codec.h"
 #include "gwmsg.h"
+#include "resolver.h"
 #include "twilio.h"
 
 struct worker;
@@ -47,7 +48,8 @@ struct media_start {
 	/* agent */
 	char *agent_id;
 	char *agent_url;
-	struct sa agent_addr;         /**< resolved host; unset: literal  */
+	struct resolver_addrs agent_addrs; /**< resolved host, tried in
+					   order; n = 0: a literal     */
 	char *agent_auth_token;       /**< NULL if none                   */
 	enum agent_proto proto;
 	bool l16;                     /**< agent audio is 16-bit PCM      */

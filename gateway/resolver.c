@@ -38,7 +38,7 @@ struct name {
 	struct le le;
 	char host[MAX_HOST + 1];
 	int err;
-	struct sa addr;
+	struct resolver_addrs addrs;
 	uint64_t expires;         /**< [ms] tmr_jiffies; 0 while pending */
 	bool pending;
 	uint64_t *waiters;        /**< call ids waiting for the answer   */
@@ -50,7 +50,7 @@ struct req {
 	struct name *name;        /**< only read by the SIP thread       */
 	char host[MAX_HOST + 1];
 	int err;
-	struct sa addr;
+	struct resolver_addrs addrs;
 	bool cached;              /**< answered from the cache           */
 };
 
@@ -67,9 +67,9 @@ struct resolver {
 };
 
 
-static int lookup(const char *host, struct sa *addr)
+static int lookup(const char *host, struct resolver_addrs *addrs)
 {
-	struct addrinfo hints, *res = NULL;
+	struct addrinfo hints, *res = NULL, *ai;
 	int e;
 
 	memset(&hints, 0, sizeof(hints));
@@ -84,11 +84,24 @@ static int lookup(const char *host, struct sa *addr)
 		return e == EAI_NONAME || e == EAI_NODATA ? ENOENT : EAGAIN;
 	}
 
-	sa_init(addr, AF_UNSPEC);
-	(void)sa_set_sa(addr, res->ai_addr);
+	/* in getaddrinfo's order, each address once (it lists one per
+	   socket type and protocol unless told, and /etc/hosts may repeat) */
+	addrs->n = 0;
+	for (ai = res; ai && addrs->n < RESOLVER_MAX_ADDRS; ai = ai->ai_next) {
+		struct sa sa;
+		bool seen = false;
+
+		sa_init(&sa, AF_UNSPEC);
+		if (sa_set_sa(&sa, ai->ai_addr))
+			continue;
+		for (unsigned i = 0; i < addrs->n; i++)
+			seen |= sa_cmp(&addrs->a[i], &sa, SA_ADDR);
+		if (!seen)
+			addrs->a[addrs->n++] = sa;
+	}
 	freeaddrinfo(res);
 
-	return 0;
+	return addrs->n ? 0 : ENOENT;
 }
 
 
@@ -114,7 +127,7 @@ static void *resolver_main(void *arg)
 			r->tail = NULL;
 		pthread_mutex_unlock(&r->lock);
 
-		q->err = lookup(q->host, &q->addr);
+		q->err = lookup(q->host, &q->addrs);
 		if (msgq_push(r->done, 0, q))
 			mem_deref(q);
 	}
@@ -150,7 +163,7 @@ static void answer(struct resolver *r, struct name *n)
 	n->nwaiters = n->szwaiters = 0;
 
 	for (size_t i = 0; i < nw; i++)
-		r->h(n->err, n->err ? NULL : &n->addr, w[i], r->arg);
+		r->h(n->err, n->err ? NULL : &n->addrs, w[i], r->arg);
 
 	mem_deref(w);
 }
@@ -167,7 +180,7 @@ static void done_handler(int id, void *data, void *arg)
 	n->pending = false;
 	if (!q->cached) {
 		n->err = q->err;
-		n->addr = q->addr;
+		n->addrs = q->addrs;
 		n->expires = tmr_jiffies() +
 			(q->err ? TTL_FAIL_MS : TTL_OK_MS);
 	}
@@ -354,7 +367,7 @@ int resolver_query(struct resolver *r, const char *host, uint64_t id)
 	if (n->expires > tmr_jiffies()) {
 		/* cached: answer through the queue, like a lookup */
 		q->err = n->err;
-		q->addr = n->addr;
+		q->addrs = n->addrs;
 		q->cached = true;
 		n->pending = true;
 		err = msgq_push(r->done, 0, q);

@@ -763,8 +763,8 @@ static int media_handover(struct call *call, struct media_start *ms)
 
 
 /* the agent's host name was looked up (resolver, SIP thread) */
-static void agent_resolved(int err, const struct sa *addr, uint64_t id,
-			   void *arg)
+static void agent_resolved(int err, const struct resolver_addrs *addrs,
+			   uint64_t id, void *arg)
 {
 	struct sipgw *gw = arg;
 	struct call *call = call_find(gw, id);
@@ -783,7 +783,7 @@ static void agent_resolved(int err, const struct sa *addr, uint64_t id,
 		return;
 	}
 
-	ms->agent_addr = *addr;
+	ms->agent_addrs = *addrs;
 	(void)media_handover(call, ms);
 }
 
