@@ -95,6 +95,7 @@ struct alink {
 	size_t txq_max;       /**< media dropped past this [bytes]    */
 	uint64_t dropped;     /**< droppable messages dropped         */
 	uint64_t drop_mark;   /**< `dropped` when the episode began   */
+	bool tcp_up;          /**< the TCP connection is established  */
 	bool dropping;        /**< in an episode of drops             */
 	uint8_t *scratch;     /**< LWS_PRE + scratch_sz               */
 	size_t scratch_sz;
@@ -742,6 +743,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!l)
 			return -1;
 		sndbuf_limit(l, wsi);
+		l->tcp_up = true;
 		err = l->tls ? tls_start(l) : ws_connected(l);
 		if (err) {
 			notify_close(l, err, l->tls ? "TLS start failed" :
@@ -1114,6 +1116,13 @@ void alink_set_txq_max(struct alink *l, size_t bytes)
 {
 	if (l && bytes)
 		l->txq_max = bytes;
+}
+
+
+/** True once the link's TCP connection is established */
+bool alink_connected(const struct alink *l)
+{
+	return l && l->tcp_up;
 }
 
 

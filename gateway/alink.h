@@ -43,6 +43,7 @@ uint8_t *alink_txbuf(struct alink *l, size_t len);
 void alink_close(struct alink *l, const char *why);
 uint64_t alink_dropped(const struct alink *l);
 void alink_set_txq_max(struct alink *l, size_t bytes);
+bool alink_connected(const struct alink *l);
 
 int  alink_signature(char *out, size_t outsz, const char *url,
 		     const char *auth_token);

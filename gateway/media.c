@@ -76,6 +76,8 @@
 enum {
 	FRAME_MS       = 20,
 	MAX_RTP        = 1500,          /**< largest datagram we take       */
+	CONNECT_TRY_MS = 1000,          /**< an agent address's turn, when
+					     more follow [ms]             */
 	RX_BATCH       = 8,             /**< datagrams per wake-up          */
 	PLAYQ_MAX      = 8000 * 2 * 600,/**< 10 min of 16-bit 8 kHz [bytes] */
 	LATCH_NEED     = 3,             /**< packets to move to a new source */
@@ -151,6 +153,7 @@ struct mcall {
 	struct rtcpx rtcp;
 	bool rtcp_on;
 	ev_timer rtcp_tmr;
+	ev_timer conn_tmr;            /**< an address's turn to connect   */
 
 	/* RTP send */
 	ev_timer tx_tmr;
@@ -412,6 +415,8 @@ static void link_open(void *arg)
 	char *start = NULL;
 	int n, err;
 
+	ev_timer_stop(mc->loop, &mc->conn_tmr);
+
 	if (mc->ms->proto == AGENT_PROTO_TWILIO) {
 		n = twilio_fmt_connected(buf, sizeof(buf));
 		err = send_text(mc, buf, n, false);
@@ -657,6 +662,7 @@ static void link_close(int err, const char *reason, void *arg)
 	struct mcall *mc = arg;
 
 	mc->link = NULL;
+	ev_timer_stop(mc->loop, &mc->conn_tmr);
 
 	if (mc->state == MC_ENDING)
 		return;
@@ -1287,6 +1293,7 @@ static void mcall_destructor(void *arg)
 		ev_timer_stop(mc->loop, &mc->tx_tmr);
 		ev_timer_stop(mc->loop, &mc->rtcp_tmr);
 		ev_timer_stop(mc->loop, &mc->jb_tmr);
+		ev_timer_stop(mc->loop, &mc->conn_tmr);
 	}
 	mem_deref(mc->jb);
 	mem_deref(mc->xc);
@@ -1306,6 +1313,31 @@ static void mcall_destructor(void *arg)
  *
  * @return 0 if success; on failure the SIP thread has been told
  */
+/* an agent address had its turn without a TCP connection: the next */
+static void conn_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mcall *mc = t->data;
+	const struct resolver_addrs *ra = &mc->ms->agent_addrs;
+
+	(void)loop;
+	(void)revents;
+
+	if (mc->state != MC_CONNECTING || !mc->link ||
+	    alink_connected(mc->link) || mc->addr_next >= ra->n)
+		return;
+
+	log_info("call %s: agent %s at %j: no connection within %u ms; "
+		 "trying the next address, %j", mc->ms->ids.call_sid,
+		 mc->ms->agent_id, &ra->a[mc->addr_next - 1],
+		 (unsigned)CONNECT_TRY_MS, &ra->a[mc->addr_next]);
+
+	alink_close(mc->link, "connect: next address");
+	mc->link = NULL;
+	if (link_connect(mc))
+		end_request(mc, END_AGENT_FAILED, "cannot connect to agent");
+}
+
+
 static const struct alink_handlers link_handlers = {
 	link_open, link_text, link_bin, link_close
 };
@@ -1338,6 +1370,14 @@ static int link_connect(struct mcall *mc)
 		if (!err) {
 			alink_set_txq_max(mc->link, (size_t)
 					  ms->conf.agent_txq_kib * 1024);
+			/* an address that does not even answer the TCP
+			   handshake (SYNs dropped) gets a turn, not the
+			   whole connect timeout, when another follows */
+			if (mc->addr_next < ms->agent_addrs.n) {
+				ev_timer_set(&mc->conn_tmr,
+					     CONNECT_TRY_MS / 1000.0, 0);
+				ev_timer_start(mc->loop, &mc->conn_tmr);
+			}
 			return 0;
 		}
 
@@ -1399,6 +1439,8 @@ int mcall_start(struct worker *w, struct media_start *ms)
 	mc->rtcp_tmr.data = mc;
 	ev_init(&mc->jb_tmr, jb_cb);
 	mc->jb_tmr.data = mc;
+	ev_init(&mc->conn_tmr, conn_cb);
+	mc->conn_tmr.data = mc;
 
 	if (link_connect(mc)) {
 		end_request(mc, END_AGENT_FAILED, "cannot connect to agent");

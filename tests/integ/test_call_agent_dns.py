@@ -14,7 +14,12 @@ where that is not allowed (not root).
     127.0.0.2 only, so the first connection is refused and the second
     carries the call: answered, the stream whole, Host "agent.test:P";
   - dead.test is two addresses where nothing listens: 503, the call
-    ends as agent-failed after both were tried.
+    ends as agent-failed after both were tried;
+  - agent.test again, but 127.0.0.1 now drops the handshake (a listener
+    on that port whose accept queue is full: the kernel drops further
+    SYNs, as a firewall or a dead route would): after its 1 s turn the
+    next address carries the call, well inside the agent connect
+    timeout (without the turn, the connect attempt runs past it: 503).
 """
 
 import ctypes
@@ -119,6 +124,42 @@ class AgentDnsTest(callenv.CallTestCase):
         self.assertIn("agent dead at 127.0.0.3: Unable to connect; trying "
                       "the next address, 127.0.0.4", log)
         self.assertIn("agent dead at 127.0.0.4: Unable to connect", log)
+
+    def test_03_silent_address_gets_a_turn(self):
+        hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        fill = []
+        try:
+            hole.bind(("127.0.0.1", self.agent.port))
+            hole.listen(0)
+            for _ in range(3):      # fill its accept queue
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.setblocking(False)
+                c.connect_ex(("127.0.0.1", self.agent.port))
+                fill.append(c)
+            # the premise: a new connection there gets no answer
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(0.5)
+            with self.assertRaises(socket.timeout):
+                probe.connect(("127.0.0.1", self.agent.port))
+            probe.close()
+
+            n = len(self.agent.conns)
+            res = self.env.uac_call(N_TWO, 600, seconds=0.6, seed=13).run()
+            self.assertEqual(res.final("INVITE"), 200, res.summary())
+            self.assertEqual(res.rc, 0, res.summary())
+            cbtest.wait_for(lambda: len(self.agent.conns) > n and
+                            self.agent.conns[n]["closed"], 10,
+                            "the agent's end")
+            events = [e["event"] for _, e in
+                      self.agent.texts(self.agent.conns[n])]
+            self.assertEqual(events[-1], "stop")
+            self.assertIn("agent two at 127.0.0.1: no connection within "
+                          "1000 ms; trying the next address, 127.0.0.2",
+                          self.env.gw.log())
+        finally:
+            for c in fill:
+                c.close()
+            hole.close()
 
 
 if __name__ == "__main__":
