@@ -362,6 +362,7 @@ static void dtmf_press(const struct dtmf_event *ev, void *arg)
 static void tx_arm_at(struct mcall *mc, uint64_t now, uint64_t due);
 static void tx_run(struct mcall *mc, uint64_t now);
 static int link_connect(struct mcall *mc);
+static int link_next(struct mcall *mc, const char *why);
 
 
 /* a tick holding for a late frame (tx_hold) has what it waited for: send
@@ -671,16 +672,9 @@ static void link_close(int err, const char *reason, void *arg)
 	   address, if it has one (an AAAA without a route, one dead
 	   server of several) */
 	if (mc->state == MC_CONNECTING && err == ECONNREFUSED &&
-	    mc->addr_next < mc->ms->agent_addrs.n) {
-		const struct resolver_addrs *ra = &mc->ms->agent_addrs;
-
-		log_info("call %s: agent %s at %j: %s; trying the next "
-			 "address, %j", mc->ms->ids.call_sid,
-			 mc->ms->agent_id, &ra->a[mc->addr_next - 1],
-			 reason ? reason : "", &ra->a[mc->addr_next]);
-		if (!link_connect(mc))
-			return;
-	}
+	    mc->addr_next < mc->ms->agent_addrs.n &&
+	    !link_next(mc, reason ? reason : ""))
+		return;
 
 	if (mc->state == MC_CONNECTING && mc->ms->agent_addrs.n)
 		log_info("call %s: agent %s at %j: %s",
@@ -1318,6 +1312,7 @@ static void conn_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct mcall *mc = t->data;
 	const struct resolver_addrs *ra = &mc->ms->agent_addrs;
+	char why[40];
 
 	(void)loop;
 	(void)revents;
@@ -1326,15 +1321,26 @@ static void conn_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    alink_connected(mc->link) || mc->addr_next >= ra->n)
 		return;
 
-	log_info("call %s: agent %s at %j: no connection within %u ms; "
-		 "trying the next address, %j", mc->ms->ids.call_sid,
-		 mc->ms->agent_id, &ra->a[mc->addr_next - 1],
-		 (unsigned)CONNECT_TRY_MS, &ra->a[mc->addr_next]);
-
 	alink_close(mc->link, "connect: next address");
 	mc->link = NULL;
-	if (link_connect(mc))
+	(void)re_snprintf(why, sizeof(why), "no connection within %u ms",
+			  (unsigned)CONNECT_TRY_MS);
+	if (link_next(mc, why))
 		end_request(mc, END_AGENT_FAILED, "cannot connect to agent");
+}
+
+
+/* the agent address tried last failed (why): on to the next one;
+   0 if a connection is under way */
+static int link_next(struct mcall *mc, const char *why)
+{
+	const struct resolver_addrs *ra = &mc->ms->agent_addrs;
+
+	log_info("call %s: agent %s at %j: %s; trying the next address, %j",
+		 mc->ms->ids.call_sid, mc->ms->agent_id,
+		 &ra->a[mc->addr_next - 1], why, &ra->a[mc->addr_next]);
+
+	return link_connect(mc);
 }
 
 

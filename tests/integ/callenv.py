@@ -592,6 +592,26 @@ class CallTestCase(unittest.TestCase):
 
     env = None
 
+    def streamed_call(self, agent, number, host, seed):
+        """A call of 0.6 s of audio to `number`, whose agent is the
+        PyAgent `agent`: it is answered and runs to the caller's BYE, and
+        the agent's connection sent Host `host` and got connected, start,
+        media (25 messages at least: 0.6 s at 50 a second) and stop.
+        Returns the connection's record."""
+        n = len(agent.conns)
+        res = self.env.uac_call(number, 600, seconds=0.6, seed=seed).run()
+        self.assertEqual(res.final("INVITE"), 200, res.summary())
+        self.assertEqual(res.rc, 0, res.summary())
+        cbtest.wait_for(lambda: len(agent.conns) > n and
+                        agent.conns[n]["closed"], 10, "the agent's end")
+        rec = agent.conns[n]
+        self.assertEqual(rec["headers"].get("host"), host)
+        events = [e["event"] for _, e in agent.texts(rec)]
+        self.assertEqual(events[:2], ["connected", "start"])
+        self.assertEqual(events[-1], "stop")
+        self.assertGreaterEqual(events.count("media"), 25)
+        return rec
+
     def tearDown(self):
         res = getattr(self._outcome, "result", None)
         if res is None or self.env is None:

@@ -97,19 +97,8 @@ class AgentDnsTest(callenv.CallTestCase):
         self.assertEqual(got, ["127.0.0.1", "127.0.0.2"])
 
     def test_01_next_address_carries_the_call(self):
-        n = len(self.agent.conns)
-        res = self.env.uac_call(N_TWO, 600, seconds=0.6, seed=11).run()
-        self.assertEqual(res.final("INVITE"), 200, res.summary())
-        self.assertEqual(res.rc, 0, res.summary())
-        cbtest.wait_for(lambda: len(self.agent.conns) > n and
-                        self.agent.conns[n]["closed"], 10, "the agent's end")
-        rec = self.agent.conns[n]
-        self.assertEqual(rec["headers"].get("host"),
-                         "agent.test:%d" % self.agent.port)
-        events = [e["event"] for _, e in self.agent.texts(rec)]
-        self.assertEqual(events[:2], ["connected", "start"])
-        self.assertEqual(events[-1], "stop")
-        self.assertGreaterEqual(events.count("media"), 25)
+        self.streamed_call(self.agent, N_TWO,
+                           "agent.test:%d" % self.agent.port, seed=11)
         self.assertIn("agent two at 127.0.0.1: Unable to connect; trying "
                       "the next address, 127.0.0.2", self.env.gw.log())
 

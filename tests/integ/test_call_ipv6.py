@@ -95,18 +95,7 @@ class Ipv6AgentTest(callenv.CallTestCase):
         return self.env.uac_call(number, 600, seconds=0.6, seed=8).run()
 
     def streamed(self, agent, number):
-        n = len(agent.conns)
-        res = self.call(number)
-        self.assertEqual(res.final("INVITE"), 200, res.summary())
-        self.assertEqual(res.rc, 0, res.summary())
-        cbtest.wait_for(lambda: len(agent.conns) > n and
-                        agent.conns[n]["closed"], 10, "the agent's end")
-        rec = agent.conns[n]
-        self.assertEqual(rec["headers"].get("host"), "[::1]:%d" % agent.port)
-        events = [e["event"] for _, e in agent.texts(rec)]
-        self.assertEqual(events[:2], ["connected", "start"])
-        self.assertEqual(events[-1], "stop")
-        self.assertGreaterEqual(events.count("media"), 25)
+        self.streamed_call(agent, number, "[::1]:%d" % agent.port, seed=8)
 
     def test_01_ws_over_ipv6(self):
         self.streamed(self.plain, N_WS)

@@ -35,6 +35,19 @@ FRAME = 0.020
 TOL = FRAME + 0.005
 
 
+def pcm_frames(seconds, seed):
+    """Agent audio as 16-bit PCM whose µ-law form is known exactly:
+    (µ-law bytes, PCM bytes, {160-byte µ-law frame: its index}), so the
+    frames the caller hears (PCMU) can be told apart and put in order."""
+    import struct
+    media = gensig.generate("frames", "ulaw", seconds, seed=seed)
+    # µ-law -> linear -> µ-law is exact but for the two zeros
+    canon = g711.ulaw_encode(g711.ulaw_decode(media))
+    pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
+    idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+    return canon, pcm, idx
+
+
 class MarksTest(callenv.CallTestCase):
 
     @classmethod
@@ -231,17 +244,12 @@ class MarksTest(callenv.CallTestCase):
         of bytes would shift every later sample by one byte (noise to the
         end of the call). It is dropped, and the audio around it plays
         whole and in order."""
-        import struct
-        media = gensig.generate("frames", "ulaw", 0.4, seed=44)
-        # µ-law -> linear -> µ-law is exact but for the two zeros
-        canon = g711.ulaw_encode(g711.ulaw_decode(media))
-        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
+        _, pcm, idx = pcm_frames(0.4, 44)
         script = [(0.1, 2, pcm[:5 * 320]),
                   (0.0, 2, b"\x01\x02\x03"),
                   (0.0, 2, pcm[5 * 320:])]
         ag = callenv.PyAgent(script=script)
         self.pyagents.append(ag)
-        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
         self.env.request("agents.put", agent={
             "id": "rawagent", "url": ag.url("/raw"), "protocol": "raw"})
         self.env.number(NUMBER, "rawagent")
@@ -256,11 +264,7 @@ class MarksTest(callenv.CallTestCase):
         """The same for protocol twilio with l16 audio: a media payload
         of an odd number of bytes is dropped whole, and the frames
         around it play whole and in order."""
-        import struct
-        media = gensig.generate("frames", "ulaw", 0.4, seed=46)
-        canon = g711.ulaw_encode(g711.ulaw_decode(media))
-        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
-        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+        _, pcm, idx = pcm_frames(0.4, 46)
 
         def media_msg(payload):
             return (0.0, 1, b'{"event":"media","streamSid":"$SID",'
@@ -290,11 +294,7 @@ class MarksTest(callenv.CallTestCase):
         nothing is queued; clear drops the queued audio at once and
         echoes the pending mark; audio sent after the clear plays."""
         import json
-        import struct
-        media = gensig.generate("frames", "ulaw", 2.8, seed=45)
-        canon = g711.ulaw_encode(g711.ulaw_decode(media))
-        pcm = struct.pack("<%dh" % len(canon), *g711.ulaw_decode(canon))
-        idx = {canon[k:k + 160]: k // 160 for k in range(0, len(canon), 160)}
+        _, pcm, idx = pcm_frames(2.8, 45)
 
         def frames(lo, hi):
             return pcm[lo * 320:hi * 320]

@@ -29,14 +29,16 @@ NUMBER = "+14155550701"
 
 class WildcardTest(callenv.CallTestCase):
 
+    SETTINGS = {}       # more settings (NatTest)
+
     @classmethod
     def setUpClass(cls):
         callenv.require_sipp()
         cls.port = cbtest.free_port()
-        cls.env = env = callenv.CallEnv(settings={
+        cls.env = env = callenv.CallEnv(settings=dict({
             "sip_listen": "udp:0.0.0.0:%d tcp:0.0.0.0:%d"
                           % (cls.port, cls.port),
-            "rtp_address": "0.0.0.0"})
+            "rtp_address": "0.0.0.0"}, **cls.SETTINGS))
         env.gw.sip_port = cls.port      # where SIPp sends (env.sipp)
         env.agent("echo", "/script/play:all")
         env.number(NUMBER, "echo")
@@ -45,28 +47,30 @@ class WildcardTest(callenv.CallTestCase):
     def tearDownClass(cls):
         cls.env.close()
 
-    def call(self, transport):
+    def answered(self, transport):
+        """A call over `transport`, answered and ended by the caller's
+        BYE; returns (the 200's Contact, the c= addresses of its SDP)."""
         kw = {"transport": "t1"} if transport == "tcp" else {}
-        return self.env.uac_call(NUMBER, 300, seed=7,
-                                 name="call-" + transport, **kw).run()
-
-    def check(self, transport):
         before = {c["call_sid"] for c in self.env.recent()}
-        res = self.call(transport)
+        res = self.env.uac_call(NUMBER, 300, seed=7,
+                                name="call-" + transport, **kw).run()
         self.assertEqual(res.final("INVITE"), 200, res.summary())
         self.assertEqual(res.rc, 0, res.summary())
         ok = res.final_msg("INVITE")
         contact = ok.header("Contact") or ok.header("m")
         self.assertIsNotNone(contact, ok.text)
+        self.env.wait_idle()
+        self.assertEqual([c["end_reason"] for c in self.env.recent()
+                          if c["call_sid"] not in before], ["caller-bye"])
+        return contact, re.findall(r"^c=IN IP4 (\S+)", ok.text, re.M)
+
+    def check(self, transport):
+        contact, c = self.answered(transport)
         m = re.search(r"sip:[^@>;]*@([^:;>]+):(\d+)", contact)
         self.assertIsNotNone(m, contact)
         self.assertEqual((m.group(1), int(m.group(2))),
                          ("127.0.0.1", self.port), contact)
-        c = re.findall(r"^c=IN IP4 (\S+)", ok.text, re.M)
-        self.assertEqual(c, ["127.0.0.1"], ok.text)
-        self.env.wait_idle()
-        self.assertEqual([c["end_reason"] for c in self.env.recent()
-                          if c["call_sid"] not in before], ["caller-bye"])
+        self.assertEqual(c, ["127.0.0.1"])
 
     def test_01_udp(self):
         self.check("udp")
@@ -78,37 +82,14 @@ class WildcardTest(callenv.CallTestCase):
 class NatTest(WildcardTest):
     """The same gateway, behind NAT: it must advertise the public side."""
 
-    @classmethod
-    def setUpClass(cls):
-        callenv.require_sipp()
-        cls.port = cbtest.free_port()
-        cls.env = env = callenv.CallEnv(settings={
-            "sip_listen": "udp:0.0.0.0:%d tcp:0.0.0.0:%d"
-                          % (cls.port, cls.port),
-            "rtp_address": "0.0.0.0",
-            "sip_advertise": "127.0.0.2",
-            "rtp_advertise": "127.0.0.3"})
-        env.gw.sip_port = cls.port
-        env.agent("echo", "/script/play:all")
-        env.number(NUMBER, "echo")
+    SETTINGS = {"sip_advertise": "127.0.0.2", "rtp_advertise": "127.0.0.3"}
 
     def check(self, transport):
-        before = {c["call_sid"] for c in self.env.recent()}
-        res = self.call(transport)
-        self.assertEqual(res.final("INVITE"), 200, res.summary())
-        self.assertEqual(res.rc, 0, res.summary())
-        ok = res.final_msg("INVITE")
-        contact = ok.header("Contact") or ok.header("m")
-        self.assertIsNotNone(contact, ok.text)
+        contact, c = self.answered(transport)
         want = "<sip:callbridge@127.0.0.2:%d%s>" % (
             self.port, ";transport=tcp" if transport == "tcp" else "")
-        self.assertEqual(contact.strip(), want, ok.text)
-        c = re.findall(r"^c=IN IP4 (\S+)", ok.text, re.M)
-        self.assertEqual(c, ["127.0.0.3"], ok.text)
-        self.env.wait_idle()
-        self.assertEqual([c["end_reason"] for c in self.env.recent()
-                          if c["call_sid"] not in before], ["caller-bye"])
-
+        self.assertEqual(contact.strip(), want)
+        self.assertEqual(c, ["127.0.0.3"])
 
 if __name__ == "__main__":
     callenv.run_tests()
