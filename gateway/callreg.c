@@ -15,8 +15,8 @@
 struct entry {
 	struct le he;             /**< in ht, or in the history list */
 	struct callreg_info info;
-	char state[16];
-	char reason[24];          /**< why it ended, "" while active  */
+	enum call_state state;
+	enum end_reason reason;   /**< why it ended, END_NONE while active */
 	time_t started;           /**< wall clock [s]    */
 	time_t ended;             /**< wall clock [s], 0 while active */
 	struct media_stats stats;
@@ -100,8 +100,8 @@ int callreg_add(struct callreg *reg, const struct callreg_info *info)
 		return ENOMEM;
 
 	e->info = *info;
+	e->state = info->state;
 	e->started = time(NULL);
-	str_ncpy(e->state, "setup", sizeof(e->state));
 
 	pthread_mutex_lock(&reg->lock);
 	hash_append(reg->ht, (uint32_t)info->id, &e->he, e);
@@ -112,18 +112,18 @@ int callreg_add(struct callreg *reg, const struct callreg_info *info)
 }
 
 
-/** Set a call's state: setup, ringing, answered, ending (SIP thread) */
-void callreg_state(struct callreg *reg, uint64_t id, const char *state)
+/** Set a call's state (SIP thread) */
+void callreg_state(struct callreg *reg, uint64_t id, enum call_state state)
 {
 	struct entry *e;
 
-	if (!reg || !state)
+	if (!reg)
 		return;
 
 	pthread_mutex_lock(&reg->lock);
 	e = find(reg, id);
 	if (e)
-		str_ncpy(e->state, state, sizeof(e->state));
+		e->state = state;
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -150,11 +150,12 @@ void callreg_publish(struct callreg *reg, uint64_t id,
  *
  * @param reg     Registry
  * @param id      Call id
+ * @param state   Its final state
  * @param reason  Why it ended
  * @param final   Final media statistics, or NULL to keep the last ones
  */
-void callreg_remove(struct callreg *reg, uint64_t id, const char *reason,
-		    const struct media_stats *final)
+void callreg_remove(struct callreg *reg, uint64_t id, enum call_state state,
+		    enum end_reason reason, const struct media_stats *final)
 {
 	struct entry *e;
 
@@ -167,8 +168,8 @@ void callreg_remove(struct callreg *reg, uint64_t id, const char *reason,
 		hash_unlink(&e->he);
 		--reg->count;
 
-		str_ncpy(e->state, "ended", sizeof(e->state));
-		str_ncpy(e->reason, reason ? reason : "", sizeof(e->reason));
+		e->state = state;
+		e->reason = reason;
 		e->ended = time(NULL);
 		if (final)
 			e->stats = *final;
@@ -260,12 +261,13 @@ static json_t *entry_json(const struct entry *e)
 		      "agent_id", e->info.agent_id,
 		      "trunk_id", e->info.trunk_id,
 		      "codec", e->info.codec,
-		      "state", e->state,
+		      "state", callstate_name(e->state),
 		      "worker", (int)e->info.worker,
 		      "duration_s", (json_int_t)(end - e->started),
 		      "stats", callreg_stats_json(&e->stats));
 	if (o && e->ended)
-		json_object_set_new(o, "end_reason", json_string(e->reason));
+		json_object_set_new(o, "end_reason",
+				    json_string(callstate_reason_name(e->reason)));
 
 	return o;
 }

@@ -28,15 +28,16 @@ struct callreg_info {
 	char trunk_id[72];
 	char codec[8];
 	unsigned worker;
+	enum call_state state;     /**< to begin with         */
 };
 
 int  callreg_alloc(struct callreg **regp);
 int  callreg_add(struct callreg *reg, const struct callreg_info *info);
-void callreg_state(struct callreg *reg, uint64_t id, const char *state);
+void callreg_state(struct callreg *reg, uint64_t id, enum call_state state);
 void callreg_publish(struct callreg *reg, uint64_t id,
 		     const struct media_stats *st);
-void callreg_remove(struct callreg *reg, uint64_t id, const char *reason,
-		    const struct media_stats *final);
+void callreg_remove(struct callreg *reg, uint64_t id, enum call_state state,
+		    enum end_reason reason, const struct media_stats *final);
 uint32_t callreg_count(struct callreg *reg);
 int  callreg_list(struct callreg *reg, json_t *arr);
 int  callreg_recent(struct callreg *reg, json_t *arr);

@@ -9,10 +9,24 @@
 
 #include <stdint.h>
 #include "cb_re.h"
-#include "media.h"
-#include "twilio.h"
+#include "sid.h"
 
 enum { GWCONF_MAX_LISTEN = 8 };
+
+/** Media settings copied from the gateway settings at call start */
+struct media_conf {
+	uint32_t rtp_timeout_ms;      /**< hang up without RTP, 0 = never */
+	uint32_t jb_min_ms;           /**< jitter buffer minimum wait     */
+	uint32_t jb_max_ms;           /**< jitter buffer maximum wait     */
+	uint32_t opus_complexity;     /**< 0..10                          */
+	uint32_t opus_complexity_nb;  /**< 0..10, for 8 kHz agent audio   */
+	uint32_t opus_bitrate;        /**< [bit/s]                        */
+	uint32_t resample_quality;    /**< speexdsp 0..10                 */
+	uint32_t backlog_trim_ms;     /**< trim standing backlogs, 0: off */
+	uint32_t agent_txq_kib;       /**< output queued for an agent that
+					   does not read, then media is
+					   dropped [KiB]                   */
+};
 
 struct gwconf {
 	struct {
@@ -28,8 +42,12 @@ struct gwconf {
 	uint32_t max_calls;             /**< concurrent calls           */
 	uint32_t agent_timeout_ms;      /**< agent must be ready [ms]   */
 	uint32_t max_duration_s;        /**< longest call [s]           */
-	char account_sid[TWILIO_SID_LEN + 1];
+	char account_sid[SID_LEN + 1];
 	struct media_conf media;        /**< copied into every call     */
 };
+
+struct settings;
+
+void gwconf_from_settings(struct gwconf *c, const struct settings *s);
 
 #endif

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "cb_re.h"
+#include "callstate.h"
 
 /** SIP thread -> worker */
 enum wmsg_id {
@@ -45,22 +46,6 @@ enum smsg_id {
 	SMSG_CALL_GONE,       /**< data: struct smsg * (stats)       */
 	SMSG_SEND_INFO,       /**< data: struct smsg * (DTMF digit)  */
 };
-
-/** Why a call ends; maps to SIP codes and to the log line */
-enum end_reason {
-	END_NONE = 0,
-	END_CALLER_BYE,       /**< the caller sent BYE             */
-	END_CALLER_CANCEL,    /**< the caller cancelled            */
-	END_AGENT_CLOSED,     /**< the agent closed the WebSocket  */
-	END_AGENT_FAILED,     /**< connect/handshake/protocol error */
-	END_AGENT_TIMEOUT,    /**< agent not ready in time         */
-	END_RTP_TIMEOUT,      /**< no RTP from the caller          */
-	END_MAX_DURATION,     /**< configured limit reached        */
-	END_SHUTDOWN,         /**< the gateway is stopping         */
-	END_SIP_ERROR,        /**< signalling failed               */
-};
-
-const char *end_reason_name(enum end_reason r);
 
 /** Media direction agreed in SDP, from the gateway's point of view */
 struct media_dir {

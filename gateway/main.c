@@ -93,65 +93,6 @@ static void usage(void)
 }
 
 
-static void account_sid(char *sid, size_t sz)
-{
-	static const char hex[] = "0123456789abcdef";
-	char host[256] = "callbridge";
-	uint8_t d[16];
-
-	(void)gethostname(host, sizeof(host) - 1);
-	md5((const uint8_t *)host, strlen(host), d);
-
-	if (sz < TWILIO_SID_LEN + 1)
-		return;
-
-	sid[0] = 'A';
-	sid[1] = 'C';
-	for (int i = 0; i < 16; i++) {
-		sid[2 + 2 * i]     = hex[d[i] >> 4];
-		sid[2 + 2 * i + 1] = hex[d[i] & 0xf];
-	}
-	sid[TWILIO_SID_LEN] = '\0';
-}
-
-
-static void conf_from_settings(struct gwconf *c, const struct settings *s)
-{
-	memset(c, 0, sizeof(*c));
-
-	for (uint32_t i = 0; i < s->sip_listenc && i < GWCONF_MAX_LISTEN; i++) {
-		c->listen[i].tp   = s->sip_listen[i].transp;
-		c->listen[i].addr = s->sip_listen[i].addr;
-		c->listenc++;
-	}
-
-	c->sip_advertise = s->sip_advertise;
-	c->rtp_addr = s->rtp_address;
-	c->rtp_advertise = s->rtp_advertise;
-	c->rtp_port_min = (uint16_t)s->rtp_port_min;
-	c->rtp_port_max = (uint16_t)s->rtp_port_max;
-	c->workers = s->workers;
-	c->max_calls = s->max_calls;
-	c->agent_timeout_ms = s->agent_connect_timeout_ms;
-	c->max_duration_s = s->max_call_duration_s;
-	if (s->account_sid[0])
-		str_ncpy(c->account_sid, s->account_sid,
-			 sizeof(c->account_sid));
-	else
-		account_sid(c->account_sid, sizeof(c->account_sid));
-
-	c->media.rtp_timeout_ms = s->rtp_timeout_s * 1000;
-	c->media.jb_min_ms = s->jb_min_ms;
-	c->media.jb_max_ms = s->jb_max_ms;
-	c->media.opus_complexity = s->opus_complexity;
-	c->media.opus_complexity_nb = s->opus_complexity_nb;
-	c->media.opus_bitrate = s->opus_bitrate;
-	c->media.resample_quality = s->resample_quality;
-	c->media.backlog_trim_ms = s->agent_backlog_trim_ms;
-	c->media.agent_txq_kib = s->agent_send_queue_kib;
-}
-
-
 /* ops the control socket forwards to the gateway (cb-ctl thread) */
 static int ctl_op(const char *op, const json_t *req, json_t *reply,
 		  void *arg)
@@ -363,7 +304,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	conf_from_settings(&gw.conf, gw.set);
+	gwconf_from_settings(&gw.conf, gw.set);
 
 	err = callreg_alloc(&gw.reg);
 	if (err)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include "cb_re.h"
 #include "codec.h"
+#include "gwconf.h"
 #include "gwmsg.h"
 #include "resolver.h"
 #include "twilio.h"
@@ -19,21 +20,6 @@ struct mcall;
 enum agent_proto {
 	AGENT_PROTO_TWILIO = 0,  /**< Twilio Media Streams (JSON, base64) */
 	AGENT_PROTO_RAW,         /**< binary PCM frames + JSON control    */
-};
-
-/** Media settings copied from the gateway settings at call start */
-struct media_conf {
-	uint32_t rtp_timeout_ms;      /**< hang up without RTP, 0 = never */
-	uint32_t jb_min_ms;           /**< jitter buffer minimum wait     */
-	uint32_t jb_max_ms;           /**< jitter buffer maximum wait     */
-	uint32_t opus_complexity;     /**< 0..10                          */
-	uint32_t opus_complexity_nb;  /**< 0..10, for 8 kHz agent audio   */
-	uint32_t opus_bitrate;        /**< [bit/s]                        */
-	uint32_t resample_quality;    /**< speexdsp 0..10                 */
-	uint32_t backlog_trim_ms;     /**< trim standing backlogs, 0: off */
-	uint32_t agent_txq_kib;       /**< output queued for an agent that
-					   does not read, then media is
-					   dropped [KiB]                   */
 };
 
 /**

@@ -41,6 +41,7 @@
 #include "msgq.h"
 #include "resolver.h"
 #include "rtpport.h"
+#include "sid.h"
 #include "sipgw.h"
 #include "store.h"
 #include "worker.h"
@@ -53,13 +54,6 @@ enum {
 };
 
 static const char auth_realm[] = "callbridge";
-
-enum call_state {
-	CALL_RINGING = 0,     /**< waiting for the agent          */
-	CALL_ANSWERED,        /**< 200 OK sent                    */
-	CALL_ESTABLISHED,     /**< ACK received                   */
-	CALL_ENDING,          /**< CALL_STOP sent, awaiting GONE  */
-};
 
 struct sipgw {
 	const struct gwconf *conf;
@@ -94,7 +88,9 @@ struct call {
 	struct sipsess *sess;
 	struct callsdp *sdp;
 	struct worker *w;
-	enum call_state state;
+	enum call_state state;    /**< RINGING: waiting for the agent;
+				     ANSWERED: 200 OK sent; ENDING:
+				     CALL_STOP sent, awaiting GONE */
 	enum end_reason reason;
 	bool offer_in_200;        /**< INVITE came without SDP      */
 	bool media_started;       /**< CALL_START pushed            */
@@ -105,29 +101,11 @@ struct call {
 	struct tmr tmr_maxdur;    /**< maximum call duration        */
 	uint64_t t_invite;        /**< [ms] tmr_jiffies             */
 	uint64_t t_answer;        /**< [ms]                         */
-	char call_sid[TWILIO_SID_LEN + 1];
+	char call_sid[SID_LEN + 1];
 	char number[E164_SIZE];
 	char from[128];
 	char agent_id[MODEL_ID_MAX + 8];
 };
-
-
-const char *end_reason_name(enum end_reason r)
-{
-	switch (r) {
-	case END_NONE:          return "none";
-	case END_CALLER_BYE:    return "caller-bye";
-	case END_CALLER_CANCEL: return "caller-cancel";
-	case END_AGENT_CLOSED:  return "agent-closed";
-	case END_AGENT_FAILED:  return "agent-failed";
-	case END_AGENT_TIMEOUT: return "agent-timeout";
-	case END_RTP_TIMEOUT:   return "rtp-timeout";
-	case END_MAX_DURATION:  return "max-duration";
-	case END_SHUTDOWN:      return "shutdown";
-	case END_SIP_ERROR:     return "sip-error";
-	}
-	return "?";
-}
 
 
 static void call_destructor(void *arg)
@@ -173,8 +151,9 @@ static void call_free(struct call *call, const struct media_stats *final)
 {
 	struct sipgw *gw = call->gw;
 
-	callreg_remove(gw->reg, call->id, end_reason_name(call->reason),
-		       final);
+	callreg_remove(gw->reg, call->id,
+		       callstate_final(call->reason, call->t_answer != 0),
+		       call->reason, final);
 	--gw->ncalls;
 	mem_deref(call);
 	check_shutdown_done(gw);
@@ -221,7 +200,7 @@ static void call_end(struct call *call, enum end_reason reason,
 	tmr_cancel(&call->tmr_maxdur);
 
 	log_info("call %s: ending (%s%s%s)", call->call_sid,
-		 end_reason_name(reason), why ? ": " : "", why ? why : "");
+		 callstate_reason_name(reason), why ? ": " : "", why ? why : "");
 
 	if (call->sess && call->state == CALL_RINGING &&
 	    reason != END_CALLER_CANCEL && reason != END_CALLER_BYE) {
@@ -242,7 +221,7 @@ static void call_end(struct call *call, enum end_reason reason,
 	   finishes any transaction in progress on its own */
 	call->sess = mem_deref(call->sess);
 	call->state = CALL_ENDING;
-	callreg_state(call->gw->reg, call->id, "ending");
+	callreg_state(call->gw->reg, call->id, CALL_ENDING);
 
 	if (call->media_started) {
 		if (push_wmsg(call, WMSG_CALL_STOP, reason)) {
@@ -362,8 +341,6 @@ static void estab_handler(const struct sip_msg *msg, void *arg)
 
 	(void)msg;
 
-	if (call->state == CALL_ANSWERED)
-		call->state = CALL_ESTABLISHED;
 	log_debug("call %s: established", call->call_sid);
 }
 
@@ -636,7 +613,7 @@ static int media_start_make(struct media_start **msp, struct call *call,
 	str_ncpy(ms->ids.account_sid, gw->conf->account_sid,
 		 sizeof(ms->ids.account_sid));
 	str_ncpy(ms->ids.call_sid, call->call_sid, sizeof(ms->ids.call_sid));
-	twilio_sid_random(ms->ids.stream_sid, "MZ");
+	sid_random(ms->ids.stream_sid, "MZ");
 
 	err  = str_dup(&ms->agent_id, a->id);
 	err |= str_dup(&ms->agent_url, a->url);
@@ -1019,9 +996,10 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	}
 
 	call->gw = gw;
+	call->state = CALL_RINGING;
 	call->id = ++gw->next_id;
 	call->t_invite = tmr_jiffies();
-	twilio_sid_random(call->call_sid, "CA");
+	sid_random(call->call_sid, "CA");
 	str_ncpy(call->number, number, sizeof(call->number));
 	str_ncpy(call->agent_id, rt->inbound_agent->id,
 		 sizeof(call->agent_id));
@@ -1087,8 +1065,8 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	str_ncpy(ri.codec, has_sdp ? codec_name(call->mp.codec) : "-",
 		 sizeof(ri.codec));
 	ri.worker = worker_index(call->w);
+	ri.state = CALL_RINGING;
 	(void)callreg_add(gw->reg, &ri);
-	callreg_state(gw->reg, call->id, "ringing");
 
 	socks.rtp_fd = socks.rtcp_fd = -1;   /* ms owns them now */
 
@@ -1164,7 +1142,7 @@ static void agent_ready(struct call *call)
 
 	call->state = CALL_ANSWERED;
 	call->t_answer = tmr_jiffies();
-	callreg_state(call->gw->reg, call->id, "answered");
+	callreg_state(call->gw->reg, call->id, CALL_ANSWERED);
 
 	if (call->gw->conf->max_duration_s)
 		tmr_start(&call->tmr_maxdur,
@@ -1218,7 +1196,7 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 		 "jb lost %llu "
 		 "late %llu dup %llu reordered %llu concealed %llu, jitter "
 		 "%.1f ms; agent frames late %llu (held for %llu) trimmed %llu",
-		 call->call_sid, end_reason_name(call->reason),
+		 call->call_sid, callstate_reason_name(call->reason),
 		 (unsigned long long)(dur / 1000),
 		 (unsigned long long)(dur % 1000),
 		 (unsigned long long)st->rtp_rx,

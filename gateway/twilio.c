@@ -18,53 +18,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <openssl/rand.h>
 #include "cb_re.h"
 #include "b64.h"
-#include "dtmf.h"
 #include "twilio.h"
-
-
-/**
- * Make a random identifier in Twilio's format: prefix + 32 hex characters
- *
- * @param sid     Output, at least TWILIO_SID_LEN + 1 bytes
- * @param prefix  Two letters, e.g. "CA", "MZ"
- */
-void twilio_sid_random(char *sid, const char *prefix)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t rnd[16];
-
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		rand_bytes(rnd, sizeof(rnd));
-
-	sid[0] = prefix[0];
-	sid[1] = prefix[1];
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		sid[2 + 2 * i]     = hex[rnd[i] >> 4];
-		sid[2 + 2 * i + 1] = hex[rnd[i] & 0xf];
-	}
-	sid[TWILIO_SID_LEN] = '\0';
-}
-
-
-/** True if sid is prefix followed by exactly 32 hex characters */
-bool twilio_sid_valid(const char *sid, const char *prefix)
-{
-	if (!sid || strlen(sid) != TWILIO_SID_LEN ||
-	    strncmp(sid, prefix, 2))
-		return false;
-
-	for (size_t i = 2; i < TWILIO_SID_LEN; i++) {
-		char c = sid[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		      (c >= 'A' && c <= 'F')))
-			return false;
-	}
-
-	return true;
-}
 
 
 static int fmt_ret(int n, size_t sz)
@@ -152,7 +108,7 @@ int twilio_fmt_start(char **bufp, uint32_t seq, const struct twilio_ids *ids,
 /** Buffer size that twilio_fmt_media() needs for audio_len bytes */
 size_t twilio_media_size(size_t audio_len)
 {
-	return 256 + TWILIO_SID_LEN + 4 * ((audio_len + 2) / 3);
+	return 256 + SID_LEN + 4 * ((audio_len + 2) / 3);
 }
 
 
@@ -203,7 +159,7 @@ int twilio_fmt_media(char *buf, size_t sz, uint32_t seq,
 	size_t sidlen = strlen(stream_sid);
 	char *p = buf;
 
-	if (sidlen > TWILIO_SID_LEN || sz < twilio_media_size(len))
+	if (sidlen > SID_LEN || sz < twilio_media_size(len))
 		return -ENOSPC;
 
 	p = PUT_LIT(p, "{\"event\":\"media\",\"sequenceNumber\":\"");
@@ -625,6 +581,13 @@ int twilio_parse(struct twilio_in *in, const char *text, size_t len,
 }
 
 
+/* a key the dtmf extension may press: 0-9 * # A-D (either case) */
+static bool twilio_digit_valid(char c)
+{
+	return c && strchr("0123456789*#ABCDabcd", c);
+}
+
+
 /**
  * Parse one text frame with jansson only (the reference the fast path
  * must agree with; twilio_parse() uses it for everything but media)
@@ -691,7 +654,7 @@ int twilio_parse_dom(struct twilio_in *in, const char *text, size_t len,
 		v = json_object_get(obj, "digit");
 		if (!json_is_object(obj) || !json_is_string(v) ||
 		    json_string_length(v) != 1 ||
-		    dtmf_code(json_string_value(v)[0]) < 0) {
+		    !twilio_digit_valid(json_string_value(v)[0])) {
 			snprintf(err, errsz, "dtmf.digit must be one of "
 				 "0-9 * # A-D");
 			goto bad;

@@ -14,14 +14,14 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "cb_re.h"
+#include "sid.h"
 
-#define TWILIO_SID_LEN 34   /**< "MZ" + 32 hex characters */
 
 /** The identifiers of one stream */
 struct twilio_ids {
-	char account_sid[TWILIO_SID_LEN + 1];
-	char call_sid[TWILIO_SID_LEN + 1];
-	char stream_sid[TWILIO_SID_LEN + 1];
+	char account_sid[SID_LEN + 1];
+	char call_sid[SID_LEN + 1];
+	char stream_sid[SID_LEN + 1];
 };
 
 /** Audio format advertised in start.mediaFormat */
@@ -31,8 +31,6 @@ struct twilio_fmt {
 	bool raw;             /**< raw protocol: "protocol":"raw" in start */
 };
 
-void twilio_sid_random(char *sid, const char *prefix);
-bool twilio_sid_valid(const char *sid, const char *prefix);
 
 int twilio_fmt_connected(char *buf, size_t sz);
 int twilio_fmt_start(char **bufp, uint32_t seq, const struct twilio_ids *ids,
