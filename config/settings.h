@@ -25,7 +25,7 @@ enum {
 /** Default state file */
 #define SETTINGS_DEFAULT_STATE_FILE "/var/lib/callbridge/state.json"
 
-/** Log levels, in the order of gateway/log.h's enum log_level */
+/** Log levels, in the order of gateway/core/log.h's enum log_level */
 enum settings_log_level {
 	SETTINGS_LOG_DEBUG = 0,
 	SETTINGS_LOG_INFO,

@@ -15,7 +15,7 @@
  *                      WebSocket, jitter buffer and 20 ms pacing. Nothing
  *                      on the per-packet path is shared, so no lock is
  *                      taken per packet.
- *   "cb-ctl"           The control socket (gateway/ctl.c): reads and
+ *   "cb-ctl"           The control socket (gateway/api/ctl.c): reads and
  *                      writes the store, answers status and call views.
  *                      Disk writes (fsync) happen here, never on the SIP
  *                      thread or a worker, so the control socket cannot
