@@ -198,57 +198,6 @@ uint32_t callreg_count(struct callreg *reg)
 }
 
 
-/** Media statistics as a JSON object */
-json_t *callreg_stats_json(const struct media_stats *st)
-{
-	json_t *jb, *o;
-
-	jb = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-		       " s:i, s:i, s:i, s:i, s:i, s:f}",
-		       "received", (json_int_t)st->jb_received,
-		       "lost", (json_int_t)st->jb_lost,
-		       "late", (json_int_t)st->jb_late,
-		       "duplicate", (json_int_t)st->jb_duplicate,
-		       "reordered", (json_int_t)st->jb_reordered,
-		       "dropped", (json_int_t)st->jb_dropped,
-		       "concealed", (json_int_t)st->jb_concealed,
-		       "silence", (json_int_t)st->jb_silence,
-		       "inserted", (json_int_t)st->jb_inserted,
-		       "skipped", (json_int_t)st->jb_skipped,
-		       "depth_ms", (int)st->jb_depth_ms,
-		       "depth_max_ms", (int)st->jb_depth_max_ms,
-		       "target_ms", (int)st->jb_target_ms,
-		       "wait_avg_us", (int)st->jb_wait_avg_us,
-		       "wait_max_us", (int)st->jb_wait_max_us,
-		       "jitter_ms", st->jitter_ms);
-
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-		      " s:I, s:I, s:I, s:I, s:I, s:o, s:{s:f, s:f, s:f}}",
-		      "srtp_fail", (json_int_t)st->srtp_fail,
-		      "agent_trimmed", (json_int_t)st->agent_trimmed,
-		      "agent_late", (json_int_t)st->agent_late,
-		      "agent_held", (json_int_t)st->agent_held,
-		      "rtp_rx", (json_int_t)st->rtp_rx,
-		      "rtp_tx", (json_int_t)st->rtp_tx,
-		      "rtp_foreign", (json_int_t)st->rtp_foreign,
-		      "rtp_bad", (json_int_t)st->rtp_bad,
-		      "ws_tx_media", (json_int_t)st->ws_tx_media,
-		      "ws_rx_media", (json_int_t)st->ws_rx_media,
-		      "ws_tx_dropped", (json_int_t)st->ws_tx_dropped,
-		      "agent_dropped", (json_int_t)st->agent_dropped,
-		      "marks", (json_int_t)st->marks,
-		      "dtmf_rx", (json_int_t)st->dtmf_rx,
-		      "dtmf_tx", (json_int_t)st->dtmf_tx,
-		      "jitter_buffer", jb,
-		      "remote",
-		      "fraction_lost", st->remote_fraction_lost,
-		      "jitter_ms", st->remote_jitter_ms,
-		      "rtt_ms", st->rtt_ms);
-
-	return o;
-}
-
-
 static json_t *entry_json(const struct entry *e)
 {
 	time_t end = e->ended ? e->ended : time(NULL);
@@ -264,7 +213,7 @@ static json_t *entry_json(const struct entry *e)
 		      "state", callstate_name(e->state),
 		      "worker", (int)e->info.worker,
 		      "duration_s", (json_int_t)(end - e->started),
-		      "stats", callreg_stats_json(&e->stats));
+		      "stats", mstats_json(&e->stats));
 	if (o && e->ended)
 		json_object_set_new(o, "end_reason",
 				    json_string(callstate_reason_name(e->reason)));

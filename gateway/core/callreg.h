@@ -42,6 +42,5 @@ uint32_t callreg_count(struct callreg *reg);
 int  callreg_list(struct callreg *reg, json_t *arr);
 int  callreg_recent(struct callreg *reg, json_t *arr);
 int  callreg_get(struct callreg *reg, const char *call_sid, json_t *obj);
-json_t *callreg_stats_json(const struct media_stats *st);
 
 #endif

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include "cb_re.h"
 #include "callstate.h"
+#include "mstats.h"
 
 /** SIP thread -> worker */
 enum wmsg_id {
@@ -79,39 +80,6 @@ struct wmsg {
 	struct media_params media;      /**< ANSWERED, UPDATE       */
 	char digit;           /**< DTMF: digit from SIP INFO        */
 	uint32_t duration;    /**< DTMF: duration [ms]              */
-};
-
-/** Media statistics of one call, reported in CALL_GONE and views */
-struct media_stats {
-	uint64_t rtp_rx;          /**< RTP packets received (accepted) */
-	uint64_t rtp_tx;          /**< RTP packets sent                */
-	uint64_t rtp_foreign;     /**< packets dropped: wrong source   */
-	uint64_t rtp_bad;         /**< packets dropped: malformed/PT   */
-	uint64_t srtp_fail;       /**< SRTP/SRTCP failing auth/replay  */
-	uint64_t ws_tx_media;     /**< media messages to the agent     */
-	uint64_t ws_rx_media;     /**< media messages from the agent   */
-	uint64_t ws_tx_dropped;   /**< media messages to the agent
-				       dropped: it was not reading     */
-	uint64_t agent_bytes;     /**< agent audio received [bytes]    */
-	uint64_t agent_dropped;   /**< agent audio dropped: overflow,
-				       odd 16-bit frames [bytes]       */
-	uint64_t agent_trimmed;   /**< silent agent frames trimmed     */
-	uint64_t agent_late;      /**< agent frames after their tick   */
-	uint64_t agent_held;      /**< ... of which the tick waited for */
-	uint64_t marks;           /**< marks echoed                    */
-	uint64_t dtmf_rx;         /**< key presses from the caller     */
-	uint64_t dtmf_tx;         /**< key presses from the agent      */
-	/* jitter buffer */
-	uint64_t jb_received, jb_lost, jb_late, jb_duplicate, jb_reordered;
-	uint64_t jb_concealed, jb_dropped, jb_silence, jb_inserted;
-	uint64_t jb_skipped;
-	uint32_t jb_depth_ms, jb_depth_max_ms, jb_target_ms;
-	uint32_t jb_wait_avg_us, jb_wait_max_us;
-	double   jitter_ms;       /**< RFC 3550 interarrival jitter [ms] */
-	/* remote view, from RTCP */
-	double   remote_fraction_lost; /**< 0..1                        */
-	double   remote_jitter_ms;
-	double   rtt_ms;
 };
 
 /** worker -> SIP thread */

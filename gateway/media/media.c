@@ -1674,34 +1674,26 @@ void mcall_stats(const struct mcall *mc, struct media_stats *st)
 		struct jb_stats js;
 
 		jb_stats(mc->jb, &js);
-		st->jb_received = js.received;
-		st->jb_lost = js.lost;
-		st->jb_late = js.late;
-		st->jb_duplicate = js.duplicate;
-		st->jb_reordered = js.reordered;
-		st->jb_concealed = js.concealed;
-		st->jb_dropped = js.dropped;
-		st->jb_silence = js.silence;
-		st->jb_inserted = js.inserted;
-		st->jb_skipped = js.skipped;
-		st->jb_wait_avg_us = js.wait_avg_us;
-		st->jb_wait_max_us = js.wait_max_us;
-		st->jb_depth_ms = js.depth_ms;
-		st->jb_depth_max_ms = js.depth_max_ms;
-		st->jb_target_ms = js.target_ms;
-		st->jitter_ms = js.jitter_us / 1000.0;
+#define FROM_JB(name)  st->jb.name = js.name;
+#define FROM_OWN(name)
+#define X(name, type, from, log) FROM_##from(name)
+		MSTATS_JB(X)
+#undef X
+#undef FROM_OWN
+#undef FROM_JB
+		st->jb.jitter_ms = js.jitter_us / 1000.0;
 	}
 
 	if (mc->rtcp_on) {
 		rtcpx_stats(&mc->rtcp, &rs);
 		if (!mc->jb)
-			st->jitter_ms = rs.rx_jitter_ms;
+			st->jb.jitter_ms = rs.rx_jitter_ms;
 		if (rs.remote_valid) {
-			st->remote_fraction_lost =
+			st->remote.fraction_lost =
 				rs.remote_fraction_lost / 256.0;
-			st->remote_jitter_ms = rs.remote_jitter_ms;
+			st->remote.jitter_ms = rs.remote_jitter_ms;
 		}
 		if (rs.rtt_valid)
-			st->rtt_ms = rs.rtt_ms;
+			st->remote.rtt_ms = rs.rtt_ms;
 	}
 }

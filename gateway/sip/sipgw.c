@@ -1191,27 +1191,10 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 {
 	uint64_t dur = call->t_answer ? tmr_jiffies() - call->t_answer : 0;
 
-	log_info("call %s: ended (%s) after %llu.%03llu s; rtp rx %llu tx "
-		 "%llu, to agent %llu (dropped %llu), from agent %llu msgs; "
-		 "jb lost %llu "
-		 "late %llu dup %llu reordered %llu concealed %llu, jitter "
-		 "%.1f ms; agent frames late %llu (held for %llu) trimmed %llu",
+	log_info("call %s: ended (%s) after %llu.%03llu s;%H",
 		 call->call_sid, callstate_reason_name(call->reason),
 		 (unsigned long long)(dur / 1000),
-		 (unsigned long long)(dur % 1000),
-		 (unsigned long long)st->rtp_rx,
-		 (unsigned long long)st->rtp_tx,
-		 (unsigned long long)st->ws_tx_media,
-		 (unsigned long long)st->ws_tx_dropped,
-		 (unsigned long long)st->ws_rx_media,
-		 (unsigned long long)st->jb_lost,
-		 (unsigned long long)st->jb_late,
-		 (unsigned long long)st->jb_duplicate,
-		 (unsigned long long)st->jb_reordered,
-		 (unsigned long long)st->jb_concealed, st->jitter_ms,
-		 (unsigned long long)st->agent_late,
-		 (unsigned long long)st->agent_held,
-		 (unsigned long long)st->agent_trimmed);
+		 (unsigned long long)(dur % 1000), mstats_log, st);
 }
 
 

@@ -1,0 +1,88 @@
+/**
+ * @file mstats.c  A call's media statistics in views and the log
+ */
+#include "cb_re.h"
+#include "mstats.h"
+
+#define JSON_U64(v) json_integer((json_int_t)(v))
+#define JSON_U32(v) json_integer((json_int_t)(v))
+#define JSON_DBL(v) json_real(v)
+
+
+/** The statistics as the "stats" object of a call view */
+json_t *mstats_json(const struct media_stats *st)
+{
+	json_t *o = json_object(), *jb = json_object(), *rem = json_object();
+
+	if (!o || !jb || !rem)
+		goto fail;
+
+#define X(name, type, from, log)					\
+	if (json_object_set_new(o, #name, JSON_##type(st->name)))	\
+		goto fail;
+	MSTATS_CALL(X)
+#undef X
+#define X(name, type, from, log)					\
+	if (json_object_set_new(jb, #name, JSON_##type(st->jb.name)))	\
+		goto fail;
+	MSTATS_JB(X)
+#undef X
+#define X(name, type, from, log)					\
+	if (json_object_set_new(rem, #name,				\
+				JSON_##type(st->remote.name)))		\
+		goto fail;
+	MSTATS_REMOTE(X)
+#undef X
+
+	if (json_object_set_new(o, "jitter_buffer", jb))
+		goto fail_o;
+	if (json_object_set_new(o, "remote", rem))
+		goto fail_o;
+
+	return o;
+
+ fail:
+	json_decref(jb);
+ fail_o:
+	json_decref(rem);
+	json_decref(o);
+	return NULL;
+}
+
+
+#define FMT_U64 " %s%s %llu"
+#define FMT_U32 " %s%s %llu"
+#define FMT_DBL " %s%s %.1f"
+#define VAL_U64(v) (unsigned long long)(v)
+#define VAL_U32(v) (unsigned long long)(v)
+#define VAL_DBL(v) (v)
+#define IF_LOG(x)   x
+#define IF_NOLOG(x)
+
+
+/**
+ * Print the figures of the end-of-call log line (re_printf handler):
+ * " rtp_rx 1500 rtp_tx 1500 ... jb.lost 0 ..."
+ */
+int mstats_log(struct re_printf *pf, const struct media_stats *st)
+{
+	int err = 0;
+
+#define X(name, type, from, log)					\
+	IF_##log(err |= re_hprintf(pf, FMT_##type, "", #name,		\
+				   VAL_##type(st->name));)
+	MSTATS_CALL(X)
+#undef X
+#define X(name, type, from, log)					\
+	IF_##log(err |= re_hprintf(pf, FMT_##type, "jb.", #name,	\
+				   VAL_##type(st->jb.name));)
+	MSTATS_JB(X)
+#undef X
+#define X(name, type, from, log)					\
+	IF_##log(err |= re_hprintf(pf, FMT_##type, "remote.", #name,	\
+				   VAL_##type(st->remote.name));)
+	MSTATS_REMOTE(X)
+#undef X
+
+	return err;
+}
