@@ -13,8 +13,9 @@
 json_t *mstats_json(const struct media_stats *st)
 {
 	json_t *o = json_object(), *jb = json_object(), *rem = json_object();
+	json_t *xc = json_object();
 
-	if (!o || !jb || !rem)
+	if (!o || !jb || !rem || !xc)
 		goto fail;
 
 #define X(name, type, from, log)					\
@@ -28,22 +29,38 @@ json_t *mstats_json(const struct media_stats *st)
 	MSTATS_JB(X)
 #undef X
 #define X(name, type, from, log)					\
+	if (json_object_set_new(xc, #name, JSON_##type(st->decoder.name)))	\
+		goto fail;
+	MSTATS_DECODER(X)
+#undef X
+#define X(name, type, from, log)					\
 	if (json_object_set_new(rem, #name,				\
 				JSON_##type(st->remote.name)))		\
 		goto fail;
 	MSTATS_REMOTE(X)
 #undef X
 
-	if (json_object_set_new(o, "jitter_buffer", jb))
-		goto fail_o;
-	if (json_object_set_new(o, "remote", rem))
-		goto fail_o;
+	/* json_object_set_new takes the reference even when it fails */
+	if (json_object_set_new(o, "jitter_buffer", jb)) {
+		jb = NULL;
+		goto fail;
+	}
+	jb = NULL;
+	if (json_object_set_new(o, "decoder", xc)) {
+		xc = NULL;
+		goto fail;
+	}
+	xc = NULL;
+	if (json_object_set_new(o, "remote", rem)) {
+		rem = NULL;
+		goto fail;
+	}
 
 	return o;
 
  fail:
 	json_decref(jb);
- fail_o:
+	json_decref(xc);
 	json_decref(rem);
 	json_decref(o);
 	return NULL;
@@ -77,6 +94,11 @@ int mstats_log(struct re_printf *pf, const struct media_stats *st)
 	IF_##log(err |= re_hprintf(pf, FMT_##type, "jb.", #name,	\
 				   VAL_##type(st->jb.name));)
 	MSTATS_JB(X)
+#undef X
+#define X(name, type, from, log)					\
+	IF_##log(err |= re_hprintf(pf, FMT_##type, "decoder.", #name,	\
+				   VAL_##type(st->decoder.name));)
+	MSTATS_DECODER(X)
 #undef X
 #define X(name, type, from, log)					\
 	IF_##log(err |= re_hprintf(pf, FMT_##type, "remote.", #name,	\

@@ -10,7 +10,7 @@
  *   name   the field, and its key in the view
  *   type   U64 (a counter), U32 (a level) or DBL
  *   from   JB: copied from struct jb_stats's member of the same name;
- *          OWN: set by the call itself
+ *          XC: from struct xcode_stats's; OWN: set by the call itself
  *   log    LOG: in the end-of-call log line; NOLOG: only in views
  */
 #ifndef CB_MSTATS_H
@@ -61,6 +61,17 @@
 	X(wait_max_us,   U32, JB,  NOLOG)                                   \
 	X(jitter_ms,     DBL, OWN, LOG)   /* RFC 3550 interarrival [ms]  */
 
+/** "stats.decoder": the caller's audio through the decoder (media/xcode.h);
+    a slot is one packet time to the agent */
+#define MSTATS_DECODER(X)                                                   \
+	X(passthrough,   U64, XC,  NOLOG) /* slots copied, not decoded   */ \
+	X(decoded,       U64, XC,  NOLOG) /* slots decoded whole         */ \
+	X(concealed,     U64, XC,  LOG)   /* slots with a loss concealed
+					     (PLC, or FEC for Opus)      */ \
+	X(fec,           U64, XC,  LOG)   /* lost Opus frames recovered by
+					     in-band FEC                 */ \
+	X(decode_errors, U64, XC,  LOG)   /* payloads the decoder refused */
+
 /** "stats.remote": the caller's view, from its RTCP reports */
 #define MSTATS_REMOTE(X)                                                  \
 	X(fraction_lost, DBL, OWN, NOLOG) /* 0..1                        */ \
@@ -78,6 +89,9 @@ struct media_stats {
 	struct {
 		MSTATS_JB(MSTATS_FIELD)
 	} jb;
+	struct {
+		MSTATS_DECODER(MSTATS_FIELD)
+	} decoder;
 	struct {
 		MSTATS_REMOTE(MSTATS_FIELD)
 	} remote;

@@ -1684,6 +1684,15 @@ void mcall_stats(const struct mcall *mc, struct media_stats *st)
 		st->jb.jitter_ms = js.jitter_us / 1000.0;
 	}
 
+	if (mc->xc) {
+		struct xcode_stats xs;
+
+		xcode_stats(mc->xc, &xs);
+#define X(name, type, from, log) st->decoder.name = xs.name;
+		MSTATS_DECODER(X)
+#undef X
+	}
+
 	if (mc->rtcp_on) {
 		rtcpx_stats(&mc->rtcp, &rs);
 		if (!mc->jb)

@@ -230,10 +230,12 @@ static int opus_packet(struct xcode *x, const struct jb_seg *seg)
 }
 
 
-/* one Opus segment into pcm (n samples at dec_rate) */
-static void opus_seg(struct xcode *x, const struct jb_seg *seg,
+/* one Opus segment into pcm (n samples at dec_rate); true if it was
+   lost or would not decode (concealed, or recovered by FEC) */
+static bool opus_seg(struct xcode *x, const struct jb_seg *seg,
 		     int16_t *pcm, uint32_t n)
 {
+	bool lost = true;
 	uint32_t off;
 	int got;
 
@@ -247,7 +249,7 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 		if (got < 0 || off + n > (uint32_t)got)
 			goto conceal;
 		memcpy(pcm, x->cache + off, n * sizeof(int16_t));
-		return;
+		return false;
 
 	case JB_LOST:
 		x->silent_run = 0;
@@ -267,7 +269,7 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 						     seg->len, pcm + head,
 						     next) == next) {
 					++x->st.fec;
-					return;
+					return true;
 				}
 			}
 		}
@@ -277,10 +279,11 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 		/* silence (DTX or a pause): the decoder's PLC makes the
 		   comfort noise that fades out; past that, plain zeros cost
 		   nothing */
+		lost = false;
 		if (x->silent_run > x->dec_rate * 60 / 1000) {
 			memset(pcm, 0, n * sizeof(int16_t));
 			x->silent_run += n;
-			return;
+			return false;
 		}
 		x->silent_run += n;
 		break;
@@ -290,6 +293,8 @@ static void opus_seg(struct xcode *x, const struct jb_seg *seg,
 	got = opusc_conceal(x->odec, pcm, (int)n);
 	if (got != (int)n)
 		memset(pcm, 0, n * sizeof(int16_t));
+
+	return lost;
 }
 
 
@@ -374,8 +379,7 @@ int xcode_decode_slot(struct xcode *x, const struct jb_out *slot,
 			n = x->slot_samples - pos;
 
 		if (x->c.codec == CODEC_OPUS) {
-			opus_seg(x, seg, pcm + pos, n);
-			if (seg->kind == JB_LOST)
+			if (opus_seg(x, seg, pcm + pos, n))
 				lost = true;
 		}
 		else if (seg->kind == JB_FRAME && seg->payload &&

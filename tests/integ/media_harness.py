@@ -263,6 +263,31 @@ class Source:
                 src._pcap = f.read()
             return src
 
+    def corrupt_opus(self, every, first=10):
+        """This Opus source with every `every`-th packet from the
+        `first`-th on made malformed, at its own length: its TOC asks
+        for code 3 and its frame count byte says 0 frames, which RFC 6716
+        3.2.5 forbids (libopus: OPUS_INVALID_PACKET). Returns the RTP
+        sequence numbers made malformed."""
+        with tempfile.TemporaryDirectory(prefix="cb-opbad-") as d:
+            pcap = os.path.join(d, "o.pcap")
+            self.write(pcap)
+            pkts = mkpcap.read_pcap(pcap)
+        out, bad, k = [], [], 0
+        for i, pk in enumerate(pkts):
+            p = pk.payload
+            r = mkpcap.parse_rtp(p)
+            if r and len(r["payload"]) >= 2 and r["pt"] != 101:
+                if k >= first and (k - first) % every == 0:
+                    off = len(p) - len(r["payload"])
+                    p = p[:off] + bytes([p[off] | 0x03, 0]) + p[off + 2:]
+                    bad.append(r["seq"])
+                k += 1
+            out.append((pk.t, p, mkpcap._udp(pk.src, pk.sport, pk.dst,
+                                             pk.dport, p, i)))
+        self.packets = out
+        return bad
+
     def decode(self, rate):
         """An Opus source decoded by libopus (opus_dec, mono) at rate:
         what a gateway that decodes at that rate must produce."""

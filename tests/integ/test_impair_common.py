@@ -750,6 +750,27 @@ def check_slots(call, slots, metrics):
     return p
 
 
+def check_decoder(call, metrics):
+    """stats.decoder, the transcoder's counts: one slot per frame the
+    agent got (passed through, decoded or concealed); FEC exactly the
+    frames check_slots() found recovered by FEC (none for G.711); no
+    decode error on a stream of good packets. After check_slots()."""
+    p = []
+    dec = (call.entry.get("stats") or {}).get("decoder") or {}
+    slots = sum(dec.get(k, 0) for k in ("passthrough", "decoded",
+                                        "concealed"))
+    if slots != len(call.frames):
+        p.append("stats.decoder %r: %d slots, but the agent got %d frames"
+                 % (dec, slots, len(call.frames)))
+    if dec.get("fec") != metrics.get("fec", 0):
+        p.append("stats.decoder.fec %r, the agent got %d FEC frames"
+                 % (dec.get("fec"), metrics.get("fec", 0)))
+    if dec.get("decode_errors") != 0:
+        p.append("stats.decoder.decode_errors %r on good packets"
+                 % dec.get("decode_errors"))
+    return p
+
+
 def check_counters(call):
     """received, duplicate, lost, reordered: exactly what the relay
     did (relay.expected_jb())."""

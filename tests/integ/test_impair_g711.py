@@ -59,6 +59,7 @@ class G711Impairment(unittest.TestCase):
         problems = (C.check_counters(call) + C.check_stream(call) +
                     C.check_pacing(call, metrics) +
                     C.check_slots(call, slots, metrics))
+        problems += C.check_decoder(call, metrics)
         print(C.summary("%s %s" % (law, "impaired" if relay.get("loss")
                                    else "clean"), call, metrics, slots))
         return call, slots, metrics, problems

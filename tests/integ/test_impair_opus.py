@@ -86,6 +86,7 @@ class OpusImpairment(unittest.TestCase):
                     C.check_stream(call, media_format=L16) +
                     C.check_pacing(call, metrics) +
                     C.check_slots(call, slots, metrics))
+        problems += C.check_decoder(call, metrics)
         return call, slots, metrics, problems
 
     def source_snr(self, call, slots):

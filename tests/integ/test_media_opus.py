@@ -126,6 +126,35 @@ class OpusTest(callenv.CallTestCase):
                     # the pauses were not sent: DTX, not loss
                     self.assertEqual(st["jitter_buffer"]["lost"], 0, st)
 
+    def test_malformed_payloads_counted(self):
+        """Opus payloads the decoder refuses (RFC 6716 3.2.5's forbidden
+        0-frame packet, every 10th) are concealed like lost ones and
+        counted in stats.decoder.decode_errors; the stream to the agent
+        goes on at 50 frames a second to the end."""
+        aid, number = self.line("/record", "l16", 16000)
+        src = mh.Source.speech_opus(SECONDS, seed=399)
+        bad = src.corrupt_opus(every=10)
+        call = mh.MediaCall(self.env, "media_call.xml", number, aid,
+                            keys={"fmt": "111 102", "opus_pt": 111,
+                                  "opus_fmtp": "minptime=10"},
+                            files={"call.pcap": src}, sniff=False,
+                            sets={"lead": 200, "hold": 3600})
+        mh.run_all([call])
+        self.assertEqual(call.result.rc, 0, call.result.summary())
+        conn = self.env.conn(aid)
+        self.assertEqual(mh.frame_problems(conn, 640), [])
+        st = self.env.call_record(conn)["stats"]
+        dec, jb = st["decoder"], st["jitter_buffer"]
+        print("  malformed: %d sent, decoder %s, jb late %d"
+              % (len(bad), dec, jb["late"]))
+        self.assertGreater(len(bad), 5)
+        # every one reached the decoder, but those the buffer had to
+        # drop as late (a busy host)
+        self.assertLessEqual(dec["decode_errors"], len(bad))
+        self.assertGreaterEqual(dec["decode_errors"], len(bad) - jb["late"])
+        self.assertGreaterEqual(dec["concealed"], dec["decode_errors"])
+        self.assertEqual(st["rtp_bad"], 0, st)
+
     def check_exact(self, src, conn, enc, rate):
         """libopus decodes at 8, 12, 16, 24 and 48 kHz: the gateway must
         decode at the agent's rate, so what the agent gets is, byte for
