@@ -93,59 +93,6 @@ static void usage(void)
 }
 
 
-/* ops the control socket forwards to the gateway (cb-ctl thread) */
-static int ctl_op(const char *op, const json_t *req, json_t *reply,
-		  void *arg)
-{
-	(void)arg;
-
-	if (!strcmp(op, "status")) {
-		json_object_set_new(reply, "calls",
-			json_pack("{s:i, s:i, s:i}",
-				  "active", (int)callreg_count(gw.reg),
-				  "max", (int)gw.conf.max_calls,
-				  "workers", (int)gw.nworkers));
-		json_object_set_new(reply, "account_sid",
-				    json_string(gw.conf.account_sid));
-		return 0;
-	}
-
-	if (!strcmp(op, "calls.list")) {
-		json_t *arr = json_array();
-		int err = callreg_list(gw.reg, arr);
-
-		if (err) {
-			json_decref(arr);
-			return err;
-		}
-		json_object_set_new(reply, "calls", arr);
-		return 0;
-	}
-
-	if (!strcmp(op, "calls.recent")) {
-		json_t *arr = json_array();
-		int err = callreg_recent(gw.reg, arr);
-
-		if (err) {
-			json_decref(arr);
-			return err;
-		}
-		json_object_set_new(reply, "calls", arr);
-		return 0;
-	}
-
-	if (!strcmp(op, "calls.get")) {
-		json_t *sid = json_object_get(req, "call_sid");
-
-		if (!json_is_string(sid))
-			return EINVAL;
-		return callreg_get(gw.reg, json_string_value(sid), reply);
-	}
-
-	return ENOSYS;
-}
-
-
 static void linger_done(void *arg)
 {
 	(void)arg;
@@ -217,9 +164,13 @@ static int start_workers(unsigned n)
 		gw.nworkers++;
 	}
 
-	if (!err)
+	if (!err) {
+		const struct ctl_gw cg = {gw.reg, gw.conf.max_calls,
+					  gw.nworkers, gw.conf.account_sid};
+
 		err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store,
-				ctl_op, NULL);
+				&cg);
+	}
 
 	return err;
 }

@@ -803,13 +803,13 @@ static int listen_socket(struct ctl *ctl, const char *path)
  *               stale socket file is replaced, but if another process
  *               listens on it start-up fails with EADDRINUSE
  * @param store  The store the ops work on
- * @param oph    Handler for status and calls.* (may be NULL)
- * @param arg    Handler argument
+ * @param gw     The gateway's calls and figures (copied), or NULL for a
+ *               control socket without a gateway (no calls.* ops)
  *
  * @return 0 if success, otherwise an errno (the reason is logged)
  */
 int ctl_alloc(struct ctl **ctlp, const char *path, struct store *store,
-	      ctl_op_h *oph, void *arg)
+	      const struct ctl_gw *gw)
 {
 	struct epoll_event e;
 	struct ctl *ctl;
@@ -824,8 +824,10 @@ int ctl_alloc(struct ctl **ctlp, const char *path, struct store *store,
 
 	ctl->lfd = ctl->efd = ctl->epfd = -1;
 	ctl->env.store = store;
-	ctl->env.oph = oph;
-	ctl->env.arg = arg;
+	if (gw) {
+		ctl->env.gw = *gw;
+		ctl->env.has_gw = true;
+	}
 	ctl->env.start_ms = ctlop_now_ms();
 	ctl->env.ctl = ctl;
 	list_init(&ctl->clients);

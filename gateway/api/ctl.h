@@ -5,9 +5,10 @@
  * Protocol and error codes: docs/control-protocol.md.
  *
  * The thread answers agents.*, trunks.* and numbers.* from the store
- * (config/store.h) and status itself. For status it fills version, uptime
- * and counts, then calls the gateway's handler so that it can add what it
- * knows (calls in progress). Ops named calls.* go to the handler whole.
+ * (config/store.h), status, and calls.* from the call registry
+ * (core/callreg.h). It never blocks the SIP thread or a media worker: the
+ * store's disk writes happen here, and the registry's lock is held only
+ * to copy a view.
  */
 #ifndef CB_CTL_H
 #define CB_CTL_H
@@ -16,22 +17,15 @@
 
 struct ctl;
 struct store;
+struct callreg;
 
-/**
- * Handler for ops the gateway answers itself; runs on the cb-ctl thread
- *
- * @param op     "status" or any "calls.*" op
- * @param req    The whole request object
- * @param reply  Reply object to add members to (id and ok are set by ctl)
- * @param arg    Handler argument
- *
- * @return 0 for success, or ENOENT (not_found), EINVAL (bad_request),
- *         ENOSYS (unknown_op), other errno (internal). On error the reply
- *         members are dropped; a string member "message" that the handler
- *         set becomes the error message.
- */
-typedef int (ctl_op_h)(const char *op, const json_t *req, json_t *reply,
-		       void *arg);
+/** What the control socket shows of the running gateway */
+struct ctl_gw {
+	struct callreg *reg;      /**< calls in progress and ended      */
+	uint32_t max_calls;       /**< admission limit                  */
+	uint32_t workers;         /**< media worker threads             */
+	const char *account_sid;  /**< accountSid agents are given      */
+};
 
 /** Limits of the control socket */
 enum {
@@ -44,6 +38,6 @@ enum {
 };
 
 int ctl_alloc(struct ctl **ctlp, const char *path, struct store *store,
-	      ctl_op_h *oph, void *arg);
+	      const struct ctl_gw *gw);
 
 #endif

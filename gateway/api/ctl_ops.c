@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cb_re.h"
+#include "callreg.h"
 #include "store.h"
 #include "log.h"
 #include "ctl_ops.h"
@@ -63,7 +64,8 @@ struct opdef {
 	const char *name;
 	op_h *h;
 	enum kind k;
-	bool takes_key;         /**< accepts the singular field */
+	const char *field;      /**< the one field it takes besides id and
+				     op, or NULL                        */
 };
 
 
@@ -328,35 +330,10 @@ static enum code op_delete(struct req *r, enum kind k)
 }
 
 
-/* Map a gateway handler's errno; a "message" it set becomes the message */
-static enum code handler_result(struct req *r, int err)
-{
-	const char *m = json_string_value(json_object_get(r->reply,
-							  "message"));
-	enum code c;
-
-	switch (err) {
-	case 0:      return C_OK;
-	case ENOENT: c = C_NOT_FOUND;   break;
-	case EINVAL: c = C_BAD_REQUEST; break;
-	case ENOSYS: c = C_UNKNOWN_OP;  break;
-	default:     c = C_INTERNAL;    break;
-	}
-
-	if (m)
-		return fail(r, c, "%s", m);
-	if (c == C_UNKNOWN_OP)
-		return fail(r, c, "unknown op \"%s\"", r->op);
-
-	return fail(r, c, "%s: %s", r->op, strerror(err));
-}
-
-
 static enum code op_status(struct req *r, enum kind k)
 {
 	uint32_t na = 0, nt = 0, nn = 0;
 	enum code c;
-	int err;
 
 	(void)k;
 
@@ -380,41 +357,87 @@ static enum code op_status(struct req *r, enum kind k)
 			ctl_stats(r->env->ctl, o);
 		c = set(r, "control", o);
 	}
-	if (c || !r->env->oph)
+	if (c || !r->env->has_gw)
 		return c;
 
-	err = r->env->oph("status", r->j, r->reply, r->env->arg);
+	c = set(r, "calls", json_pack("{s:i, s:i, s:i}",
+			"active", (int)callreg_count(r->env->gw.reg),
+			"max", (int)r->env->gw.max_calls,
+			"workers", (int)r->env->gw.workers));
+	if (!c)
+		c = set(r, "account_sid",
+			json_string(r->env->gw.account_sid ?
+				    r->env->gw.account_sid : ""));
 
-	return err == ENOSYS ? C_OK : handler_result(r, err);
+	return c;
 }
 
 
-static enum code op_calls(struct req *r, enum kind k)
+/* calls.list and calls.recent: the calls in progress, the ended ones */
+static enum code op_calls_list(struct req *r, enum kind k)
 {
+	json_t *arr = json_array();
+	int err;
+
 	(void)k;
 
-	if (!r->env->oph)
-		return fail(r, C_UNKNOWN_OP, "unknown op \"%s\"", r->op);
+	if (!arr)
+		return fail(r, C_INTERNAL, "out of memory");
 
-	return handler_result(r, r->env->oph(r->op, r->j, r->reply,
-					     r->env->arg));
+	err = (!strcmp(r->op, "calls.recent") ? callreg_recent :
+	       callreg_list)(r->env->gw.reg, arr);
+	if (err) {
+		json_decref(arr);
+		return fail(r, C_INTERNAL, "%s: %s", r->op, strerror(err));
+	}
+
+	return set(r, "calls", arr);
 }
 
 
+/* calls.get: one call, in progress or recently ended, by its callSid */
+static enum code op_calls_get(struct req *r, enum kind k)
+{
+	const json_t *v = json_object_get(r->j, "call_sid");
+	int err;
+
+	(void)k;
+
+	if (!v)
+		return fail(r, C_BAD_REQUEST, "call_sid: is required");
+	if (!json_is_string(v))
+		return fail(r, C_BAD_REQUEST, "call_sid: must be a string");
+
+	err = callreg_get(r->env->gw.reg, json_string_value(v), r->reply);
+	if (err == ENOENT)
+		return fail(r, C_NOT_FOUND, "no such call \"%.40s\"",
+			    json_string_value(v));
+	if (err)
+		return fail(r, C_INTERNAL, "%s: %s", r->op, strerror(err));
+
+	return C_OK;
+}
+
+
+/* every op, with the one field it takes besides id and op: any other
+   field is a bad_request, the same for every op */
 static const struct opdef ops[] = {
-	{"agents.list",    op_list,   K_AGENT,  false},
-	{"agents.get",     op_get,    K_AGENT,  true},
-	{"agents.put",     op_put,    K_AGENT,  true},
-	{"agents.delete",  op_delete, K_AGENT,  true},
-	{"trunks.list",    op_list,   K_TRUNK,  false},
-	{"trunks.get",     op_get,    K_TRUNK,  true},
-	{"trunks.put",     op_put,    K_TRUNK,  true},
-	{"trunks.delete",  op_delete, K_TRUNK,  true},
-	{"numbers.list",   op_list,   K_NUMBER, false},
-	{"numbers.get",    op_get,    K_NUMBER, true},
-	{"numbers.put",    op_put,    K_NUMBER, true},
-	{"numbers.delete", op_delete, K_NUMBER, true},
-	{"status",         op_status, K_AGENT,  false},
+	{"agents.list",    op_list,       K_AGENT,  NULL},
+	{"agents.get",     op_get,        K_AGENT,  "agent"},
+	{"agents.put",     op_put,        K_AGENT,  "agent"},
+	{"agents.delete",  op_delete,     K_AGENT,  "agent"},
+	{"trunks.list",    op_list,       K_TRUNK,  NULL},
+	{"trunks.get",     op_get,        K_TRUNK,  "trunk"},
+	{"trunks.put",     op_put,        K_TRUNK,  "trunk"},
+	{"trunks.delete",  op_delete,     K_TRUNK,  "trunk"},
+	{"numbers.list",   op_list,       K_NUMBER, NULL},
+	{"numbers.get",    op_get,        K_NUMBER, "number"},
+	{"numbers.put",    op_put,        K_NUMBER, "number"},
+	{"numbers.delete", op_delete,     K_NUMBER, "number"},
+	{"status",         op_status,     K_AGENT,  NULL},
+	{"calls.list",     op_calls_list, K_AGENT,  NULL},
+	{"calls.recent",   op_calls_list, K_AGENT,  NULL},
+	{"calls.get",      op_calls_get,  K_AGENT,  "call_sid"},
 };
 
 
@@ -435,15 +458,15 @@ static enum code dispatch(struct req *r)
 		return fail(r, C_BAD_REQUEST, "op: must be a string");
 	r->op = json_string_value(opv);
 
-	if (!strncmp(r->op, "calls.", 6))
-		return op_calls(r, K_AGENT);
-
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (!strcmp(ops[i].name, r->op)) {
 			d = &ops[i];
 			break;
 		}
 	}
+	/* a control socket without a gateway knows no calls */
+	if (d && !r->env->has_gw && !strncmp(d->name, "calls.", 6))
+		d = NULL;
 	if (!d) {
 		char q[64];
 
@@ -461,7 +484,7 @@ static enum code dispatch(struct req *r)
 		(void)v;
 		if (!strcmp(key, "id") || !strcmp(key, "op"))
 			continue;
-		if (d->takes_key && !strcmp(key, kind_one[d->k]))
+		if (d->field && !strcmp(key, d->field))
 			continue;
 		return fail(r, C_BAD_REQUEST, "%s does not take field "
 			    "\"%.40s\"", d->name, key);

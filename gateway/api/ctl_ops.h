@@ -10,8 +10,8 @@
 /** What the ops work on */
 struct ctlop_env {
 	struct store *store;
-	ctl_op_h *oph;          /**< gateway handler, may be NULL */
-	void *arg;
+	struct ctl_gw gw;       /**< the gateway's calls, figures */
+	bool has_gw;            /**< false: no gateway (tests)    */
 	uint64_t start_ms;      /**< CLOCK_MONOTONIC at start [ms] */
 	const struct ctl *ctl;  /**< for ctl_stats()                */
 };

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "cb_re.h"
+#include "callreg.h"
 #include "store.h"
 #include "ctl.h"
 #include "test.h"
@@ -39,40 +40,34 @@ static int rm_cb(const char *path, const struct stat *sb, int flag,
 }
 
 
-static int test_oph(const char *op, const json_t *req, json_t *reply,
-		    void *arg)
+/* the gateway's side, as the daemon gives it: a real call registry with
+   one call in progress (CA1) and one ended (CA2) */
+static struct callreg *reg;
+
+
+static void reg_setup(void)
 {
-	const char *sid;
+	struct callreg_info ci;
+	struct media_stats ms;
 
-	(void)arg;
+	TEST_ERR(callreg_alloc(&reg), 0);
 
-	if (!strcmp(op, "status")) {
-		json_object_set_new(reply, "calls",
-				    json_pack("{s:i}", "active", 7));
-		return 0;
-	}
-	if (!strcmp(op, "calls.list")) {
-		json_object_set_new(reply, "calls", json_array());
-		return 0;
-	}
-	if (!strcmp(op, "calls.get")) {
-		sid = json_string_value(json_object_get(req, "call_sid"));
-		if (!sid)
-			return EINVAL;
-		if (strcmp(sid, "CA1")) {
-			json_object_set_new(reply, "message",
-					    json_string("no such call"));
-			json_object_set_new(reply, "junk", json_true());
-			return ENOENT;
-		}
-		json_object_set_new(reply, "call",
-				    json_pack("{s:s}", "call_sid", "CA1"));
-		return 0;
-	}
-	if (!strcmp(op, "calls.boom"))
-		return EIO;
+	memset(&ci, 0, sizeof(ci));
+	ci.id = 1;
+	str_ncpy(ci.call_sid, "CA1", sizeof(ci.call_sid));
+	str_ncpy(ci.number, "+14155551234", sizeof(ci.number));
+	str_ncpy(ci.codec, "PCMU", sizeof(ci.codec));
+	ci.state = CALL_RINGING;
+	TEST_ERR(callreg_add(reg, &ci), 0);
+	callreg_state(reg, 1, CALL_ANSWERED);
 
-	return ENOSYS;
+	ci.id = 2;
+	str_ncpy(ci.call_sid, "CA2", sizeof(ci.call_sid));
+	TEST_ERR(callreg_add(reg, &ci), 0);
+	memset(&ms, 0, sizeof(ms));
+	ms.rtp_rx = 42;
+	ms.decoder.fec = 3;
+	callreg_remove(reg, 2, CALL_COMPLETED, END_CALLER_BYE, &ms);
 }
 
 
@@ -214,7 +209,7 @@ static void test_ops(void)
 	json_t *r;
 	char *text;
 
-	/* status: ours plus the gateway handler's */
+	/* status: ours plus the gateway's */
 	r = expect_ok(fd, "{\"id\":1,\"op\":\"status\"}");
 	TEST_EQ(json_integer_value(json_object_get(r, "id")), 1);
 	TEST_STREQ(json_string_value(json_object_get(r, "version")),
@@ -223,7 +218,11 @@ static void test_ops(void)
 	TEST_EQ(json_integer_value(json_object_get(json_object_get(r,
 		"counts"), "numbers")), 0);
 	TEST_EQ(json_integer_value(json_object_get(json_object_get(r,
-		"calls"), "active")), 7);
+		"calls"), "active")), 1);
+	TEST_EQ(json_integer_value(json_object_get(json_object_get(r,
+		"calls"), "max")), 9);
+	TEST_STREQ(json_string_value(json_object_get(r, "account_sid")),
+		   "ACtest");
 	json_decref(r);
 
 	/* put creates, then replaces; secrets never come back */
@@ -326,21 +325,36 @@ static void test_ops(void)
 	expect_err(fd, "{\"op\":\"numbers.get\",\"number\":\"0044123\"}",
 		   "invalid", "must start with '+'");
 
-	/* calls.* go to the gateway handler */
+	/* calls.*: the registry's views */
 	r = expect_ok(fd, "{\"op\":\"calls.list\"}");
-	TEST_ASSERT(json_is_array(json_object_get(r, "calls")));
+	TEST_EQ(json_array_size(json_object_get(r, "calls")), 1);
+	TEST_STREQ(json_string_value(json_object_get(json_array_get(
+		json_object_get(r, "calls"), 0), "state")), "answered");
 	json_decref(r);
-	r = expect_ok(fd, "{\"op\":\"calls.get\",\"call_sid\":\"CA1\"}");
-	TEST_ASSERT(json_object_get(r, "call") != NULL);
+	r = expect_ok(fd, "{\"op\":\"calls.recent\"}");
+	TEST_EQ(json_array_size(json_object_get(r, "calls")), 1);
 	json_decref(r);
-	r = request(fd, "{\"op\":\"calls.get\",\"call_sid\":\"CA2\"}");
-	TEST_STREQ(err_code(r), "not_found");
-	TEST_STREQ(err_msg(r), "no such call");
-	TEST_ASSERT(json_object_get(r, "junk") == NULL);
+	r = expect_ok(fd, "{\"op\":\"calls.get\",\"call_sid\":\"CA2\"}");
+	{
+		const json_t *c = json_object_get(r, "call");
+		const json_t *st = json_object_get(c, "stats");
+
+		TEST_STREQ(json_string_value(json_object_get(c, "state")),
+			   "ended");
+		TEST_STREQ(json_string_value(json_object_get(c,
+			   "end_reason")), "caller-bye");
+		TEST_EQ(json_integer_value(json_object_get(st, "rtp_rx")), 42);
+		TEST_EQ(json_integer_value(json_object_get(json_object_get(st,
+			"decoder"), "fec")), 3);
+	}
 	json_decref(r);
-	expect_err(fd, "{\"op\":\"calls.get\"}", "bad_request", NULL);
+	expect_err(fd, "{\"op\":\"calls.get\",\"call_sid\":\"CA3\"}",
+		   "not_found", "no such call \"CA3\"");
+	expect_err(fd, "{\"op\":\"calls.get\"}", "bad_request",
+		   "call_sid: is required");
+	expect_err(fd, "{\"op\":\"calls.get\",\"call_sid\":1}",
+		   "bad_request", "call_sid: must be a string");
 	expect_err(fd, "{\"op\":\"calls.nope\"}", "unknown_op", NULL);
-	expect_err(fd, "{\"op\":\"calls.boom\"}", "internal", NULL);
 
 	close(fd);
 }
@@ -362,6 +376,13 @@ static const struct {
 	{"{\"op\":\"agents.list\",\"agent\":\"x\"}", "bad_request",
 	 "agents.list does not take field \"agent\""},
 	{"{\"op\":\"status\",\"verbose\":true}", "bad_request", NULL},
+	/* calls.* refuse unknown fields as every other op does */
+	{"{\"op\":\"calls.list\",\"verbose\":true}", "bad_request",
+	 "calls.list does not take field \"verbose\""},
+	{"{\"op\":\"calls.recent\",\"call_sid\":\"CA1\"}", "bad_request",
+	 "calls.recent does not take field \"call_sid\""},
+	{"{\"op\":\"calls.get\",\"call_sid\":\"CA1\",\"callSid\":\"CA1\"}",
+	 "bad_request", "calls.get does not take field \"callSid\""},
 	{"{\"op\":\"agents.get\"}", "bad_request", "agent: is required"},
 	{"{\"op\":\"agents.get\",\"agent\":5}", "bad_request",
 	 "agent: must be a non-empty id string"},
@@ -736,7 +757,7 @@ static void test_socket_file(struct store *st)
 	TEST_EQ(sb.st_mode & 0777, 0660);
 
 	/* a second server on a live socket is refused, the first goes on */
-	TEST_ERR(ctl_alloc(&ctl2, sockpath, st, NULL, NULL), EADDRINUSE);
+	TEST_ERR(ctl_alloc(&ctl2, sockpath, st, NULL), EADDRINUSE);
 	status_ok();
 
 	/* a regular file is not replaced */
@@ -744,7 +765,7 @@ static void test_socket_file(struct store *st)
 	fd = open(other, O_CREAT | O_WRONLY, 0600);
 	TEST_ASSERT(fd >= 0);
 	close(fd);
-	TEST_ERR(ctl_alloc(&ctl2, other, st, NULL, NULL), EEXIST);
+	TEST_ERR(ctl_alloc(&ctl2, other, st, NULL), EEXIST);
 	TEST_EQ(stat(other, &sb), 0);
 	TEST_ASSERT(S_ISREG(sb.st_mode));
 
@@ -756,7 +777,7 @@ static void test_socket_file(struct store *st)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", stale);
 	TEST_EQ(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	close(fd);
-	TEST_ERR(ctl_alloc(&ctl3, stale, st, NULL, NULL), 0);
+	TEST_ERR(ctl_alloc(&ctl3, stale, st, NULL), 0);
 
 	/* a path too long for a Unix socket */
 	{
@@ -765,7 +786,7 @@ static void test_socket_file(struct store *st)
 		memset(longp, 'x', sizeof(longp));
 		longp[0] = '/';
 		longp[sizeof(longp) - 1] = '\0';
-		TEST_ERR(ctl_alloc(&ctl2, longp, st, NULL, NULL),
+		TEST_ERR(ctl_alloc(&ctl2, longp, st, NULL),
 			 ENAMETOOLONG);
 	}
 
@@ -790,7 +811,12 @@ int main(void)
 	snprintf(sockpath, sizeof(sockpath), "%s/run/sub/ctl.sock", tmpdir);
 
 	TEST_ERR(store_open(&st, state, NULL, err, sizeof(err)), 0);
-	TEST_ERR(ctl_alloc(&ctl, sockpath, st, test_oph, NULL), 0);
+	reg_setup();
+	{
+		const struct ctl_gw cg = {reg, 9, 2, "ACtest"};
+
+		TEST_ERR(ctl_alloc(&ctl, sockpath, st, &cg), 0);
+	}
 
 	test_ops();
 	test_bad_requests();
@@ -803,6 +829,7 @@ int main(void)
 
 	mem_deref(ctl);
 	TEST_ASSERT(access(sockpath, F_OK) != 0);
+	reg = mem_deref(reg);
 
 	/* everything acknowledged was persisted */
 	mem_deref(st);
