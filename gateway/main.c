@@ -1,32 +1,41 @@
 /**
- * @file main.c  The callbridge daemon
+ * @file main.c  The callbridge daemon: parse the command line, load the
+ *               settings and the state, start the threads, wait for a
+ *               signal, stop
  *
  * Threading model
  * ---------------
- * Each thread has one role and one event loop:
+ * Each thread has one role and one event loop (README.md, "Architecture",
+ * has the same table):
  *
- *   main ("cb-sip")    libre's loop (re_main). SIP transports, INVITE
- *                      routing, SDP, call admission and call state
- *                      (struct call). Signals (SIGINT, SIGTERM) arrive here.
+ *   main               Starts the others, then waits for a signal
+ *                      (sigwaitinfo): every other thread blocks SIGINT and
+ *                      SIGTERM, so they arrive here, and are passed to
+ *                      cb-sip as messages.
+ *   "cb-sip"           libre's loop (re_main): SIP transports, admission
+ *                      and routing of calls, SDP, call state (sip/).
  *   "cb-media-N"       N media workers (setting `workers`, default: one
  *                      per core). Each runs a libev loop that its own
  *                      lws_context shares as a foreign loop, and owns the
  *                      calls placed on it: their RTP/RTCP sockets, agent
- *                      WebSocket, jitter buffer and 20 ms pacing. Nothing
- *                      on the per-packet path is shared, so no lock is
- *                      taken per packet.
- *   "cb-ctl"           The control socket (gateway/api/ctl.c): reads and
- *                      writes the store, answers status and call views.
- *                      Disk writes (fsync) happen here, never on the SIP
- *                      thread or a worker, so the control socket cannot
- *                      stall media.
+ *                      link, jitter buffer and 20 ms pacing (media/,
+ *                      agent/). Nothing on the per-packet path is shared,
+ *                      so no lock is taken per packet.
+ *   "cb-ctl"           The control socket (api/): reads and writes the
+ *                      store, answers status and call views. Disk writes
+ *                      (fsync) happen here, never on the SIP thread or a
+ *                      worker, so the control socket cannot stall media.
+ *   "cb-dns"           Agent host names (core/resolver.c): getaddrinfo()
+ *                      may block, so it runs here, for the SIP thread.
  *
  * Hand-offs
+ *   main -> SIP        msgq: SHUTDOWN (first signal), STOP (second).
  *   SIP -> worker      msgq (eventfd watched by the worker's loop):
  *                      CALL_START, ANSWERED, UPDATE, DTMF, STOP.
  *   worker -> SIP      msgq (eventfd watched by libre's loop):
  *                      AGENT_READY, CALL_END_REQ, SEND_INFO, CALL_GONE.
- *                      See gwmsg.h for the life of a call.
+ *                      core/gwmsg.h has the life of a call.
+ *   SIP <-> cb-dns     a locked request queue; answers by msgq.
  *   store              written by cb-ctl, read by cb-sip (store_route()
  *                      returns a private copy per call, so a change
  *                      applies to the next call only).
@@ -35,8 +44,9 @@
  *
  * Shutdown (SIGINT/SIGTERM): stop taking calls, end every call (BYE or
  * 503), wait for the workers to report each call gone (bounded), give the
- * BYE transactions a moment, then stop the control thread and the workers
- * and free everything.
+ * BYE transactions a moment; then cb-sip's loop ends, and main stops the
+ * control thread and the workers and frees everything. A second signal
+ * ends cb-sip's loop at once.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +73,13 @@ enum {
 	SHUTDOWN_GRACE_MS = 5000,   /**< wait for calls to end        */
 	BYE_LINGER_MS     = 500,    /**< then for BYE transactions     */
 	MAX_WORKERS       = 256,
+	SIG_SIP_DONE      = SIGUSR1,/**< cb-sip's loop has ended       */
+};
+
+/** main -> cb-sip */
+enum main_msg {
+	MAIN_SHUTDOWN = 1,    /**< end every call, then the loop  */
+	MAIN_STOP,            /**< end the loop now               */
 };
 
 static struct {
@@ -75,8 +92,12 @@ static struct {
 	struct worker *workers[MAX_WORKERS];
 	unsigned nworkers;
 	struct ctl *ctl;
+	struct msgq *mq;          /**< main -> cb-sip                 */
 	struct tmr tmr_linger;
-	bool stopping;
+	pthread_t main_tid;
+	pthread_t sip_tid;
+	bool sip_started;
+	int sip_err;              /**< re_main()'s result             */
 } gw;
 
 
@@ -92,6 +113,41 @@ static void usage(void)
 		"  -v, --version      print the version\n");
 }
 
+
+/* -1: go on; else the exit code */
+static int parse_args(int argc, char *argv[], const char **config,
+		      bool *check)
+{
+	static const struct option opts[] = {
+		{"config",  required_argument, NULL, 'c'},
+		{"check",   no_argument,       NULL, 'k'},
+		{"version", no_argument,       NULL, 'v'},
+		{"help",    no_argument,       NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *config = optarg; break;
+		case 'k': *check = true; break;
+		case 'v': printf("callbridge %s\n", CB_VERSION); return 0;
+		case 'h': usage(); return 0;
+		default:  usage(); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage();
+		return 2;
+	}
+
+	return -1;
+}
+
+
+/*
+ * cb-sip
+ */
 
 static void linger_done(void *arg)
 {
@@ -109,37 +165,101 @@ static void calls_gone(void *arg)
 }
 
 
-static void signal_handler(int sig)
+/* a signal, passed on by main (cb-sip) */
+static void main_msg(int id, void *data, void *arg)
 {
-	if (gw.stopping) {
-		log_warn("second signal %d: stopping now", sig);
+	(void)data;
+	(void)arg;
+
+	switch (id) {
+
+	case MAIN_SHUTDOWN:
+		log_notice("shutting down (%u calls in progress)",
+			   sipgw_calls(gw.sipgw));
+		sipgw_shutdown(gw.sipgw, SHUTDOWN_GRACE_MS, calls_gone, NULL);
+		break;
+
+	case MAIN_STOP:
+		log_warn("second signal: stopping now");
 		re_cancel();
-		return;
+		break;
+
+	default:
+		break;
 	}
+}
 
-	gw.stopping = true;
-	log_notice("signal %d: shutting down (%u calls in progress)", sig,
-		   sipgw_calls(gw.sipgw));
 
-	sipgw_shutdown(gw.sipgw, SHUTDOWN_GRACE_MS, calls_gone, NULL);
+static void main_mq_handler(int flags, void *arg)
+{
+	(void)flags;
+	(void)arg;
+
+	msgq_drain(gw.mq);
+}
+
+
+static void *sip_thread(void *arg)
+{
+	(void)arg;
+
+	log_thread_name("cb-sip");
+
+	gw.sip_err = re_main(NULL);
+	if (gw.sip_err)
+		log_error("main loop: %m", gw.sip_err);
+
+	(void)pthread_kill(gw.main_tid, SIG_SIP_DONE);
+
+	return NULL;
 }
 
 
 /*
- * libre's signal handler only records the signal; re_main() acts on it
- * when its epoll_wait() is interrupted. So the signals must reach the SIP
- * thread and no other: every thread is created with them blocked (threads
- * inherit the mask), and main() unblocks them once all threads run.
+ * main
  */
-static void signals_block(sigset_t *old)
-{
-	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, old);
+/*
+ * SIGINT and SIGTERM go to main and no other thread: every thread is
+ * created with them blocked (threads inherit the mask), and main takes
+ * them with sigwaitinfo(). SIG_SIP_DONE wakes main when cb-sip ends.
+ */
+static void signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIG_SIP_DONE);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+
+static int open_state(bool check)
+{
+	char errbuf[512];
+	int err;
+
+	err = (check ? store_check : store_open)(&gw.store,
+			 gw.set->state_file,
+			 gw.set->state_seed[0] ? gw.set->state_seed : NULL,
+			 errbuf, sizeof(errbuf));
+	if (err)
+		log_error("%s", errbuf);
+
+	return err;
+}
+
+
+static unsigned workers_wanted(void)
+{
+	unsigned n = gw.conf.workers;
+
+	if (!n) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cores > 0 ? (unsigned)cores : 1;
+	}
+
+	return n > MAX_WORKERS ? MAX_WORKERS : n;
 }
 
 
@@ -159,60 +279,138 @@ static int start_workers(unsigned n)
 				   sipgw_msgq(gw.sipgw), gw.reg, gw.tls);
 		if (err) {
 			log_error("cannot start media worker %u: %m", i, err);
-			break;
+			return err;
 		}
 		gw.nworkers++;
 	}
 
-	if (!err) {
-		const struct ctl_gw cg = {gw.reg, gw.conf.max_calls,
-					  gw.nworkers, gw.conf.account_sid};
+	return sipgw_set_workers(gw.sipgw, gw.workers, gw.nworkers);
+}
 
-		err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store,
-				&cg);
+
+/* every thread, from cb-dns (with the SIP side) to cb-sip's loop */
+static int start(void)
+{
+	struct ctl_gw cg;
+	int err;
+
+	gwconf_from_settings(&gw.conf, gw.set);
+
+	err = callreg_alloc(&gw.reg);
+	if (err)
+		return err;
+
+	err = sipgw_alloc(&gw.sipgw, &gw.conf, gw.store, NULL, 0, gw.reg);
+	if (err) {
+		log_error("SIP start-up failed: %m", err);
+		return err;
 	}
 
-	return err;
+	err = start_workers(workers_wanted());
+	if (err)
+		return err;
+
+	cg.reg = gw.reg;
+	cg.max_calls = gw.conf.max_calls;
+	cg.workers = gw.nworkers;
+	cg.account_sid = gw.conf.account_sid;
+	err = ctl_alloc(&gw.ctl, gw.set->control_socket, gw.store, &cg);
+	if (err)
+		return err;
+
+	/* the SIP side was set up here, on libre's process-wide loop, which
+	   cb-sip now runs */
+	err = msgq_alloc(&gw.mq, main_msg, NULL);
+	if (!err)
+		err = fd_listen(msgq_fd(gw.mq), FD_READ, main_mq_handler,
+				NULL);
+	if (!err)
+		err = pthread_create(&gw.sip_tid, NULL, sip_thread, NULL);
+	if (err)
+		return err;
+	gw.sip_started = true;
+	(void)pthread_setname_np(gw.sip_tid, "cb-sip");
+
+	return 0;
+}
+
+
+/* until cb-sip's loop ends: signals become messages to it */
+static void wait_signals(const sigset_t *set)
+{
+	bool stopping = false;
+
+	for (;;) {
+		int sig = sigwaitinfo(set, NULL);
+
+		if (sig == SIG_SIP_DONE)
+			return;
+		if (sig != SIGINT && sig != SIGTERM)
+			continue;   /* EINTR */
+
+		log_notice("signal %d%s", sig, stopping ? " again" : "");
+		(void)msgq_push(gw.mq, stopping ? MAIN_STOP : MAIN_SHUTDOWN,
+				NULL);
+		stopping = true;
+	}
+}
+
+
+static void stop(void)
+{
+	if (gw.sip_started)
+		(void)pthread_join(gw.sip_tid, NULL);
+
+	tmr_cancel(&gw.tmr_linger);
+	if (gw.mq)
+		fd_close(msgq_fd(gw.mq));
+	gw.mq = mem_deref(gw.mq);
+	gw.ctl = mem_deref(gw.ctl);
+
+	/* workers stop before the SIP side goes: their last reports (calls
+	   that outlived the grace period) land in its queue, handled here */
+	sipgw_detach_workers(gw.sipgw);
+	for (unsigned i = 0; i < gw.nworkers; i++)
+		gw.workers[i] = mem_deref(gw.workers[i]);
+	gw.tls = mem_deref(gw.tls);   /* after every lws_context is gone */
+	sipgw_drain(gw.sipgw);
+	gw.sipgw = mem_deref(gw.sipgw);
+	gw.reg = mem_deref(gw.reg);
+}
+
+
+static void log_ready(void)
+{
+	uint32_t na, nt, nn;
+
+	store_counts(gw.store, &na, &nt, &nn);
+	log_notice("callbridge %s ready: %u media workers, %u numbers, "
+		   "%u agents, %u trunks; control socket %s",
+		   CB_VERSION, gw.nworkers, nn, na, nt,
+		   gw.set->control_socket);
 }
 
 
 int main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{"config",  required_argument, NULL, 'c'},
-		{"check",   no_argument,       NULL, 'k'},
-		{"version", no_argument,       NULL, 'v'},
-		{"help",    no_argument,       NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	const char *config = NULL;
-	sigset_t sigold;
 	bool check = false;
 	char errbuf[512];
 	enum log_level lvl;
-	unsigned n;
-	int c, err, ret = 1;
+	sigset_t sigs;
+	int err, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 'k': check = true; break;
-		case 'v': printf("callbridge %s\n", CB_VERSION); return 0;
-		case 'h': usage(); return 0;
-		default:  usage(); return 2;
-		}
-	}
-	if (optind < argc) {
-		usage();
-		return 2;
-	}
+	ret = parse_args(argc, argv, &config, &check);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* no reload: settings are read at start-up and the model changes
 	   live; a stray SIGHUP (a closed terminal, a habit) must not kill
 	   calls in progress, as its default action would */
 	signal(SIGHUP, SIG_IGN);
-	log_thread_name("cb-sip");
+	gw.main_tid = pthread_self();
 	worker_lws_logging();
 
 	err = settings_load(&gw.set, config, errbuf, sizeof(errbuf));
@@ -236,14 +434,9 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	err = (check ? store_check : store_open)(&gw.store,
-			 gw.set->state_file,
-			 gw.set->state_seed[0] ? gw.set->state_seed : NULL,
-			 errbuf, sizeof(errbuf));
-	if (err) {
-		log_error("%s", errbuf);
+	err = open_state(check);
+	if (err)
 		goto out;
-	}
 
 	if (check) {
 		uint32_t na, nt, nn;
@@ -255,68 +448,19 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	gwconf_from_settings(&gw.conf, gw.set);
+	/* from here on threads start (cb-dns, cb-media-N, cb-ctl, cb-sip) */
+	signals_block(&sigs);
 
-	err = callreg_alloc(&gw.reg);
+	err = start();
 	if (err)
 		goto out;
 
-	/* from here on threads start (cb-dns, cb-media-N, cb-ctl) */
-	signals_block(&sigold);
-
-	err = sipgw_alloc(&gw.sipgw, &gw.conf, gw.store, NULL, 0, gw.reg);
-	if (err) {
-		log_error("SIP start-up failed: %m", err);
-		goto out;
-	}
-
-	n = gw.conf.workers;
-	if (!n) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cores > 0 ? (unsigned)cores : 1;
-	}
-	if (n > MAX_WORKERS)
-		n = MAX_WORKERS;
-
-	err = start_workers(n);
-	if (err)
-		goto out;
-
-	err = sipgw_set_workers(gw.sipgw, gw.workers, gw.nworkers);
-	if (err)
-		goto out;
-
-	pthread_sigmask(SIG_SETMASK, &sigold, NULL);
-
-	{
-		uint32_t na, nt, nn;
-
-		store_counts(gw.store, &na, &nt, &nn);
-		log_notice("callbridge %s ready: %u media workers, %u numbers, "
-			   "%u agents, %u trunks; control socket %s",
-			   CB_VERSION, gw.nworkers, nn, na, nt,
-			   gw.set->control_socket);
-	}
-
-	err = re_main(signal_handler);
-	if (err)
-		log_error("main loop: %m", err);
-
-	ret = err ? 1 : 0;
+	log_ready();
+	wait_signals(&sigs);
+	ret = gw.sip_err ? 1 : 0;
 
  out:
-	tmr_cancel(&gw.tmr_linger);
-	gw.ctl = mem_deref(gw.ctl);
-
-	/* workers stop before the SIP side goes: their last reports (calls
-	   that outlived the grace period) land in its queue, handled here */
-	sipgw_detach_workers(gw.sipgw);
-	for (unsigned i = 0; i < gw.nworkers; i++)
-		gw.workers[i] = mem_deref(gw.workers[i]);
-	gw.tls = mem_deref(gw.tls);   /* after every lws_context is gone */
-	sipgw_drain(gw.sipgw);
-	gw.sipgw = mem_deref(gw.sipgw);
-	gw.reg = mem_deref(gw.reg);
+	stop();
 	gw.store = mem_deref(gw.store);
 	gw.set = mem_deref(gw.set);
 
