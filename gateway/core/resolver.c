@@ -191,7 +191,9 @@ static void done_handler(int id, void *data, void *arg)
 		log_info("resolver: %s: %s", n->host, q->err == ENOENT ?
 			 "no such host" : "lookup failed");
 
-	answer(r, n);
+	/* none while the resolver is being freed: its owner is going too */
+	if (r->h)
+		answer(r, n);
 	mem_deref(q);
 }
 
@@ -210,6 +212,9 @@ static void destructor(void *arg)
 	struct resolver *r = arg;
 	struct req *q;
 
+	/* no answer is delivered from here on, finished or not */
+	r->h = NULL;
+
 	if (r->tid) {
 		pthread_mutex_lock(&r->lock);
 		r->stop = true;
@@ -226,7 +231,7 @@ static void destructor(void *arg)
 
 	if (r->done) {
 		fd_close(msgq_fd(r->done));
-		msgq_drain(r->done);   /* frees finished requests */
+		msgq_drain(r->done);   /* frees finished requests, unanswered */
 	}
 	mem_deref(r->done);
 	list_flush(&r->names);
