@@ -586,6 +586,17 @@ def to_carrier(law, agent_sig):
     return agent_sig if law == "ulaw" else g711.ulaw_to_alaw(agent_sig)
 
 
+class NothingLeft:
+    """Mixin for a CallTestCase whose tests share one daemon: its last
+    test checks that after every call no fd or thread is left over
+    (against the baseline taken after the first call)."""
+
+    def test_zz_nothing_left(self):
+        if self.env.baseline is None:
+            self.skipTest("no baseline: the first call failed")
+        self.env.check_baseline()
+
+
 class CallTestCase(unittest.TestCase):
     """Base of the call tests: prints the daemon's log when a test fails
     (set `env` on the class)."""

@@ -68,7 +68,7 @@ def server_ctx(cert, key):
     return ctx
 
 
-class TlsTest(callenv.CallTestCase):
+class TlsTest(callenv.NothingLeft, callenv.CallTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -142,9 +142,6 @@ class TlsTest(callenv.CallTestCase):
 
     def test_03_wrong_name_refused(self):
         self.refused(N_NAME, self.good, "certificate for another host")
-
-    def test_zz_nothing_left(self):
-        self.env.check_baseline()
 
 
 class SystemStoreTest(callenv.CallTestCase):
