@@ -1,80 +1,100 @@
 /**
  * @file mstats.c  A call's media statistics in views and the log
+ *
+ * mstats.h's tables become one array of descriptors (group, name, type,
+ * where in struct media_stats, logged or not), which the view and the log
+ * line walk.
  */
+#include <stddef.h>
+#include <string.h>
 #include "cb_re.h"
 #include "mstats.h"
 
-#define JSON_U64(v) json_integer((json_int_t)(v))
-#define JSON_U32(v) json_integer((json_int_t)(v))
-#define JSON_DBL(v) json_real(v)
+enum mtype { U64, U32, DBL };
+enum mlog { NOLOG, LOG };
+
+struct mdesc {
+	const char *group;   /**< key of the sub-object, NULL: top level */
+	const char *name;
+	enum mtype type;
+	size_t off;          /**< in struct media_stats                   */
+	enum mlog log;
+};
+
+#define DESC(group, path, name, type, log)				\
+	{group, #name, type, offsetof(struct media_stats, path name), log},
+#define D_CALL(name, type, from, log)					\
+	DESC(NULL, , name, type, log)
+#define D_JB(name, type, from, log)					\
+	DESC("jitter_buffer", jb., name, type, log)
+#define D_DEC(name, type, from, log)					\
+	DESC("decoder", decoder., name, type, log)
+#define D_REM(name, type, from, log)					\
+	DESC("remote", remote., name, type, log)
+
+static const struct mdesc descs[] = {
+	MSTATS_CALL(D_CALL)
+	MSTATS_JB(D_JB)
+	MSTATS_DECODER(D_DEC)
+	MSTATS_REMOTE(D_REM)
+};
+
+/* the log line's short names of the groups */
+static const char *log_prefix(const char *group)
+{
+	if (!group)
+		return "";
+
+	return !strcmp(group, "jitter_buffer") ? "jb." :
+		!strcmp(group, "decoder") ? "decoder." : "remote.";
+}
+
+
+static json_t *value_json(const struct media_stats *st,
+			  const struct mdesc *d)
+{
+	const uint8_t *p = (const uint8_t *)st + d->off;
+
+	switch (d->type) {
+	case U64: return json_integer((json_int_t)*(const uint64_t *)p);
+	case U32: return json_integer((json_int_t)*(const uint32_t *)p);
+	default:  return json_real(*(const double *)p);
+	}
+}
 
 
 /** The statistics as the "stats" object of a call view */
 json_t *mstats_json(const struct media_stats *st)
 {
-	json_t *o = json_object(), *jb = json_object(), *rem = json_object();
-	json_t *xc = json_object();
+	json_t *o = json_object();
 
-	if (!o || !jb || !rem || !xc)
-		goto fail;
+	if (!o)
+		return NULL;
 
-#define X(name, type, from, log)					\
-	if (json_object_set_new(o, #name, JSON_##type(st->name)))	\
-		goto fail;
-	MSTATS_CALL(X)
-#undef X
-#define X(name, type, from, log)					\
-	if (json_object_set_new(jb, #name, JSON_##type(st->jb.name)))	\
-		goto fail;
-	MSTATS_JB(X)
-#undef X
-#define X(name, type, from, log)					\
-	if (json_object_set_new(xc, #name, JSON_##type(st->decoder.name)))	\
-		goto fail;
-	MSTATS_DECODER(X)
-#undef X
-#define X(name, type, from, log)					\
-	if (json_object_set_new(rem, #name,				\
-				JSON_##type(st->remote.name)))		\
-		goto fail;
-	MSTATS_REMOTE(X)
-#undef X
+	for (size_t i = 0; i < ARRAY_SIZE(descs); i++) {
+		const struct mdesc *d = &descs[i];
+		json_t *dst = o;
 
-	/* json_object_set_new takes the reference even when it fails */
-	if (json_object_set_new(o, "jitter_buffer", jb)) {
-		jb = NULL;
-		goto fail;
-	}
-	jb = NULL;
-	if (json_object_set_new(o, "decoder", xc)) {
-		xc = NULL;
-		goto fail;
-	}
-	xc = NULL;
-	if (json_object_set_new(o, "remote", rem)) {
-		rem = NULL;
-		goto fail;
+		if (d->group) {
+			dst = json_object_get(o, d->group);
+			if (!dst) {
+				dst = json_object();
+				if (json_object_set_new(o, d->group, dst))
+					goto fail;
+			}
+		}
+
+		/* json_object_set_new frees the value when it fails */
+		if (json_object_set_new(dst, d->name, value_json(st, d)))
+			goto fail;
 	}
 
 	return o;
 
  fail:
-	json_decref(jb);
-	json_decref(xc);
-	json_decref(rem);
 	json_decref(o);
 	return NULL;
 }
-
-
-#define FMT_U64 " %s%s %llu"
-#define FMT_U32 " %s%s %llu"
-#define FMT_DBL " %s%s %.1f"
-#define VAL_U64(v) (unsigned long long)(v)
-#define VAL_U32(v) (unsigned long long)(v)
-#define VAL_DBL(v) (v)
-#define IF_LOG(x)   x
-#define IF_NOLOG(x)
 
 
 /**
@@ -85,26 +105,23 @@ int mstats_log(struct re_printf *pf, const struct media_stats *st)
 {
 	int err = 0;
 
-#define X(name, type, from, log)					\
-	IF_##log(err |= re_hprintf(pf, FMT_##type, "", #name,		\
-				   VAL_##type(st->name));)
-	MSTATS_CALL(X)
-#undef X
-#define X(name, type, from, log)					\
-	IF_##log(err |= re_hprintf(pf, FMT_##type, "jb.", #name,	\
-				   VAL_##type(st->jb.name));)
-	MSTATS_JB(X)
-#undef X
-#define X(name, type, from, log)					\
-	IF_##log(err |= re_hprintf(pf, FMT_##type, "decoder.", #name,	\
-				   VAL_##type(st->decoder.name));)
-	MSTATS_DECODER(X)
-#undef X
-#define X(name, type, from, log)					\
-	IF_##log(err |= re_hprintf(pf, FMT_##type, "remote.", #name,	\
-				   VAL_##type(st->remote.name));)
-	MSTATS_REMOTE(X)
-#undef X
+	for (size_t i = 0; i < ARRAY_SIZE(descs); i++) {
+		const struct mdesc *d = &descs[i];
+		const uint8_t *p = (const uint8_t *)st + d->off;
+		const char *pre = log_prefix(d->group);
+
+		if (d->log != LOG)
+			continue;
+
+		if (d->type == DBL)
+			err |= re_hprintf(pf, " %s%s %.1f", pre, d->name,
+					  *(const double *)p);
+		else
+			err |= re_hprintf(pf, " %s%s %llu", pre, d->name,
+					  (unsigned long long)(d->type == U64 ?
+					  *(const uint64_t *)p :
+					  *(const uint32_t *)p));
+	}
 
 	return err;
 }
