@@ -633,10 +633,3 @@ const char *settings_key_name(uint32_t i, const char **defp,
 
 	return defs[i].key;
 }
-
-
-/** The name of a log level ("debug" ... "error") */
-const char *settings_log_level_name(enum settings_log_level l)
-{
-	return (l >= 0 && l <= SETTINGS_LOG_ERROR) ? level_names[l] : "?";
-}

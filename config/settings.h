@@ -83,6 +83,5 @@ int  settings_load(struct settings **sp, const char *path, char *err,
 uint32_t settings_key_count(void);
 const char *settings_key_name(uint32_t i, const char **defp,
 			      const char **helpp);
-const char *settings_log_level_name(enum settings_log_level l);
 
 #endif

@@ -903,13 +903,6 @@ int store_check(struct store **stp, const char *state_file,
 }
 
 
-/** The path of the state file */
-const char *store_path(const struct store *st)
-{
-	return st ? st->path : NULL;
-}
-
-
 static void route_destructor(void *arg)
 {
 	struct route *r = arg;

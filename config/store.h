@@ -40,7 +40,6 @@ int  store_open(struct store **stp, const char *state_file,
 		const char *seed_file, char *err, size_t errsz);
 int  store_check(struct store **stp, const char *state_file,
 		  const char *seed_file, char *err, size_t errsz);
-const char *store_path(const struct store *st);
 
 /* Readers: any thread */
 int  store_route(struct store *st, const char *e164, struct route **routep);
