@@ -16,6 +16,13 @@ static const char *const agent_keys[] = {
 static const char *const audio_keys[] = {"encoding", "sample_rate", NULL};
 
 
+/* The JSON name of an audio encoding: "mulaw" or "l16" */
+static const char *encoding_name(enum agent_encoding e)
+{
+	return (e >= 0 && e <= AGENT_ENCODING_L16) ? encoding_names[e] : "?";
+}
+
+
 static void destructor(void *arg)
 {
 	struct agent *a = arg;
@@ -222,7 +229,7 @@ json_t *agent_encode(const struct agent *a, enum model_secrets secrets)
 				     json_boolean(a->auth_token != NULL));
 	}
 	err |= model_enc_set(audio, "encoding",
-			     json_string(agent_encoding_name(a->audio.encoding)));
+			     json_string(encoding_name(a->audio.encoding)));
 	err |= model_enc_set(audio, "sample_rate",
 			     json_integer(a->audio.sample_rate));
 	err |= model_enc_set(o, "audio", audio);
@@ -301,11 +308,4 @@ const char *agent_param(const struct agent *a, const char *name)
 const char *agent_protocol_name(enum agent_protocol p)
 {
 	return (p >= 0 && p <= AGENT_PROTOCOL_RAW) ? protocol_names[p] : "?";
-}
-
-
-/** The JSON name of an audio encoding: "mulaw" or "l16" */
-const char *agent_encoding_name(enum agent_encoding e)
-{
-	return (e >= 0 && e <= AGENT_ENCODING_L16) ? encoding_names[e] : "?";
 }

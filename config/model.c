@@ -19,6 +19,31 @@
 static const char *codec_names[MODEL_CODEC_COUNT] = {"PCMU", "PCMA", "opus"};
 
 
+/* The name of a codec as used in JSON and SDP ("PCMU", "PCMA", "opus") */
+static const char *codec_name(enum model_codec c)
+{
+	return (c >= 0 && c < MODEL_CODEC_COUNT) ? codec_names[c] : "?";
+}
+
+
+/*
+ * Parse a codec name (exact spelling, as in SDP: PCMU, PCMA, opus)
+ *
+ * @return 0 if success, EINVAL for an unknown name
+ */
+static int codec_parse(enum model_codec *c, const char *name)
+{
+	for (int i = 0; i < MODEL_CODEC_COUNT; i++) {
+		if (name && !strcmp(name, codec_names[i])) {
+			*c = (enum model_codec)i;
+			return 0;
+		}
+	}
+
+	return EINVAL;
+}
+
+
 /**
  * Write an error naming a field: "<path><key>: <message>"
  *
@@ -91,8 +116,8 @@ void model_quote(char *buf, size_t sz, const char *s)
 }
 
 
-/** True if s contains an ASCII control character (or DEL) */
-bool model_has_ctrl(const char *s)
+/* True if s contains an ASCII control character (or DEL) */
+static bool has_ctrl(const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -355,7 +380,7 @@ int model_dec_str(struct model_ctx *c, const json_t *obj, const char *key,
 	if (len > max)
 		return model_fail(c, key, "is too long (%zu bytes, at most %zu)",
 				  len, max);
-	if (model_has_ctrl(s))
+	if (has_ctrl(s))
 		return model_fail(c, key, "must not contain control "
 				  "characters");
 
@@ -515,7 +540,7 @@ int model_dec_codecs(struct model_ctx *c, const json_t *obj, const char *key,
 		if (!json_is_string(e))
 			return model_fail(c, key, "item %zu must be a string",
 					  i);
-		if (model_codec_parse(&cd, json_string_value(e))) {
+		if (codec_parse(&cd, json_string_value(e))) {
 			model_quote(q, sizeof(q), json_string_value(e));
 			return model_fail(c, key, "%s is not a codec "
 					  "(PCMU, PCMA, opus)", q);
@@ -583,8 +608,8 @@ int model_dec_kv(struct model_ctx *c, const json_t *obj, const char *key,
 			err = model_fail(c, key, "has an empty name");
 			goto out;
 		}
-		if (model_has_ctrl(name) ||
-		    model_has_ctrl(json_string_value(e)) ||
+		if (has_ctrl(name) ||
+		    has_ctrl(json_string_value(e)) ||
 		    strlen(json_string_value(e)) != json_string_length(e)) {
 			err = model_fail(c, key, "%s must not contain control "
 					 "characters", q);
@@ -695,7 +720,7 @@ json_t *model_enc_codecs(const enum model_codec *codecs, uint32_t n)
 
 	for (uint32_t i = 0; a && i < n; i++) {
 		if (json_array_append_new(a, json_string(
-				model_codec_name(codecs[i])))) {
+				codec_name(codecs[i])))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -748,32 +773,6 @@ bool model_slug_valid(const char *s)
 
 	return true;
 }
-
-
-/** The name of a codec as used in JSON and SDP ("PCMU", "PCMA", "opus") */
-const char *model_codec_name(enum model_codec c)
-{
-	return (c >= 0 && c < MODEL_CODEC_COUNT) ? codec_names[c] : "?";
-}
-
-
-/**
- * Parse a codec name (exact spelling, as in SDP: PCMU, PCMA, opus)
- *
- * @return 0 if success, EINVAL for an unknown name
- */
-int model_codec_parse(enum model_codec *c, const char *name)
-{
-	for (int i = 0; i < MODEL_CODEC_COUNT; i++) {
-		if (name && !strcmp(name, codec_names[i])) {
-			*c = (enum model_codec)i;
-			return 0;
-		}
-	}
-
-	return EINVAL;
-}
-
 
 /**
  * The codec preference that applies to a call on a number: the number's

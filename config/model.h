@@ -102,7 +102,6 @@ json_t *agent_encode(const struct agent *a, enum model_secrets secrets);
 int  agent_dup(struct agent **ap, const struct agent *a);
 const char *agent_param(const struct agent *a, const char *name);
 const char *agent_protocol_name(enum agent_protocol p);
-const char *agent_encoding_name(enum agent_encoding e);
 
 
 /*
@@ -156,9 +155,6 @@ int  trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets);
 int  trunk_dup(struct trunk **tp, const struct trunk *t);
 bool trunk_allows_source(const struct trunk *t, const struct sa *src);
-int  trunk_cidr_parse(struct trunk_cidr *c, const char *s,
-		      char *err, size_t errsz);
-int  trunk_cidr_print(const struct trunk_cidr *c, char *buf, size_t sz);
 const char *trunk_kind_name(enum trunk_kind k);
 const char *trunk_transport_name(enum sip_transp tp);
 const char *trunk_media_enc_name(enum trunk_media_enc m);
@@ -198,8 +194,6 @@ int  e164_parse(char *out, size_t outsz, const char *in, const char **why);
  * Shared helpers (model.c)
  */
 bool model_slug_valid(const char *s);
-const char *model_codec_name(enum model_codec c);
-int  model_codec_parse(enum model_codec *c, const char *name);
 uint32_t model_codecs_effective(enum model_codec *out, const struct trunk *t,
 				const struct number *n);
 

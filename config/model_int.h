@@ -30,7 +30,6 @@ enum {
 int  model_fail(struct model_ctx *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void model_quote(char *buf, size_t sz, const char *s);
-bool model_has_ctrl(const char *s);
 bool model_host_valid(const char *s);
 bool model_ws_url_valid(const char *url, const char **why);
 

@@ -124,7 +124,7 @@ static void mask_bits(uint8_t *b, size_t len, unsigned prefix)
 }
 
 
-/**
+/*
  * Parse a CIDR: "203.0.113.0/24", "2001:db8::/32", or one address
  * ("198.51.100.7" means /32, "::1" means /128). Host bits must be zero.
  *
@@ -135,8 +135,8 @@ static void mask_bits(uint8_t *b, size_t len, unsigned prefix)
  *
  * @return 0 if success, EINVAL if invalid
  */
-int trunk_cidr_parse(struct trunk_cidr *c, const char *s, char *err,
-		     size_t errsz)
+static int cidr_parse(struct trunk_cidr *c, const char *s, char *err,
+		      size_t errsz)
 {
 	char addr[INET6_ADDRSTRLEN + 1], q[64], net[INET6_ADDRSTRLEN];
 	const char *slash;
@@ -223,12 +223,12 @@ int trunk_cidr_parse(struct trunk_cidr *c, const char *s, char *err,
 }
 
 
-/**
+/*
  * Print a CIDR as "addr/prefix"
  *
  * @return 0 if success, otherwise an errno
  */
-int trunk_cidr_print(const struct trunk_cidr *c, char *buf, size_t sz)
+static int cidr_print(const struct trunk_cidr *c, char *buf, size_t sz)
 {
 	char a[INET6_ADDRSTRLEN];
 	int n;
@@ -351,9 +351,8 @@ static int inbound_decode(struct model_ctx *pc, struct trunk *t,
 				return model_fail(&c, "allowed_sources",
 						  "item %zu must be a string",
 						  i);
-			if (trunk_cidr_parse(&t->inbound.allowed[i],
-					     json_string_value(e),
-					     msg, sizeof(msg)))
+			if (cidr_parse(&t->inbound.allowed[i],
+				       json_string_value(e), msg, sizeof(msg)))
 				return model_fail(&c, "allowed_sources",
 						  "%s", msg);
 			t->inbound.allowedc = (uint32_t)i + 1;
@@ -581,7 +580,7 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 	for (uint32_t i = 0; i < t->inbound.allowedc; i++) {
 		char buf[INET6_ADDRSTRLEN + 8];
 
-		if (trunk_cidr_print(&t->inbound.allowed[i], buf, sizeof(buf)))
+		if (cidr_print(&t->inbound.allowed[i], buf, sizeof(buf)))
 			goto fail;
 		err |= json_array_append_new(list, json_string(buf)) ?
 			ENOMEM : 0;
