@@ -99,27 +99,11 @@ static int lock_state(struct store *st, char *err, size_t errsz)
 }
 
 
-/* store_open(), or with `check` store_check(): see those */
-static int open_store(struct store **stp, const char *state_file,
-		      const char *seed_file, bool check, char *err,
-		      size_t errsz)
+/* A store with its locks and empty tables */
+static int store_alloc(struct store **stp)
 {
-	char dir[4096], dummy[1];
-	const char *base;
 	struct store *st;
-	struct stat sb;
-	int e;
-
-	if (!err || !errsz) {
-		err = dummy;
-		errsz = sizeof(dummy);
-	}
-	err[0] = '\0';
-
-	if (!stp || !state_file || !*state_file) {
-		snprintf(err, errsz, "no state file given");
-		return EINVAL;
-	}
+	int e = 0;
 
 	st = mem_zalloc(sizeof(*st), store_destructor);
 	if (!st)
@@ -142,57 +126,158 @@ static int open_store(struct store **stp, const char *state_file,
 	for (int k = 0; k < K_COUNT; k++) {
 		e = hash_alloc(&st->tab[k].hash, HASH_BUCKETS);
 		if (e)
-			goto out;
+			break;
 	}
 
-	e = fsutil_parent_dir(dir, sizeof(dir), state_file);
+	if (e)
+		mem_deref(st);
+	else
+		*stp = st;
+
+	return e;
+}
+
+
+/* The state file's directory (into dir), and the state, temporary and
+   lock file paths */
+static int paths_set(struct store *st, const char *state_file, char *dir,
+		     size_t dirsz, char *err, size_t errsz)
+{
+	const char *base;
+	int e;
+
+	e = fsutil_parent_dir(dir, dirsz, state_file);
 	if (e) {
 		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
-		goto out;
+		return e;
 	}
 	base = strrchr(state_file, '/');
 	base = base ? base + 1 : state_file;
 	if (!*base) {
 		snprintf(err, errsz, "%s: not a file name", state_file);
-		e = EINVAL;
-		goto out;
+		return EINVAL;
 	}
 
 	e  = str_dup(&st->path, state_file);
 	e |= re_sdprintf(&st->tmp, "%s/.%s.tmp", dir, base);
 	e |= re_sdprintf(&st->lockpath, "%s/.%s.lock", dir, base);
-	if (e) {
-		e = ENOMEM;
-		goto out;
-	}
 
-	if (check) {
-		/* what the daemon would load, read only: no directory made,
-		   no lock taken (the daemon may be running), nothing written */
-		if (stat(state_file, &sb) == 0)
-			e = store_load_file(st, state_file, err, errsz);
-		else if (errno != ENOENT) {
-			e = errno;
-			snprintf(err, errsz, "%s: %s", state_file, strerror(e));
-		}
-		else if (seed_file && *seed_file)
-			e = store_load_file(st, seed_file, err, errsz);
-		goto out;
+	return e ? ENOMEM : 0;
+}
+
+
+/* store_check(): what the daemon would load, read only: no directory
+   made, no lock taken (the daemon may be running), nothing written */
+static int load_readonly(struct store *st, const char *state_file,
+			 const char *seed_file, char *err, size_t errsz)
+{
+	struct stat sb;
+	int e = 0;
+
+	if (stat(state_file, &sb) == 0)
+		e = store_load_file(st, state_file, err, errsz);
+	else if (errno != ENOENT) {
+		e = errno;
+		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
 	}
+	else if (seed_file && *seed_file)
+		e = store_load_file(st, seed_file, err, errsz);
+
+	return e;
+}
+
+
+/* Create the state file's directory and open it (for fsync) */
+static int dir_open(struct store *st, const char *dir, char *err,
+		    size_t errsz)
+{
+	int e;
 
 	e = fsutil_mkdirs(dir, 0750);
 	if (e) {
 		snprintf(err, errsz, "cannot create directory %s: %s", dir,
 			 strerror(e));
-		goto out;
+		return e;
 	}
 
 	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		e = errno;
 		snprintf(err, errsz, "%s: %s", dir, strerror(e));
+		return e;
+	}
+
+	return 0;
+}
+
+
+/* Load the state file; when there is none yet, load the seed (if any)
+   and write the state file */
+static int load_or_create(struct store *st, const char *state_file,
+			  const char *seed_file, char *err, size_t errsz)
+{
+	struct stat sb;
+	int e, stage;
+
+	if (stat(state_file, &sb) == 0)
+		return store_load_file(st, state_file, err, errsz);
+	if (errno != ENOENT) {
+		e = errno;
+		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
+		return e;
+	}
+
+	if (seed_file && *seed_file) {
+		e = store_load_file(st, seed_file, err, errsz);
+		if (e)
+			return e;
+	}
+
+	e = store_state_write(st, K_COUNT, NULL, NULL, &stage);
+	if (e)
+		snprintf(err, errsz, "cannot write %s: %s", state_file,
+			 strerror(e));
+
+	return e;
+}
+
+
+/* store_open(), or with `check` store_check(): see those */
+static int open_store(struct store **stp, const char *state_file,
+		      const char *seed_file, bool check, char *err,
+		      size_t errsz)
+{
+	char dir[4096], dummy[1];
+	struct store *st = NULL;
+	int e;
+
+	if (!err || !errsz) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
+	err[0] = '\0';
+
+	if (!stp || !state_file || !*state_file) {
+		snprintf(err, errsz, "no state file given");
+		return EINVAL;
+	}
+
+	e = store_alloc(&st);
+	if (e)
+		return e;
+
+	e = paths_set(st, state_file, dir, sizeof(dir), err, errsz);
+	if (e)
+		goto out;
+
+	if (check) {
+		e = load_readonly(st, state_file, seed_file, err, errsz);
 		goto out;
 	}
+
+	e = dir_open(st, dir, err, errsz);
+	if (e)
+		goto out;
 
 	e = lock_state(st, err, errsz);
 	if (e)
@@ -201,30 +286,7 @@ static int open_store(struct store **stp, const char *state_file,
 	/* a temporary file left by a crash is incomplete by definition */
 	(void)unlink(st->tmp);
 
-	if (stat(state_file, &sb) == 0) {
-		e = store_load_file(st, state_file, err, errsz);
-		goto out;
-	}
-	if (errno != ENOENT) {
-		e = errno;
-		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
-		goto out;
-	}
-
-	if (seed_file && *seed_file) {
-		e = store_load_file(st, seed_file, err, errsz);
-		if (e)
-			goto out;
-	}
-
-	{
-		int stage;
-
-		e = store_state_write(st, K_COUNT, NULL, NULL, &stage);
-		if (e)
-			snprintf(err, errsz, "cannot write %s: %s", state_file,
-				 strerror(e));
-	}
+	e = load_or_create(st, state_file, seed_file, err, errsz);
 
  out:
 	if (e)
