@@ -170,31 +170,9 @@ bool model_host_valid(const char *s)
 }
 
 
-/**
- * Check an agent URL: ws:// or wss://, a host (name, IPv4 or [IPv6]), an
- * optional port, then an optional path and query of printable ASCII.
- * Credentials in the URL and fragments are refused.
- *
- * @param url  URL
- * @param why  Set to the reason when invalid
- *
- * @return true if valid
- */
-bool model_ws_url_valid(const char *url, const char **why)
+/* The characters of a URL: printable ASCII, no space, no fragment */
+static bool url_chars_valid(const char *url, const char **why)
 {
-	const char *p, *end, *hs, *he, *colon = NULL;
-	char host[MODEL_HOST_MAX + 1];
-	size_t n;
-
-	if (!strncmp(url, "ws://", 5))
-		p = url + 5;
-	else if (!strncmp(url, "wss://", 6))
-		p = url + 6;
-	else {
-		*why = "must start with ws:// or wss://";
-		return false;
-	}
-
 	for (const char *q = url; *q; q++) {
 		unsigned char ch = (unsigned char)*q;
 
@@ -209,34 +187,53 @@ bool model_ws_url_valid(const char *url, const char **why)
 		}
 	}
 
-	end = p + strcspn(p, "/?");
-	if (memchr(p, '@', end - p)) {
-		*why = "must not contain credentials; use auth_token";
-		return false;
-	}
+	return true;
+}
+
+
+/*
+ * Find the host in the authority p..end: *hsp..*hep, without the brackets
+ * of an [IPv6] host; *colonp is the ':' before the port, or NULL
+ */
+static bool url_host_find(const char *p, const char *end, const char **hsp,
+			  const char **hep, const char **colonp,
+			  const char **why)
+{
+	*colonp = NULL;
 
 	if (*p == '[') {
-		hs = p + 1;
-		he = memchr(hs, ']', end - hs);
-		if (!he) {
+		*hsp = p + 1;
+		*hep = memchr(*hsp, ']', end - *hsp);
+		if (!*hep) {
 			*why = "has an unterminated [IPv6] host";
 			return false;
 		}
-		if (he + 1 < end) {
-			if (he[1] != ':') {
+		if (*hep + 1 < end) {
+			if ((*hep)[1] != ':') {
 				*why = "has junk after the [IPv6] host";
 				return false;
 			}
-			colon = he + 1;
+			*colonp = *hep + 1;
 		}
 	}
 	else {
-		hs = p;
-		colon = memchr(p, ':', end - p);
-		he = colon ? colon : end;
+		*hsp = p;
+		*colonp = memchr(p, ':', end - p);
+		*hep = *colonp ? *colonp : end;
 	}
 
-	n = he - hs;
+	return true;
+}
+
+
+/* The host hs..he: an IPv6 address if it was in brackets, else a name or
+   an IPv4 address */
+static bool url_host_valid(const char *hs, const char *he, bool bracketed,
+			   const char **why)
+{
+	char host[MODEL_HOST_MAX + 1];
+	size_t n = he - hs;
+
 	if (n == 0 || n > MODEL_HOST_MAX) {
 		*why = "has no host";
 		return false;
@@ -244,7 +241,7 @@ bool model_ws_url_valid(const char *url, const char **why)
 	memcpy(host, hs, n);
 	host[n] = '\0';
 
-	if (*p == '[') {
+	if (bracketed) {
 		struct in6_addr a6;
 
 		if (inet_pton(AF_INET6, host, &a6) != 1) {
@@ -257,26 +254,75 @@ bool model_ws_url_valid(const char *url, const char **why)
 		return false;
 	}
 
-	if (colon) {
-		unsigned long port = 0;
-		const char *d = colon + 1;
+	return true;
+}
 
-		if (d == end || end - d > 5) {
+
+/* The port after the colon, up to end: 1..65535 */
+static bool url_port_valid(const char *colon, const char *end,
+			   const char **why)
+{
+	unsigned long port = 0;
+	const char *d = colon + 1;
+
+	if (d == end || end - d > 5) {
+		*why = "has an invalid port";
+		return false;
+	}
+	for (; d < end; d++) {
+		if (!isdigit((unsigned char)*d)) {
 			*why = "has an invalid port";
 			return false;
 		}
-		for (; d < end; d++) {
-			if (!isdigit((unsigned char)*d)) {
-				*why = "has an invalid port";
-				return false;
-			}
-			port = port * 10 + (unsigned long)(*d - '0');
-		}
-		if (port < 1 || port > 65535) {
-			*why = "has a port out of range 1..65535";
-			return false;
-		}
+		port = port * 10 + (unsigned long)(*d - '0');
 	}
+	if (port < 1 || port > 65535) {
+		*why = "has a port out of range 1..65535";
+		return false;
+	}
+
+	return true;
+}
+
+
+/**
+ * Check an agent URL: ws:// or wss://, a host (name, IPv4 or [IPv6]), an
+ * optional port, then an optional path and query of printable ASCII.
+ * Credentials in the URL and fragments are refused.
+ *
+ * @param url  URL
+ * @param why  Set to the reason when invalid
+ *
+ * @return true if valid
+ */
+bool model_ws_url_valid(const char *url, const char **why)
+{
+	const char *p, *end, *hs, *he, *colon;
+
+	if (!strncmp(url, "ws://", 5))
+		p = url + 5;
+	else if (!strncmp(url, "wss://", 6))
+		p = url + 6;
+	else {
+		*why = "must start with ws:// or wss://";
+		return false;
+	}
+
+	if (!url_chars_valid(url, why))
+		return false;
+
+	end = p + strcspn(p, "/?");
+	if (memchr(p, '@', end - p)) {
+		*why = "must not contain credentials; use auth_token";
+		return false;
+	}
+
+	if (!url_host_find(p, end, &hs, &he, &colon, why))
+		return false;
+	if (!url_host_valid(hs, he, *p == '[', why))
+		return false;
+	if (colon && !url_port_valid(colon, end, why))
+		return false;
 
 	return true;
 }
