@@ -124,26 +124,9 @@ int agent_decode(struct agent **ap, const json_t *j, const struct agent *old,
 	a->audio.encoding = AGENT_ENCODING_MULAW;
 	a->audio.sample_rate = 8000;
 
-	e = model_dec_str(&c, j, "id", MODEL_F_REQUIRED, MODEL_ID_MAX, &a->id);
+	e = model_dec_id_name(&c, j, &a->id, &a->name);
 	if (e)
 		goto out;
-	if (!model_slug_valid(a->id)) {
-		model_quote(q, sizeof(q), a->id);
-		e = model_fail(&c, "id", "%s is not a slug: lowercase letters, "
-			       "digits, '-' and '_', starting with a letter "
-			       "or digit, at most 64 characters", q);
-		goto out;
-	}
-
-	e = model_dec_str(&c, j, "name", MODEL_F_EMPTY, MODEL_NAME_MAX,
-			  &a->name);
-	if (e)
-		goto out;
-	if (!a->name) {
-		e = str_dup(&a->name, "");
-		if (e)
-			goto out;
-	}
 
 	e = model_dec_str(&c, j, "url", MODEL_F_REQUIRED, MODEL_URL_MAX,
 			  &a->url);

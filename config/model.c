@@ -368,6 +368,44 @@ int model_dec_keys(struct model_ctx *c, const json_t *obj,
 
 
 /**
+ * Decode the "id" (a required slug) and "name" (optional; "" when unset)
+ * of an agent or a trunk
+ *
+ * @param c      Decode context
+ * @param obj    JSON object
+ * @param idp    Set to a new mem string
+ * @param namep  Set to a new mem string
+ *
+ * @return 0 if success, EINVAL (error written) or ENOMEM
+ */
+int model_dec_id_name(struct model_ctx *c, const json_t *obj, char **idp,
+		      char **namep)
+{
+	char q[64];
+	int e;
+
+	e = model_dec_str(c, obj, "id", MODEL_F_REQUIRED, MODEL_ID_MAX, idp);
+	if (e)
+		return e;
+	if (!model_slug_valid(*idp)) {
+		model_quote(q, sizeof(q), *idp);
+		return model_fail(c, "id", "%s is not a slug: lowercase "
+				  "letters, digits, '-' and '_', starting with "
+				  "a letter or digit, at most 64 characters", q);
+	}
+
+	e = model_dec_str(c, obj, "name", MODEL_F_EMPTY, MODEL_NAME_MAX,
+			  namep);
+	if (e)
+		return e;
+	if (!*namep)
+		e = str_dup(namep, "");
+
+	return e;
+}
+
+
+/**
  * Get an optional object member that must be a JSON object
  *
  * @return 0 and *vp NULL if absent or null, EINVAL on a wrong type

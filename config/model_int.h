@@ -35,6 +35,8 @@ bool model_ws_url_valid(const char *url, const char **why);
 
 int  model_dec_keys(struct model_ctx *c, const json_t *obj,
 		    const char *const *allowed);
+int  model_dec_id_name(struct model_ctx *c, const json_t *obj, char **idp,
+		       char **namep);
 int  model_dec_obj(struct model_ctx *c, const json_t *obj, const char *key,
 		   const json_t **vp);
 int  model_dec_str(struct model_ctx *c, const json_t *obj, const char *key,

@@ -483,7 +483,6 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	const json_t *in, *outb;
 	struct trunk *t;
 	int kind = TRUNK_KIND_BYOC;
-	char q[64];
 	int e;
 
 	if (!tp)
@@ -497,26 +496,9 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	if (!t)
 		return ENOMEM;
 
-	e = model_dec_str(&c, j, "id", MODEL_F_REQUIRED, MODEL_ID_MAX, &t->id);
+	e = model_dec_id_name(&c, j, &t->id, &t->name);
 	if (e)
 		goto out;
-	if (!model_slug_valid(t->id)) {
-		model_quote(q, sizeof(q), t->id);
-		e = model_fail(&c, "id", "%s is not a slug: lowercase letters, "
-			       "digits, '-' and '_', starting with a letter "
-			       "or digit, at most 64 characters", q);
-		goto out;
-	}
-
-	e = model_dec_str(&c, j, "name", MODEL_F_EMPTY, MODEL_NAME_MAX,
-			  &t->name);
-	if (e)
-		goto out;
-	if (!t->name) {
-		e = str_dup(&t->name, "");
-		if (e)
-			goto out;
-	}
 
 	if (!json_object_get(j, "kind")) {
 		e = model_fail(&c, "kind", "is required: byoc or twilio");
