@@ -124,6 +124,48 @@ static void mask_bits(uint8_t *b, size_t len, unsigned prefix)
 }
 
 
+/* The address part of a CIDR (s, alen bytes) into b: its family, or
+   AF_UNSPEC if it is not an address */
+static int cidr_addr(const char *s, size_t alen, uint8_t *b, size_t *blenp)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return AF_UNSPEC;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+
+	if (inet_pton(AF_INET, addr, b) == 1) {
+		*blenp = 4;
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, addr, b) == 1) {
+		*blenp = 16;
+		return AF_INET6;
+	}
+
+	return AF_UNSPEC;
+}
+
+
+/* The prefix length after the slash: one to three digits */
+static int cidr_prefix(const char *d, unsigned *prefixp)
+{
+	unsigned prefix = 0;
+
+	if (!*d || strlen(d) > 3)
+		return EINVAL;
+	for (; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return EINVAL;
+		prefix = prefix * 10 + (unsigned)(*d - '0');
+	}
+
+	*prefixp = prefix;
+	return 0;
+}
+
+
 /*
  * Parse a CIDR: "203.0.113.0/24", "2001:db8::/32", or one address
  * ("198.51.100.7" means /32, "::1" means /128). Host bits must be zero.
@@ -138,11 +180,11 @@ static void mask_bits(uint8_t *b, size_t len, unsigned prefix)
 static int cidr_parse(struct trunk_cidr *c, const char *s, char *err,
 		      size_t errsz)
 {
-	char addr[INET6_ADDRSTRLEN + 1], q[64], net[INET6_ADDRSTRLEN];
+	char q[64], net[INET6_ADDRSTRLEN];
 	const char *slash;
 	uint8_t b[16], m[16];
 	unsigned prefix, maxp;
-	size_t alen, blen;
+	size_t blen;
 	int af;
 
 	if (!c || !s)
@@ -151,38 +193,15 @@ static int cidr_parse(struct trunk_cidr *c, const char *s, char *err,
 	model_quote(q, sizeof(q), s);
 
 	slash = strchr(s, '/');
-	alen = slash ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof(addr))
+	af = cidr_addr(s, slash ? (size_t)(slash - s) : strlen(s), b, &blen);
+	if (af == AF_UNSPEC)
 		goto bad;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
 
-	if (inet_pton(AF_INET, addr, b) == 1) {
-		af = AF_INET;
-		maxp = 32;
-		blen = 4;
-	}
-	else if (inet_pton(AF_INET6, addr, b) == 1) {
-		af = AF_INET6;
-		maxp = 128;
-		blen = 16;
-	}
-	else {
-		goto bad;
-	}
-
+	maxp = (unsigned)blen * 8;
 	prefix = maxp;
 	if (slash) {
-		const char *d = slash + 1;
-
-		if (!*d || strlen(d) > 3)
+		if (cidr_prefix(slash + 1, &prefix))
 			goto bad;
-		prefix = 0;
-		for (; *d; d++) {
-			if (*d < '0' || *d > '9')
-				goto bad;
-			prefix = prefix * 10 + (unsigned)(*d - '0');
-		}
 		if (prefix > maxp) {
 			if (err)
 				snprintf(err, errsz, "%s: prefix length is "
@@ -535,28 +554,13 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 }
 
 
-/**
- * Encode a trunk as JSON
- *
- * @param t        Trunk
- * @param secrets  MODEL_REDACT for replies ("auth_password_set"), or
- *                 MODEL_SECRETS for the state file
- *
- * @return New JSON object, or NULL if out of memory
- */
-json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
+static json_t *inbound_encode(const struct trunk *t,
+			      enum model_secrets secrets)
 {
-	json_t *o = NULL, *in = NULL, *outb = NULL, *list = NULL;
+	json_t *in = json_object(), *list = json_array();
 	int err = 0;
 
-	if (!t)
-		return NULL;
-
-	o = json_object();
-	in = json_object();
-	outb = json_object();
-	list = json_array();
-	if (!o || !in || !outb || !list)
+	if (!in || !list)
 		goto fail;
 
 	for (uint32_t i = 0; i < t->inbound.allowedc; i++) {
@@ -567,10 +571,6 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 		err |= json_array_append_new(list, json_string(buf)) ?
 			ENOMEM : 0;
 	}
-
-	err |= model_enc_set(o, "id", json_string(t->id));
-	err |= model_enc_set(o, "name", json_string(t->name ? t->name : ""));
-	err |= model_enc_set(o, "kind", json_string(trunk_kind_name(t->kind)));
 
 	err |= model_enc_set(in, "allowed_sources", list);
 	list = NULL;
@@ -585,6 +585,26 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 		err |= model_enc_set(in, "auth_password_set",
 			     json_boolean(t->inbound.auth_password != NULL));
 	}
+	if (err)
+		goto fail;
+
+	return in;
+
+ fail:
+	json_decref(list);
+	json_decref(in);
+	return NULL;
+}
+
+
+static json_t *outbound_encode(const struct trunk *t,
+			       enum model_secrets secrets)
+{
+	json_t *outb = json_object();
+	int err = 0;
+
+	if (!outb)
+		return NULL;
 
 	err |= model_enc_set(outb, "address",
 			     model_enc_optstr(t->outbound.address));
@@ -608,24 +628,49 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 			trunk_media_enc_name(t->outbound.media_encryption)));
 	err |= model_enc_set(outb, "headers", model_enc_kv(
 			t->outbound.headers, t->outbound.headerc));
+	if (err) {
+		json_decref(outb);
+		return NULL;
+	}
 
-	err |= model_enc_set(o, "inbound", in);
-	in = NULL;
-	err |= model_enc_set(o, "outbound", outb);
-	outb = NULL;
+	return outb;
+}
+
+
+/**
+ * Encode a trunk as JSON
+ *
+ * @param t        Trunk
+ * @param secrets  MODEL_REDACT for replies ("auth_password_set"), or
+ *                 MODEL_SECRETS for the state file
+ *
+ * @return New JSON object, or NULL if out of memory
+ */
+json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
+{
+	json_t *o;
+	int err = 0;
+
+	if (!t)
+		return NULL;
+
+	o = json_object();
+	if (!o)
+		return NULL;
+
+	err |= model_enc_set(o, "id", json_string(t->id));
+	err |= model_enc_set(o, "name", json_string(t->name ? t->name : ""));
+	err |= model_enc_set(o, "kind", json_string(trunk_kind_name(t->kind)));
+	err |= model_enc_set(o, "inbound", inbound_encode(t, secrets));
+	err |= model_enc_set(o, "outbound", outbound_encode(t, secrets));
 	err |= model_enc_set(o, "codecs",
 			     model_enc_codecs(t->codecs, t->codecc));
-	if (err)
-		goto fail;
+	if (err) {
+		json_decref(o);
+		return NULL;
+	}
 
 	return o;
-
- fail:
-	json_decref(list);
-	json_decref(in);
-	json_decref(outb);
-	json_decref(o);
-	return NULL;
 }
 
 
