@@ -170,6 +170,58 @@ static int parse_uint(const char *s, uint32_t *vp)
 }
 
 
+/* One sip_listen entry, tok (len bytes): udp:ADDR:PORT or tcp:ADDR:PORT */
+static int parse_listen_one(struct settings_listen *l, const char *tok,
+			    size_t len, char *msg, size_t msgsz)
+{
+	const char *colon = NULL;
+	uint32_t port;
+	char portbuf[8];
+
+	if (len > 4 && !strncmp(tok, "udp:", 4))
+		l->transp = SIP_TRANSP_UDP;
+	else if (len > 4 && !strncmp(tok, "tcp:", 4))
+		l->transp = SIP_TRANSP_TCP;
+	else {
+		snprintf(msg, msgsz, "\"%.*s\" must be udp:ADDR:PORT "
+			 "or tcp:ADDR:PORT", (int)len, tok);
+		return EINVAL;
+	}
+
+	for (const char *c = tok + len - 1; c > tok + 4; c--) {
+		if (*c == ':') {
+			colon = c;
+			break;
+		}
+		if (*c == ']')
+			break;
+	}
+	if (!colon || (size_t)(tok + len - colon - 1) >= sizeof(portbuf)) {
+		snprintf(msg, msgsz, "\"%.*s\" has no :PORT", (int)len, tok);
+		return EINVAL;
+	}
+
+	memcpy(portbuf, colon + 1, (size_t)(tok + len - colon - 1));
+	portbuf[tok + len - colon - 1] = '\0';
+	if (parse_uint(portbuf, &port) || port < 1 || port > 65535) {
+		snprintf(msg, msgsz, "\"%.*s\": port must be 1..65535",
+			 (int)len, tok);
+		return EINVAL;
+	}
+
+	if (parse_ip(&l->addr, tok + 4, (size_t)(colon - tok - 4)) ||
+	    (sa_af(&l->addr) == AF_INET6 && tok[4] != '[')) {
+		snprintf(msg, msgsz, "\"%.*s\": address must be IPv4 "
+			 "or [IPv6]", (int)len, tok);
+		return EINVAL;
+	}
+	sa_set_port(&l->addr, (uint16_t)port);
+
+	return 0;
+}
+
+
+/* sip_listen: entries separated by white space, each at most once */
 static int parse_listen(struct settings *s, const char *val, char *msg,
 			size_t msgsz)
 {
@@ -179,10 +231,9 @@ static int parse_listen(struct settings *s, const char *val, char *msg,
 
 	while (*p) {
 		struct settings_listen *l;
-		const char *tok, *colon;
+		const char *tok;
 		size_t len;
-		uint32_t port;
-		char portbuf[8];
+		int err;
 
 		while (isspace((unsigned char)*p))
 			++p;
@@ -201,47 +252,9 @@ static int parse_listen(struct settings *s, const char *val, char *msg,
 		}
 		l = &s->sip_listen[s->sip_listenc];
 
-		if (len > 4 && !strncmp(tok, "udp:", 4))
-			l->transp = SIP_TRANSP_UDP;
-		else if (len > 4 && !strncmp(tok, "tcp:", 4))
-			l->transp = SIP_TRANSP_TCP;
-		else {
-			snprintf(msg, msgsz, "\"%.*s\" must be udp:ADDR:PORT "
-				 "or tcp:ADDR:PORT", (int)len, tok);
-			return EINVAL;
-		}
-
-		colon = NULL;
-		for (const char *c = tok + len - 1; c > tok + 4; c--) {
-			if (*c == ':') {
-				colon = c;
-				break;
-			}
-			if (*c == ']')
-				break;
-		}
-		if (!colon || (size_t)(tok + len - colon - 1) >=
-		    sizeof(portbuf)) {
-			snprintf(msg, msgsz, "\"%.*s\" has no :PORT",
-				 (int)len, tok);
-			return EINVAL;
-		}
-
-		memcpy(portbuf, colon + 1, (size_t)(tok + len - colon - 1));
-		portbuf[tok + len - colon - 1] = '\0';
-		if (parse_uint(portbuf, &port) || port < 1 || port > 65535) {
-			snprintf(msg, msgsz, "\"%.*s\": port must be 1..65535",
-				 (int)len, tok);
-			return EINVAL;
-		}
-
-		if (parse_ip(&l->addr, tok + 4, (size_t)(colon - tok - 4)) ||
-		    (sa_af(&l->addr) == AF_INET6 && tok[4] != '[')) {
-			snprintf(msg, msgsz, "\"%.*s\": address must be IPv4 "
-				 "or [IPv6]", (int)len, tok);
-			return EINVAL;
-		}
-		sa_set_port(&l->addr, (uint16_t)port);
+		err = parse_listen_one(l, tok, len, msg, msgsz);
+		if (err)
+			return err;
 
 		for (uint32_t i = 0; i < s->sip_listenc; i++) {
 			if (s->sip_listen[i].transp == l->transp &&
@@ -284,55 +297,94 @@ static int parse_path(char *dst, const char *val, const char *basedir,
 }
 
 
+/* ST_INT: a decimal integer within the key's bounds */
+static int apply_int(uint32_t *field, const struct setting_def *d,
+		     const char *val, char *msg, size_t msgsz)
+{
+	uint32_t v;
+	int err;
+
+	err = parse_uint(val, &v);
+	if (err == EINVAL) {
+		snprintf(msg, msgsz, "\"%s\" is not an integer%s", val,
+			 strchr(val, '#') ? " (comments must be on "
+			 "their own line)" : "");
+		return EINVAL;
+	}
+	if (err || v < d->min || v > d->max) {
+		snprintf(msg, msgsz, "%s is out of range %u..%u", val,
+			 d->min, d->max);
+		return ERANGE;
+	}
+
+	*field = v;
+	return 0;
+}
+
+
+/* ST_ADDR, or ST_ADDR_EMPTY: "" unsets, and an address must not be the
+   wildcard (it is advertised to others) */
+static int apply_addr(struct sa *field, const struct setting_def *d,
+		      const char *val, char *msg, size_t msgsz)
+{
+	if (d->type == ST_ADDR_EMPTY && !*val) {
+		sa_init(field, AF_UNSPEC);
+		return 0;
+	}
+
+	if (parse_ip(field, val, strlen(val))) {
+		snprintf(msg, msgsz, "\"%s\" is not an IP address%s",
+			 val, strchr(val, '#') ? " (comments must be "
+			 "on their own line)" : "");
+		return EINVAL;
+	}
+	if (d->type == ST_ADDR_EMPTY && sa_is_any(field)) {
+		snprintf(msg, msgsz, "\"%s\" cannot be advertised; "
+			 "leave empty or give a real address", val);
+		return EINVAL;
+	}
+
+	return 0;
+}
+
+
+/* ST_SID: "" or "AC" and 32 hex characters, into a char[35] */
+static int apply_sid(char *field, const char *val, char *msg, size_t msgsz)
+{
+	size_t n = strlen(val);
+	bool ok = n == 0 || (n == 34 && val[0] == 'A' && val[1] == 'C');
+
+	for (size_t i = 2; ok && i < n; i++)
+		ok = isxdigit((unsigned char)val[i]);
+	if (!ok) {
+		snprintf(msg, msgsz, "\"%s\" is not AC followed by 32 "
+			 "hex characters", val);
+		return EINVAL;
+	}
+
+	snprintf(field, 35, "%s", val);
+	return 0;
+}
+
+
 /* Apply one value; msg gets the reason when invalid */
 static int apply(struct settings *s, const struct setting_def *d,
 		 const char *val, const char *basedir, char *msg,
 		 size_t msgsz)
 {
 	void *field = (char *)s + d->off;
-	uint32_t v;
-	int err;
 
 	switch (d->type) {
 
 	case ST_INT:
-		err = parse_uint(val, &v);
-		if (err == EINVAL) {
-			snprintf(msg, msgsz, "\"%s\" is not an integer%s", val,
-				 strchr(val, '#') ? " (comments must be on "
-				 "their own line)" : "");
-			return EINVAL;
-		}
-		if (err || v < d->min || v > d->max) {
-			snprintf(msg, msgsz, "%s is out of range %u..%u", val,
-				 d->min, d->max);
-			return ERANGE;
-		}
-		*(uint32_t *)field = v;
-		return 0;
+		return apply_int(field, d, val, msg, msgsz);
 
 	case ST_LISTEN:
 		return parse_listen(s, val, msg, msgsz);
 
 	case ST_ADDR_EMPTY:
-		if (!*val) {
-			sa_init(field, AF_UNSPEC);
-			return 0;
-		}
-		/* fall through */
 	case ST_ADDR:
-		if (parse_ip(field, val, strlen(val))) {
-			snprintf(msg, msgsz, "\"%s\" is not an IP address%s",
-				 val, strchr(val, '#') ? " (comments must be "
-				 "on their own line)" : "");
-			return EINVAL;
-		}
-		if (d->type == ST_ADDR_EMPTY && sa_is_any(field)) {
-			snprintf(msg, msgsz, "\"%s\" cannot be advertised; "
-				 "leave empty or give a real address", val);
-			return EINVAL;
-		}
-		return 0;
+		return apply_addr(field, d, val, msg, msgsz);
 
 	case ST_PATH_EMPTY:
 		if (!*val) {
@@ -347,20 +399,8 @@ static int apply(struct settings *s, const struct setting_def *d,
 		}
 		return parse_path(field, val, basedir, msg, msgsz);
 
-	case ST_SID: {
-		size_t n = strlen(val);
-		bool ok = n == 0 || (n == 34 && val[0] == 'A' && val[1] == 'C');
-
-		for (size_t i = 2; ok && i < n; i++)
-			ok = isxdigit((unsigned char)val[i]);
-		if (!ok) {
-			snprintf(msg, msgsz, "\"%s\" is not AC followed by 32 "
-				 "hex characters", val);
-			return EINVAL;
-		}
-		snprintf(field, 35, "%s", val);
-		return 0;
-	}
+	case ST_SID:
+		return apply_sid(field, val, msg, msgsz);
 
 	case ST_LEVEL:
 		for (size_t i = 0; i < 5; i++) {
@@ -436,6 +476,49 @@ static int cross_checks(const struct settings *s, const uint32_t *lines,
 }
 
 
+/* Trim a line and split it into key and value (the rest of the line);
+   false for a blank line or a comment */
+static bool line_split(char *line, char **keyp, char **valp)
+{
+	char *e = line + strlen(line);
+
+	while (e > line && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	while (isspace((unsigned char)*line))
+		++line;
+	if (!*line || *line == '#')
+		return false;
+
+	*keyp = line;
+	while (*line && !isspace((unsigned char)*line))
+		++line;
+	if (*line)
+		*line++ = '\0';
+	while (isspace((unsigned char)*line))
+		++line;
+	*valp = line;
+
+	return true;
+}
+
+
+/* The error for an unknown key, quoting it shortened and printable */
+static int unknown_key(char *err, size_t errsz, const char *path,
+		       uint32_t lineno, const char *key)
+{
+	char q[48];
+
+	snprintf(q, sizeof(q), "%.40s%s", key, strlen(key) > 40 ? "..." : "");
+	for (char *c = q; *c; c++) {
+		if (!isprint((unsigned char)*c))
+			*c = '?';
+	}
+	snprintf(err, errsz, "%s:%u: unknown key \"%s\"", path, lineno, q);
+
+	return EINVAL;
+}
+
+
 static int load_lines(struct settings *s, char *buf, size_t len,
 		      const char *path, const char *basedir, uint32_t *lines,
 		      char *err, size_t errsz)
@@ -452,7 +535,7 @@ static int load_lines(struct settings *s, char *buf, size_t len,
 	while (p < end) {
 		const struct setting_def *d;
 		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *line = p, *key, *val, *e;
+		char *line = p, *key, *val;
 		size_t idx;
 		int r;
 
@@ -461,37 +544,12 @@ static int load_lines(struct settings *s, char *buf, size_t len,
 			*nl = '\0';
 		p = nl ? nl + 1 : end;
 
-		e = line + strlen(line);
-		while (e > line && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		while (isspace((unsigned char)*line))
-			++line;
-		if (!*line || *line == '#')
+		if (!line_split(line, &key, &val))
 			continue;
 
-		key = line;
-		while (*line && !isspace((unsigned char)*line))
-			++line;
-		if (*line)
-			*line++ = '\0';
-		while (isspace((unsigned char)*line))
-			++line;
-		val = line;
-
 		d = def_find(key, &idx);
-		if (!d) {
-			char q[48];
-
-			snprintf(q, sizeof(q), "%.40s%s", key,
-				 strlen(key) > 40 ? "..." : "");
-			for (char *c = q; *c; c++) {
-				if (!isprint((unsigned char)*c))
-					*c = '?';
-			}
-			snprintf(err, errsz, "%s:%u: unknown key \"%s\"", path,
-				 lineno, q);
-			return EINVAL;
-		}
+		if (!d)
+			return unknown_key(err, errsz, path, lineno, key);
 		if (lines[idx]) {
 			snprintf(err, errsz, "%s:%u: %s: given twice (first "
 				 "on line %u)", path, lineno, key, lines[idx]);
