@@ -203,13 +203,11 @@ static void status_ok(void)
 }
 
 
-static void test_ops(void)
+/* status: ours plus the gateway's */
+static void ops_status(int fd)
 {
-	int fd = cli_connect();
 	json_t *r;
-	char *text;
 
-	/* status: ours plus the gateway's */
 	r = expect_ok(fd, "{\"id\":1,\"op\":\"status\"}");
 	TEST_EQ(json_integer_value(json_object_get(r, "id")), 1);
 	TEST_STREQ(json_string_value(json_object_get(r, "version")),
@@ -224,8 +222,16 @@ static void test_ops(void)
 	TEST_STREQ(json_string_value(json_object_get(r, "account_sid")),
 		   "ACtest");
 	json_decref(r);
+}
 
-	/* put creates, then replaces; secrets never come back */
+
+/* agents and a trunk: put creates, then replaces; secrets never come
+   back */
+static void ops_put(int fd)
+{
+	json_t *r;
+	char *text;
+
 	r = expect_ok(fd, "{\"id\":\"a\",\"op\":\"agents.put\",\"agent\":{"
 		      "\"id\":\"support\",\"url\":\"ws://127.0.0.1:9/x\","
 		      "\"auth_token\":\"TOPSECRET\"}}");
@@ -264,8 +270,15 @@ static void test_ops(void)
 			      "\"outbound\":{\"address\":\"127.0.0.1\","
 			      "\"auth_username\":\"u\",\"auth_password\":"
 			      "\"PW-SECRET\"}}}"));
+}
 
-	/* numbers: normalised, status derived, references checked */
+
+/* numbers: normalised, status derived, references checked */
+static void ops_numbers(int fd)
+{
+	json_t *r;
+	char *text;
+
 	expect_err(fd, "{\"op\":\"numbers.put\",\"number\":{\"number\":"
 		   "\"+14155551234\",\"friendly_name\":\"x\",\"trunk_id\":"
 		   "\"nope\"}}", "invalid", "trunk_id \"nope\": no such trunk");
@@ -300,8 +313,14 @@ static void test_ops(void)
 	TEST_STREQ(json_string_value(json_object_get(json_object_get(r,
 		"number"), "friendly_name")), "Support - US");
 	json_decref(r);
+}
 
-	/* referential integrity, with the numbers named */
+
+/* referential integrity, with the numbers named; deletes */
+static void ops_delete(int fd)
+{
+	json_t *r;
+
 	r = request(fd, "{\"op\":\"agents.delete\",\"agent\":\"support\"}");
 	TEST_STREQ(err_code(r), "in_use");
 	TEST_ASSERT(strstr(err_msg(r), "+14155551234"));
@@ -324,8 +343,14 @@ static void test_ops(void)
 		   "\"+14155551234\"}", "not_found", NULL);
 	expect_err(fd, "{\"op\":\"numbers.get\",\"number\":\"0044123\"}",
 		   "invalid", "must start with '+'");
+}
 
-	/* calls.*: the registry's views */
+
+/* calls.*: the registry's views */
+static void ops_calls(int fd)
+{
+	json_t *r;
+
 	r = expect_ok(fd, "{\"op\":\"calls.list\"}");
 	TEST_EQ(json_array_size(json_object_get(r, "calls")), 1);
 	TEST_STREQ(json_string_value(json_object_get(json_array_get(
@@ -355,6 +380,20 @@ static void test_ops(void)
 	expect_err(fd, "{\"op\":\"calls.get\",\"call_sid\":1}",
 		   "bad_request", "call_sid: must be a string");
 	expect_err(fd, "{\"op\":\"calls.nope\"}", "unknown_op", NULL);
+}
+
+
+/* the operations in turn on one connection, each on the state the one
+   before left */
+static void test_ops(void)
+{
+	int fd = cli_connect();
+
+	ops_status(fd);
+	ops_put(fd);
+	ops_numbers(fd);
+	ops_delete(fd);
+	ops_calls(fd);
 
 	close(fd);
 }
