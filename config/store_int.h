@@ -52,6 +52,11 @@ struct table {
 };
 
 /**
+ * Threads: the control thread (cb-ctl) is the only writer (store_write.c);
+ * the SIP thread (cb-sip) reads for each INVITE (store_route), cb-ctl
+ * reads for gets and listings (store_read.c). Loading (store_load.c)
+ * happens in store_open, before any other thread sees the store.
+ *
  * Locking:
  *   - tab[] is changed only with both wlock and lock (write) held;
  *   - mutators read tab[] holding wlock only (nobody else changes it);
