@@ -108,10 +108,6 @@ static const struct setting_def defs[] = {
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
-static const char *const level_names[] = {
-	"debug", "info", "notice", "warn", "error"
-};
-
 /** Largest settings file accepted [bytes] */
 #define SETTINGS_FILE_MAX (1024 * 1024)
 
@@ -403,15 +399,8 @@ static int apply(struct settings *s, const struct setting_def *d,
 		return apply_sid(field, val, msg, msgsz);
 
 	case ST_LEVEL:
-		for (size_t i = 0; i < 5; i++) {
-			if (!strcmp(val, level_names[i])) {
-				s->log_level = (enum settings_log_level)i;
-				snprintf(s->log_level_name,
-					 sizeof(s->log_level_name), "%s",
-					 level_names[i]);
-				return 0;
-			}
-		}
+		if (!loglevel_parse(val, &s->log_level))
+			return 0;
 		snprintf(msg, msgsz, "\"%s\" is not one of debug, info, "
 			 "notice, warn, error", val);
 		return EINVAL;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cb_re.h"
+#include "loglevel.h"
 
 enum {
 	SETTINGS_LISTEN_MAX = 8,      /**< sip_listen entries           */
@@ -24,15 +25,6 @@ enum {
 #define SETTINGS_DEFAULT_CONTROL_SOCKET "/run/callbridge/callbridge.sock"
 /** Default state file */
 #define SETTINGS_DEFAULT_STATE_FILE "/var/lib/callbridge/state.json"
-
-/** Log levels, in the order of gateway/core/log.h's enum log_level */
-enum settings_log_level {
-	SETTINGS_LOG_DEBUG = 0,
-	SETTINGS_LOG_INFO,
-	SETTINGS_LOG_NOTICE,
-	SETTINGS_LOG_WARN,
-	SETTINGS_LOG_ERROR,
-};
 
 /** One SIP listening socket */
 struct settings_listen {
@@ -56,8 +48,7 @@ struct settings {
 	char state_file[SETTINGS_PATH_MAX];
 	char state_seed[SETTINGS_PATH_MAX];  /**< "" for none               */
 
-	char log_level_name[8];       /**< "debug" ... "error"              */
-	enum settings_log_level log_level;
+	enum log_level log_level;     /**< loglevel.h                       */
 
 	uint32_t workers;             /**< media threads; 0 = cores         */
 	uint32_t max_calls;           /**< calls at once                    */

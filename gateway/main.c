@@ -396,7 +396,6 @@ int main(int argc, char *argv[])
 	const char *config = NULL;
 	bool check = false;
 	char errbuf[512];
-	enum log_level lvl;
 	sigset_t sigs;
 	int err, ret = 1;
 
@@ -419,8 +418,7 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
-	if (!log_level_parse(gw.set->log_level_name, &lvl))
-		log_set_level(lvl);
+	log_set_level(gw.set->log_level);
 
 	err = libre_init();
 	if (err) {

@@ -3,7 +3,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <errno.h>
 #include <unistd.h>
@@ -13,39 +12,9 @@
 static enum log_level level = LOGL_INFO;
 static __thread char thread_name[16] = "main";
 
-static const char *names[] = {"debug", "info", "notice", "warn", "error"};
-
-
-/**
- * Parse a log level name
- *
- * @param name  "debug", "info", "notice", "warn" or "error"
- * @param lvl   Parsed level
- *
- * @return 0 if success, EINVAL for an unknown name
- */
-int log_level_parse(const char *name, enum log_level *lvl)
-{
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (name && !strcasecmp(name, names[i])) {
-			*lvl = (enum log_level)i;
-			return 0;
-		}
-	}
-
-	return EINVAL;
-}
-
-
 void log_set_level(enum log_level lvl)
 {
 	level = lvl;
-}
-
-
-enum log_level log_get_level(void)
-{
-	return level;
 }
 
 
@@ -56,7 +25,7 @@ void log_thread_name(const char *name)
 }
 
 
-void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timespec ts;
@@ -73,7 +42,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 		     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-6s [%s] ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		     names[lvl], thread_name);
+		     loglevel_name(lvl), thread_name);
 	if (n < 0)
 		return;
 

@@ -9,26 +9,13 @@
 #ifndef CB_LOG_H
 #define CB_LOG_H
 
-#include <stdarg.h>
+#include "loglevel.h"
 
-enum log_level {
-	LOGL_DEBUG = 0,
-	LOGL_INFO,
-	LOGL_NOTICE,
-	LOGL_WARN,
-	LOGL_ERROR,
-};
-
-int  log_level_parse(const char *name, enum log_level *lvl);
 void log_set_level(enum log_level lvl);
-enum log_level log_get_level(void);
 void log_thread_name(const char *name);
 void log_msg(enum log_level lvl, const char *fmt, ...);
-void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
-#define log_enabled(l) ((l) >= log_get_level())
-#define log_debug(...)  do { if (log_enabled(LOGL_DEBUG))		\
-				log_msg(LOGL_DEBUG, __VA_ARGS__); } while (0)
+#define log_debug(...)  log_msg(LOGL_DEBUG, __VA_ARGS__)
 #define log_info(...)   log_msg(LOGL_INFO, __VA_ARGS__)
 #define log_notice(...) log_msg(LOGL_NOTICE, __VA_ARGS__)
 #define log_warn(...)   log_msg(LOGL_WARN, __VA_ARGS__)

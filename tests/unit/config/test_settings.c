@@ -55,8 +55,8 @@ static void test_defaults(void)
 	TEST_STREQ(s->control_socket, "/run/callbridge/callbridge.sock");
 	TEST_STREQ(s->state_file, "/var/lib/callbridge/state.json");
 	TEST_STREQ(s->state_seed, "");
-	TEST_STREQ(s->log_level_name, "info");
-	TEST_EQ(s->log_level, SETTINGS_LOG_INFO);
+	TEST_EQ(s->log_level, LOGL_INFO);
+	TEST_STREQ(loglevel_name(s->log_level), "info");
 	TEST_EQ(s->workers, 0);
 	TEST_EQ(s->max_calls, 500);
 	TEST_EQ(s->agent_connect_timeout_ms, 5000);
@@ -125,7 +125,7 @@ static void test_good_file(void)
 	snprintf(want, sizeof(want), "%s/seed dir/demo#1.json", tmpdir);
 	TEST_STREQ(s->state_seed, want);
 
-	TEST_EQ(s->log_level, SETTINGS_LOG_DEBUG);
+	TEST_EQ(s->log_level, LOGL_DEBUG);
 	TEST_EQ(s->workers, 256);
 	TEST_EQ(s->max_calls, 100000);
 	TEST_EQ(s->rtp_timeout_s, 0);
