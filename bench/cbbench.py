@@ -462,13 +462,12 @@ class Rig:
                  "protocol": a.agent_proto,
                  "audio": {"encoding": a.agent_format,
                            "sample_rate": a.agent_rate}}
-        seed = {"format": 1, "agents": [agent],
+        seed = {"format": 2, "agents": [agent],
                 "trunks": [{"id": "bench", "name": "cb-loadgen",
-                            "kind": "byoc",
+                            "kind": "byoc", "media_encryption": "none",
                             "inbound": {"allowed_sources": ["127.0.0.0/8"]},
                             "outbound": {"address": "127.0.0.1",
-                                         "port": 5080, "transport": "udp",
-                                         "media_encryption": "none"}}],
+                                         "port": 5080, "transport": "udp"}}],
                 "numbers": numbers}
         with open(os.path.join(d, "seed.json"), "w") as f:
             json.dump(seed, f, indent=1)

@@ -129,6 +129,7 @@ struct trunk {
 	char *id;                   /**< slug                           */
 	char *name;                 /**< display name, "" if not set    */
 	enum trunk_kind kind;
+	enum trunk_media_enc media_encryption; /**< SRTP, both directions */
 	struct {
 		struct trunk_cidr *allowed;  /**< empty: any source     */
 		uint32_t allowedc;
@@ -142,7 +143,6 @@ struct trunk {
 		char *auth_username;    /**< NULL if none               */
 		char *auth_password;    /**< secret; NULL if none       */
 		char *from_domain;      /**< NULL: use the address      */
-		enum trunk_media_enc media_encryption;
 		struct model_kv *headers;    /**< extra SIP headers     */
 		uint32_t headerc;
 	} outbound;

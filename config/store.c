@@ -175,13 +175,13 @@ static int load_readonly(struct store *st, const char *state_file,
 	int e = 0;
 
 	if (stat(state_file, &sb) == 0)
-		e = store_load_file(st, state_file, err, errsz);
+		e = store_load_file(st, state_file, NULL, err, errsz);
 	else if (errno != ENOENT) {
 		e = errno;
 		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
 	}
 	else if (seed_file && *seed_file)
-		e = store_load_file(st, seed_file, err, errsz);
+		e = store_load_file(st, seed_file, NULL, err, errsz);
 
 	return e;
 }
@@ -211,24 +211,27 @@ static int dir_open(struct store *st, const char *dir, char *err,
 }
 
 
-/* Load the state file; when there is none yet, load the seed (if any)
+/* Load the state file (and write it again in the current format when it
+   is in an older one); when there is none yet, load the seed (if any)
    and write the state file */
 static int load_or_create(struct store *st, const char *state_file,
 			  const char *seed_file, char *err, size_t errsz)
 {
 	struct stat sb;
-	int e, stage;
+	int e, stage, fmt = STATE_FORMAT;
 
-	if (stat(state_file, &sb) == 0)
-		return store_load_file(st, state_file, err, errsz);
-	if (errno != ENOENT) {
+	if (stat(state_file, &sb) == 0) {
+		e = store_load_file(st, state_file, &fmt, err, errsz);
+		if (e || fmt == STATE_FORMAT)
+			return e;
+	}
+	else if (errno != ENOENT) {
 		e = errno;
 		snprintf(err, errsz, "%s: %s", state_file, strerror(e));
 		return e;
 	}
-
-	if (seed_file && *seed_file) {
-		e = store_load_file(st, seed_file, err, errsz);
+	else if (seed_file && *seed_file) {
+		e = store_load_file(st, seed_file, NULL, err, errsz);
 		if (e)
 			return e;
 	}

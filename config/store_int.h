@@ -29,9 +29,14 @@ enum kind {
 extern const char *const store_kind_list[K_COUNT];
 extern const char *const store_kind_one[K_COUNT];
 
-/** Version of the state file's layout ("format") */
+/** Versions of the state file's layout ("format"). Written: the
+    current one. Read: any since the oldest; a file in an older format is
+    rewritten in the current one when the daemon opens it.
+      1  a trunk's media_encryption in its outbound block
+      2  a trunk's media_encryption on the trunk (both directions) */
 enum {
-	STATE_FORMAT = 1,
+	STATE_FORMAT     = 2,
+	STATE_FORMAT_MIN = 1,
 };
 
 /** One stored object; holds a reference to it */
@@ -87,7 +92,8 @@ int  store_refs_check(const struct store *st, const struct number *n,
 		      char *err, size_t errsz);
 
 /* store_load.c */
-int  store_load_file(struct store *st, const char *file, char *err,
+int  store_load_file(struct store *st, const char *file, int *fmtp,
+		     char *err,
 		     size_t errsz);
 
 /* store_write.c */

@@ -1,7 +1,7 @@
 /**
  * @file store_load.c  Read and validate a state (or seed) file
  *
- * The file is one JSON document: {"format": 1, "agents": [...], "trunks":
+ * The file is one JSON document: {"format": 2, "agents": [...], "trunks":
  * [...], "numbers": [...]}. Every object is decoded with the same rules as
  * the control socket applies; numbers come last and must refer to agents
  * and trunks that exist. The first error stops loading and names the file,
@@ -102,8 +102,8 @@ static int load_table(struct store *st, enum kind k, const json_t *arr,
 }
 
 
-int store_load_file(struct store *st, const char *file, char *err,
-		     size_t errsz)
+int store_load_file(struct store *st, const char *file, int *fmtp,
+		    char *err, size_t errsz)
 {
 	static const char *const root_keys[] = {
 		"format", "agents", "trunks", "numbers", NULL
@@ -147,13 +147,17 @@ int store_load_file(struct store *st, const char *file, char *err,
 		e = EINVAL;
 		goto out;
 	}
-	if (json_integer_value(fmt) != STATE_FORMAT) {
+	if (json_integer_value(fmt) < STATE_FORMAT_MIN ||
+	    json_integer_value(fmt) > STATE_FORMAT) {
 		snprintf(err, errsz, "%s: format: %lld is not supported by "
-			 "this version (it reads format %d)", file,
-			 (long long)json_integer_value(fmt), STATE_FORMAT);
+			 "this version (it reads formats %d to %d)", file,
+			 (long long)json_integer_value(fmt), STATE_FORMAT_MIN,
+			 STATE_FORMAT);
 		e = EINVAL;
 		goto out;
 	}
+	if (fmtp)
+		*fmtp = (int)json_integer_value(fmt);
 
 	/* numbers last: they refer to agents and trunks */
 	for (int k = 0; k < K_COUNT; k++) {

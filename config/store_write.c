@@ -72,7 +72,7 @@ static void obuf_item(struct obuf *b, const struct entry *e, bool *first)
  * change. One object per line, sorted by key:
  *
  *   {
- *     "format": 1,
+ *     "format": 2,
  *     "agents": [
  *       {...},
  *       {...}

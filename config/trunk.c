@@ -24,7 +24,8 @@ static const char *const media_enc_names[] = {
 };
 
 static const char *const trunk_keys[] = {
-	"id", "name", "kind", "inbound", "outbound", "codecs", NULL
+	"id", "name", "kind", "media_encryption", "inbound", "outbound",
+	"codecs", NULL
 };
 static const char *const inbound_keys[] = {
 	"allowed_sources", "auth_username", "auth_password",
@@ -404,11 +405,14 @@ static int inbound_decode(struct model_ctx *pc, struct trunk *t,
 }
 
 
+/* outbound; *mencp: outbound.media_encryption (its place before format
+   2 of the state file), -1 if not given */
 static int outbound_decode(struct model_ctx *pc, struct trunk *t,
-			   const json_t *j, const struct trunk *old)
+			   const json_t *j, const struct trunk *old,
+			   int *mencp)
 {
 	struct model_ctx c = {pc->err, pc->errsz, "outbound."};
-	int tp = 0, menc = TRUNK_MEDIA_ENC_NONE;
+	int tp = 0, menc = -1;
 	uint32_t port = 0;
 	char q[64];
 	int err;
@@ -476,10 +480,43 @@ static int outbound_decode(struct model_ctx *pc, struct trunk *t,
 			     &menc);
 	if (err)
 		return err;
-	t->outbound.media_encryption = (enum trunk_media_enc)menc;
+	*mencp = menc;
 
 	return model_dec_kv(&c, j, "headers", MODEL_HEADERS_MAX, header_check,
 			    &t->outbound.headers, &t->outbound.headerc);
+}
+
+
+/*
+ * media_encryption applies to the trunk's calls both ways (inbound offers
+ * and, later, outbound ones), so it sits on the trunk. Before format 2 of
+ * the state file it was outbound.media_encryption: that place is still
+ * read, alone or with the same value.
+ */
+static int media_enc_decode(struct model_ctx *c, struct trunk *t,
+			    const json_t *j, int menc_old)
+{
+	int menc = -1;
+	int err;
+
+	err = model_dec_enum(c, j, "media_encryption", media_enc_names,
+			     &menc);
+	if (err)
+		return err;
+
+	if (menc >= 0 && menc_old >= 0 && menc != menc_old)
+		return model_fail(c, "media_encryption", "is %s, but "
+				  "outbound.media_encryption is %s: it applies "
+				  "to both directions, give it once",
+				  media_enc_names[menc],
+				  media_enc_names[menc_old]);
+
+	if (menc < 0)
+		menc = menc_old;
+	t->media_encryption = menc < 0 ? TRUNK_MEDIA_ENC_NONE :
+		(enum trunk_media_enc)menc;
+
+	return 0;
 }
 
 
@@ -501,7 +538,7 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	struct model_ctx c = {err, errsz, ""};
 	const json_t *in, *outb;
 	struct trunk *t;
-	int kind = TRUNK_KIND_BYOC;
+	int kind = TRUNK_KIND_BYOC, menc_old = -1;
 	int e;
 
 	if (!tp)
@@ -538,7 +575,11 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	e = model_dec_obj(&c, j, "outbound", &outb);
 	if (e)
 		goto out;
-	e = outbound_decode(&c, t, outb, old);
+	e = outbound_decode(&c, t, outb, old, &menc_old);
+	if (e)
+		goto out;
+
+	e = media_enc_decode(&c, t, j, menc_old);
 	if (e)
 		goto out;
 
@@ -624,8 +665,6 @@ static json_t *outbound_encode(const struct trunk *t,
 	}
 	err |= model_enc_set(outb, "from_domain",
 			     model_enc_optstr(t->outbound.from_domain));
-	err |= model_enc_set(outb, "media_encryption", json_string(
-			trunk_media_enc_name(t->outbound.media_encryption)));
 	err |= model_enc_set(outb, "headers", model_enc_kv(
 			t->outbound.headers, t->outbound.headerc));
 	if (err) {
@@ -661,6 +700,8 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 	err |= model_enc_set(o, "id", json_string(t->id));
 	err |= model_enc_set(o, "name", json_string(t->name ? t->name : ""));
 	err |= model_enc_set(o, "kind", json_string(trunk_kind_name(t->kind)));
+	err |= model_enc_set(o, "media_encryption", json_string(
+			     trunk_media_enc_name(t->media_encryption)));
 	err |= model_enc_set(o, "inbound", inbound_encode(t, secrets));
 	err |= model_enc_set(o, "outbound", outbound_encode(t, secrets));
 	err |= model_enc_set(o, "codecs",
@@ -697,7 +738,7 @@ int trunk_dup(struct trunk **tp, const struct trunk *t)
 	d->kind = t->kind;
 	d->outbound.port = t->outbound.port;
 	d->outbound.transport = t->outbound.transport;
-	d->outbound.media_encryption = t->outbound.media_encryption;
+	d->media_encryption = t->media_encryption;
 	memcpy(d->codecs, t->codecs, sizeof(d->codecs));
 	d->codecc = t->codecc;
 

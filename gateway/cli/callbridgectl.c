@@ -768,7 +768,7 @@ static void print_trunks(const json_t *arr)
 		row[2] = jstr(tr, "kind");
 		row[3] = src;
 		row[4] = dst;
-		row[5] = jstr(out, "media_encryption");
+		row[5] = jstr(tr, "media_encryption");
 		table_add(&t, row);
 	}
 	table_print(&t);
@@ -1061,6 +1061,7 @@ static json_t *build_trunk(const char *id)
 	set_str(t, "id", id);
 	set_str(t, "name", opt_get("name"));
 	set_str(t, "kind", opt_get("kind"));
+	set_str(t, "media_encryption", opt_get("media-encryption"));
 
 	json_object_set_new(in, "allowed_sources", list_opt("allow"));
 	set_str(in, "auth_username", opt_get("inbound-username"));
@@ -1073,7 +1074,6 @@ static json_t *build_trunk(const char *id)
 	set_str(out, "auth_username", opt_get("username"));
 	set_secret(out, "auth_password", "password", "password-file");
 	set_str(out, "from_domain", opt_get("from-domain"));
-	set_str(out, "media_encryption", opt_get("media-encryption"));
 	json_object_set_new(out, "headers", kv_opt("header", ':'));
 
 	if (opt_get("keep-secrets")) {

@@ -7,7 +7,7 @@ tests/integ/srtp_peer.py: libsrtp2 through ctypes on the test's own UDP
 sockets, which the offer names. cb-test-agent is the agent: it plays a
 known µ-law signal and records what it hears.
 
-Three trunks, one per `outbound.media_encryption`, each with a number:
+Three trunks, one per `media_encryption`, each with a number:
   - the answer: RTP/AVP or RTP/SAVP as the policy and the offer demand,
     else 488; with RTP/SAVP exactly one a=crypto, with the tag and suite
     of the first offered line the gateway can use (not another suite, no
@@ -70,7 +70,7 @@ class SrtpTest(callenv.NothingLeft, callenv.CallTestCase):
             tid = "t-" + policy.replace("_", "-")
             cls.env.request("trunks.put", trunk={
                 "id": tid, "kind": "byoc", "name": "SRTP " + policy,
-                "outbound": {"media_encryption": policy}})
+                "media_encryption": policy})
             cls.env.number(number, "srtp-agent", trunk=tid)
 
     @classmethod

@@ -141,6 +141,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(trunk["outbound"]["port"], 5061)
         self.assertEqual(trunk["outbound"]["headers"], {"X-Tenant": "42"})
         self.assertEqual(trunk["codecs"], ["PCMA", "PCMU"])
+        # both directions: on the trunk, not in its outbound block
+        self.assertEqual(trunk["media_encryption"], "srtp_required")
+        self.assertNotIn("media_encryption", trunk["outbound"])
         self.assertTrue(trunk["outbound"]["auth_password_set"])
         self.assertTrue(trunk["inbound"]["auth_password_set"])
 

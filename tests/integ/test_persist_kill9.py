@@ -180,7 +180,7 @@ class Kill9Test(unittest.TestCase):
                 if rnd < KILLS:
                     # the file is whole, private, and loads
                     state = gw.read_state()
-                    self.assertEqual(state["format"], 1)
+                    self.assertEqual(state["format"], 2)
                     mode = stat.S_IMODE(os.stat(gw.state).st_mode)
                     self.assertEqual(mode, 0o600)
                     gw.start()

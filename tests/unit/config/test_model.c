@@ -149,6 +149,9 @@ static const struct {
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"address\":\"bad host!\"}}", "outbound.address: \"bad host!\" is not a host name"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"transport\":\"sctp\"}}", "outbound.transport: \"sctp\" is not one of udp, tcp, tls"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"media_encryption\":\"zrtp\"}}", "outbound.media_encryption: \"zrtp\" is not one of none, srtp_optional, srtp_required"},
+	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"zrtp\"}", "media_encryption: \"zrtp\" is not one of none, srtp_optional, srtp_required"},
+	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"srtp_required\",\"outbound\":{\"media_encryption\":\"none\"}}", "media_encryption: is srtp_required, but outbound.media_encryption is none"},
+	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"srtp_required\",\"outbound\":{\"media_encryption\":\"srtp_required\"}}", NULL},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"auth_password\":\"p\"}}", "outbound.auth_username: is required with auth_password"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"headers\":{\"X Bad\":\"v\"}}}", "outbound.headers: name \"X Bad\" is not a SIP token"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"headers\":{\"X-A\":\"v\\r\\nVia: evil\"}}}", "outbound.headers: \"X-A\" must not contain control"},
@@ -289,7 +292,7 @@ static void test_trunk_redaction_and_defaults(void)
 	TEST_ERR(trunk_decode(&t, j, NULL, err, sizeof(err)), 0);
 	TEST_EQ(t->outbound.port, 5061);   /* tls default */
 	TEST_EQ(t->outbound.transport, SIP_TRANSP_TLS);
-	TEST_EQ(t->outbound.media_encryption, TRUNK_MEDIA_ENC_NONE);
+	TEST_EQ(t->media_encryption, TRUNK_MEDIA_ENC_NONE);
 	TEST_EQ(t->codecc, 0);
 
 	enc = trunk_encode(t, MODEL_REDACT);

@@ -175,7 +175,7 @@ static void test_round_trip(void)
 	TEST_EQ(stat(tpath("rt/state.json"), &sb), 0);
 	TEST_EQ(sb.st_mode & 0777, 0600);
 	state = parse(read_file(tpath("rt/state.json")));
-	TEST_EQ(json_integer_value(json_object_get(state, "format")), 1);
+	TEST_EQ(json_integer_value(json_object_get(state, "format")), 2);
 	TEST_EQ(json_array_size(json_object_get(state, "numbers")), 0);
 	json_decref(state);
 
@@ -399,9 +399,11 @@ static const struct {
 	{"not json", "line 1 column 3"},
 	{"{\"format\":1,\"agents\":[", "line 1"},
 	{"[]", "must be a JSON object"},
-	{"{}", "format: is required and must be 1"},
-	{"{\"format\":\"1\"}", "format: is required and must be 1"},
-	{"{\"format\":2}", "format: 2 is not supported"},
+	{"{}", "format: is required and must be 2"},
+	{"{\"format\":\"1\"}", "format: is required and must be 2"},
+	{"{\"format\":3}", "format: 3 is not supported by this version (it "
+	 "reads formats 1 to 2)"},
+	{"{\"format\":0}", "format: 0 is not supported"},
 	{"{\"format\":1,\"extra\":[]}", "unknown field \"extra\""},
 	{"{\"format\":1,\"agents\":{}}", "agents: must be a list"},
 	{"{\"format\":1,\"agents\":[" AG("a") ",{\"id\":\"b\"}]}",
@@ -638,6 +640,50 @@ static void test_fuzz_state_file(void)
 }
 
 
+/*
+ * A state file of format 1 (a trunk's media_encryption in its outbound
+ * block) opens with the trunk's setting where it is now, and is written
+ * again in format 2 at once; store_check reads it and writes nothing.
+ */
+static void test_format1_migrated(void)
+{
+	static const char old[] = "{\"format\":1,\"trunks\":[{\"id\":\"t\","
+		"\"kind\":\"byoc\",\"outbound\":{\"address\":\"h\","
+		"\"media_encryption\":\"srtp_required\"}}]}";
+	struct store *st = NULL;
+	struct trunk *t = NULL;
+	char err[512];
+	json_t *state, *tr;
+
+	TEST_EQ(mkdir(tpath("f1"), 0700), 0);
+	write_file(tpath("f1/state.json"), old);
+
+	TEST_ERR(store_check(&st, tpath("f1/state.json"), NULL, err,
+			     sizeof(err)), 0);
+	mem_deref(st);
+	st = NULL;
+	TEST_STREQ(read_file(tpath("f1/state.json")), old);
+
+	TEST_ERR(store_open(&st, tpath("f1/state.json"), NULL, err,
+			    sizeof(err)), 0);
+	TEST_ERR(store_trunk_get(st, "t", &t), 0);
+	TEST_EQ(t->media_encryption, TRUNK_MEDIA_ENC_SRTP_REQUIRED);
+	mem_deref(t);
+
+	state = parse(read_file(tpath("f1/state.json")));
+	TEST_EQ(json_integer_value(json_object_get(state, "format")), 2);
+	tr = json_array_get(json_object_get(state, "trunks"), 0);
+	TEST_STREQ(json_string_value(json_object_get(tr, "media_encryption")),
+		   "srtp_required");
+	TEST_ASSERT(json_object_get(json_object_get(tr, "outbound"),
+				    "media_encryption") == NULL);
+	TEST_STREQ(json_string_value(json_object_get(json_object_get(tr,
+		   "outbound"), "address")), "h");
+	json_decref(state);
+	mem_deref(st);
+}
+
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cb-test-store-XXXXXX");
@@ -649,6 +695,7 @@ int main(void)
 	test_failed_write();
 	test_bad_state_files();
 	test_seed_lock_and_leftovers();
+	test_format1_migrated();
 	test_concurrent_readers();
 	test_fuzz_state_file();
 
