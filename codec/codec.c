@@ -1,7 +1,6 @@
 /**
  * @file codec.c  Audio codec names and clock rates
  */
-#include <strings.h>
 #include "codec.h"
 
 static const struct {
@@ -21,18 +20,6 @@ const char *codec_name(enum codec_id id)
 		return "none";
 
 	return codecs[id].name;
-}
-
-
-/** Codec by SDP encoding name, case-insensitive; CODEC_NONE if unknown */
-enum codec_id codec_from_name(const char *name)
-{
-	for (int i = 0; name && i < CODEC_COUNT; i++) {
-		if (!strcasecmp(name, codecs[i].name))
-			return (enum codec_id)i;
-	}
-
-	return CODEC_NONE;
 }
 
 

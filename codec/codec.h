@@ -18,7 +18,6 @@ enum codec_id {
 #define CODEC_DEFAULT_PREFS { CODEC_PCMU, CODEC_PCMA, CODEC_OPUS }
 
 const char   *codec_name(enum codec_id id);
-enum codec_id codec_from_name(const char *name);
 uint32_t      codec_clock_rate(enum codec_id id);
 
 #endif
