@@ -21,7 +21,6 @@
  *   produces. The test derives both tables from these rules and checks the
  *   Recommendation's notes on double conversion.
  */
-#include <errno.h>
 #include "g711.h"
 
 /* G.711 Table 2, µ-law decoder output values x4, indexed by the byte */
@@ -253,32 +252,6 @@ int16_t g711_alaw2lin(uint8_t a)
 
 
 /**
- * Transcode one A-law byte to µ-law (G.711 Table 4)
- *
- * @param a  A-law byte
- *
- * @return µ-law byte
- */
-uint8_t g711_alaw2ulaw(uint8_t a)
-{
-	return alaw_to_ulaw[a];
-}
-
-
-/**
- * Transcode one µ-law byte to A-law (G.711 Table 3)
- *
- * @param u  µ-law byte
- *
- * @return A-law byte
- */
-uint8_t g711_ulaw2alaw(uint8_t u)
-{
-	return ulaw_to_alaw[u];
-}
-
-
-/**
  * Decode a buffer of µ-law bytes
  *
  * @param dst  Linear output, n samples
@@ -359,66 +332,4 @@ void g711_ulaw_to_alaw(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		dst[i] = ulaw_to_alaw[src[i]];
-}
-
-
-/**
- * Decode a buffer in the given law
- *
- * @param law  G711_ULAW or G711_ALAW
- * @param dst  Linear output, n samples
- * @param src  Encoded input, n bytes
- * @param n    Number of samples
- *
- * @return 0 if success, EINVAL for an unknown law or NULL buffers
- */
-int g711_decode(enum g711_law law, int16_t *dst, const uint8_t *src, size_t n)
-{
-	if (n && (!dst || !src))
-		return EINVAL;
-
-	switch (law) {
-
-	case G711_ULAW:
-		g711_ulaw_decode(dst, src, n);
-		return 0;
-
-	case G711_ALAW:
-		g711_alaw_decode(dst, src, n);
-		return 0;
-
-	default:
-		return EINVAL;
-	}
-}
-
-
-/**
- * Encode a buffer in the given law
- *
- * @param law  G711_ULAW or G711_ALAW
- * @param dst  Encoded output, n bytes
- * @param src  Linear input, n samples
- * @param n    Number of samples
- *
- * @return 0 if success, EINVAL for an unknown law or NULL buffers
- */
-int g711_encode(enum g711_law law, uint8_t *dst, const int16_t *src, size_t n)
-{
-	if (n && (!dst || !src))
-		return EINVAL;
-
-	switch (law) {
-
-	case G711_ULAW:
-		g711_ulaw_encode(dst, src, n);
-		return 0;
-
-	case G711_ALAW:
-		g711_alaw_encode(dst, src, n);
-		return 0;
-
-	default:
-		return EINVAL;
-	}
 }

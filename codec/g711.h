@@ -18,6 +18,11 @@
  * 0, 2, ..., 14 by one; A-µ-A flips bit 8 of A numbers 26, 28, 30, 32, 45,
  * 47, 63 and 80).
  *
+ * One name per conversion: g711_<from>2<to>() converts one sample
+ * between a law and linear; g711_<law>_decode()/_encode() convert a
+ * buffer, g711_<from>_to_<to>() transcodes a buffer (one byte with n = 1).
+ * The caller picks the law; there is no law-dispatching wrapper.
+ *
  * All functions are pure: callable from any thread. Bulk functions accept
  * dst == src where the element sizes match (transcoding in place).
  */
@@ -35,18 +40,10 @@
 /** Byte a silent A-law stream carries (+8, the smallest positive value) */
 #define G711_ALAW_SILENCE 0xd5
 
-/** The two companding laws of G.711 */
-enum g711_law {
-	G711_ULAW = 0,   /**< µ-law, RTP payload type 0 (PCMU) */
-	G711_ALAW = 8,   /**< A-law, RTP payload type 8 (PCMA) */
-};
-
 uint8_t g711_lin2ulaw(int16_t x);
 int16_t g711_ulaw2lin(uint8_t u);
 uint8_t g711_lin2alaw(int16_t x);
 int16_t g711_alaw2lin(uint8_t a);
-uint8_t g711_alaw2ulaw(uint8_t a);
-uint8_t g711_ulaw2alaw(uint8_t u);
 
 void g711_ulaw_decode(int16_t *dst, const uint8_t *src, size_t n);
 void g711_ulaw_encode(uint8_t *dst, const int16_t *src, size_t n);
@@ -54,10 +51,5 @@ void g711_alaw_decode(int16_t *dst, const uint8_t *src, size_t n);
 void g711_alaw_encode(uint8_t *dst, const int16_t *src, size_t n);
 void g711_alaw_to_ulaw(uint8_t *dst, const uint8_t *src, size_t n);
 void g711_ulaw_to_alaw(uint8_t *dst, const uint8_t *src, size_t n);
-
-int  g711_decode(enum g711_law law, int16_t *dst, const uint8_t *src,
-		 size_t n);
-int  g711_encode(enum g711_law law, uint8_t *dst, const int16_t *src,
-		 size_t n);
 
 #endif

@@ -8,7 +8,6 @@
  * Every assertion covers all 256 codes or all 65536 linear inputs.
  */
 #include <math.h>
-#include <errno.h>
 #include <stdbool.h>
 #include "test.h"
 #include "g711.h"
@@ -236,6 +235,25 @@ static void ref_tables(int u2a[128], int a2u[128])
 }
 
 
+/* one byte through the bulk transcoders */
+static uint8_t one_u2a(uint8_t u)
+{
+	uint8_t a;
+
+	g711_ulaw_to_alaw(&a, &u, 1);
+	return a;
+}
+
+
+static uint8_t one_a2u(uint8_t a)
+{
+	uint8_t u;
+
+	g711_alaw_to_ulaw(&u, &a, 1);
+	return u;
+}
+
+
 static void test_transcode(void)
 {
 	static const int a_changed[] = {26, 28, 30, 32, 45, 47, 63, 80};
@@ -246,7 +264,7 @@ static void test_transcode(void)
 
 	for (int c = 0; c < 256; c++) {
 		const uint8_t b = (uint8_t)c;
-		const uint8_t ua = g711_ulaw2alaw(b), au = g711_alaw2ulaw(b);
+		const uint8_t ua = one_u2a(b), au = one_a2u(b);
 		int un, an;
 
 		/* sign is kept (µ-law -0 becomes A-law -8) */
@@ -267,9 +285,9 @@ static void test_transcode(void)
 		 * (even) by one, changing only bit 8; all else transparent */
 		un = ucode_num(b);
 		if (un <= 14 && !(un & 1))
-			TEST_EQ(g711_alaw2ulaw(ua), b ^ 0x01);
+			TEST_EQ(one_a2u(ua), b ^ 0x01);
 		else
-			TEST_EQ(g711_alaw2ulaw(ua), b);
+			TEST_EQ(one_a2u(ua), b);
 
 		/* Table 4 note 2: A-µ-A changes bit 8 of A numbers 26, 28,
 		 * 30, 32, 45, 47, 63, 80 (1-based); all else transparent */
@@ -278,9 +296,9 @@ static void test_transcode(void)
 		for (size_t i = 0; i < sizeof(a_changed) / sizeof(int); i++)
 			changed |= (an == a_changed[i]);
 		if (changed)
-			TEST_EQ(g711_ulaw2alaw(au), b ^ 0x01);
+			TEST_EQ(one_u2a(au), b ^ 0x01);
 		else
-			TEST_EQ(g711_ulaw2alaw(au), b);
+			TEST_EQ(one_u2a(au), b);
 	}
 
 	/* bulk and in place */
@@ -288,10 +306,10 @@ static void test_transcode(void)
 		buf[c] = (uint8_t)c;
 	g711_ulaw_to_alaw(out, buf, 256);
 	for (int c = 0; c < 256; c++)
-		TEST_EQ(out[c], g711_ulaw2alaw((uint8_t)c));
+		TEST_EQ(out[c], one_u2a((uint8_t)c));
 	g711_alaw_to_ulaw(buf, buf, 256);
 	for (int c = 0; c < 256; c++)
-		TEST_EQ(buf[c], g711_alaw2ulaw((uint8_t)c));
+		TEST_EQ(buf[c], one_a2u((uint8_t)c));
 }
 
 
@@ -306,26 +324,19 @@ static void test_bulk(void)
 		pcm[i] = (int16_t)(r >> 16);
 	}
 
-	TEST_ERR(g711_encode(G711_ULAW, enc, pcm, G711_FRAME_SAMPLES), 0);
+	g711_ulaw_encode(enc, pcm, G711_FRAME_SAMPLES);
 	for (int i = 0; i < G711_FRAME_SAMPLES; i++)
 		TEST_EQ(enc[i], g711_lin2ulaw(pcm[i]));
-	TEST_ERR(g711_decode(G711_ULAW, dec, enc, G711_FRAME_SAMPLES), 0);
+	g711_ulaw_decode(dec, enc, G711_FRAME_SAMPLES);
 	for (int i = 0; i < G711_FRAME_SAMPLES; i++)
 		TEST_EQ(dec[i], g711_ulaw2lin(enc[i]));
 
-	TEST_ERR(g711_encode(G711_ALAW, enc, pcm, G711_FRAME_SAMPLES), 0);
+	g711_alaw_encode(enc, pcm, G711_FRAME_SAMPLES);
 	for (int i = 0; i < G711_FRAME_SAMPLES; i++)
 		TEST_EQ(enc[i], g711_lin2alaw(pcm[i]));
-	TEST_ERR(g711_decode(G711_ALAW, dec, enc, G711_FRAME_SAMPLES), 0);
+	g711_alaw_decode(dec, enc, G711_FRAME_SAMPLES);
 	for (int i = 0; i < G711_FRAME_SAMPLES; i++)
 		TEST_EQ(dec[i], g711_alaw2lin(enc[i]));
-
-	/* bad arguments */
-	TEST_ERR(g711_encode((enum g711_law)3, enc, pcm, 1), EINVAL);
-	TEST_ERR(g711_decode((enum g711_law)3, dec, enc, 1), EINVAL);
-	TEST_ERR(g711_encode(G711_ULAW, NULL, pcm, 1), EINVAL);
-	TEST_ERR(g711_decode(G711_ALAW, dec, NULL, 1), EINVAL);
-	TEST_ERR(g711_decode(G711_ALAW, NULL, NULL, 0), 0);
 }
 
 
