@@ -64,7 +64,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <re.h>
 #include "rtpkt.h"
 #include "dtmf.h"
 
@@ -293,43 +292,6 @@ int dtmf_rx_init(struct dtmf_rx *rx, uint32_t clock, dtmf_rx_h *h,
 
 
 /**
- * Allocate a receiver
- *
- * @param rxp    Pointer to allocated receiver
- * @param clock  telephone-event clock rate [Hz]
- * @param h      Handler for key presses and their ends
- * @param arg    Handler argument
- *
- * @return 0 if success, otherwise errorcode
- */
-int dtmf_rx_alloc(struct dtmf_rx **rxp, uint32_t clock, dtmf_rx_h *h,
-		  void *arg)
-{
-	struct dtmf_rx *rx;
-	int err;
-
-	if (!rxp)
-		return EINVAL;
-
-	rx = mem_zalloc(sizeof(*rx), NULL);
-	if (!rx)
-		return ENOMEM;
-
-	err = dtmf_rx_init(rx, clock, h, arg);
-	if (err)
-		goto out;
-
-	*rxp = rx;
-
- out:
-	if (err)
-		mem_deref(rx);
-
-	return err;
-}
-
-
-/**
  * Set the silence after which an open event counts as ended
  *
  * @param rx  Receiver
@@ -485,41 +447,6 @@ int dtmf_tx_init(struct dtmf_tx *tx, uint32_t clock, uint32_t ptime)
 	dtmf_tx_set_gap(tx, DTMF_TX_GAP_MS);
 
 	return 0;
-}
-
-
-/**
- * Allocate a generator
- *
- * @param txp    Pointer to allocated generator
- * @param clock  telephone-event clock rate [Hz]
- * @param ptime  Packet time [ms]
- *
- * @return 0 if success, otherwise errorcode
- */
-int dtmf_tx_alloc(struct dtmf_tx **txp, uint32_t clock, uint32_t ptime)
-{
-	struct dtmf_tx *tx;
-	int err;
-
-	if (!txp)
-		return EINVAL;
-
-	tx = mem_zalloc(sizeof(*tx), NULL);
-	if (!tx)
-		return ENOMEM;
-
-	err = dtmf_tx_init(tx, clock, ptime);
-	if (err)
-		goto out;
-
-	*txp = tx;
-
- out:
-	if (err)
-		mem_deref(tx);
-
-	return err;
 }
 
 

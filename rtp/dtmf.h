@@ -1,8 +1,9 @@
 /**
  * @file dtmf.h  RFC 4733 telephone-event (DTMF) receiver and generator
  *
- * Prefix dtmf_ (libre owns telev_*). Allocation-free per packet; a
- * receiver and a generator are embedded in, or allocated with, the call.
+ * Prefix dtmf_ (libre owns telev_*). Allocation-free: a receiver and a
+ * generator are embedded in the call and set up with dtmf_rx_init() and
+ * dtmf_tx_init().
  *
  * Receive: feed every telephone-event packet of the call, in arrival
  * order, as it arrives (not through the jitter buffer: it reorders
@@ -122,8 +123,6 @@ struct dtmf_rx {
 
 int  dtmf_rx_init(struct dtmf_rx *rx, uint32_t clock, dtmf_rx_h *h,
 		  void *arg);
-int  dtmf_rx_alloc(struct dtmf_rx **rxp, uint32_t clock, dtmf_rx_h *h,
-		   void *arg);
 void dtmf_rx_set_timeout(struct dtmf_rx *rx, uint32_t ms);
 int  dtmf_rx_put(struct dtmf_rx *rx, const struct rtpkt *pkt,
 		 uint64_t now_us);
@@ -186,7 +185,6 @@ struct dtmf_tx {
 };
 
 int  dtmf_tx_init(struct dtmf_tx *tx, uint32_t clock, uint32_t ptime);
-int  dtmf_tx_alloc(struct dtmf_tx **txp, uint32_t clock, uint32_t ptime);
 int  dtmf_tx_set_volume(struct dtmf_tx *tx, uint8_t volume);
 void dtmf_tx_set_gap(struct dtmf_tx *tx, uint32_t ms);
 int  dtmf_tx_push(struct dtmf_tx *tx, char digit, uint32_t duration_ms);
