@@ -65,41 +65,6 @@ int latch_init(struct latch *l, const struct sa *sdp, unsigned n)
 
 
 /**
- * Allocate a latch
- *
- * @param lp   Pointer to the allocated latch (mem_deref it)
- * @param sdp  Remote media address from the SDP
- * @param n    Packets a new source needs to take over; 0 for the default
- *
- * @return 0 if success, otherwise errorcode
- */
-int latch_alloc(struct latch **lp, const struct sa *sdp, unsigned n)
-{
-	struct latch *l;
-	int err;
-
-	if (!lp)
-		return EINVAL;
-
-	l = mem_zalloc(sizeof(*l), NULL);
-	if (!l)
-		return ENOMEM;
-
-	err = latch_init(l, sdp, n);
-	if (err)
-		goto out;
-
-	*lp = l;
-
- out:
-	if (err)
-		mem_deref(l);
-
-	return err;
-}
-
-
-/**
  * Require a takeover run to span a minimum time
  *
  * @param l   Latch

@@ -55,7 +55,6 @@ struct latch {
 };
 
 int  latch_init(struct latch *l, const struct sa *sdp, unsigned n);
-int  latch_alloc(struct latch **lp, const struct sa *sdp, unsigned n);
 void latch_set_min_span(struct latch *l, uint64_t us);
 int  latch_set_sdp(struct latch *l, const struct sa *sdp);
 enum latch_verdict latch_check(struct latch *l, const struct sa *src,

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-#include <re.h>
 #include "rtpkt.h"
 #include "rtcpx.h"
 
@@ -130,44 +129,6 @@ int rtcpx_init(struct rtcpx *rc, uint32_t ssrc, const char *cname,
 	rtcpx_set_seed(rc, ssrc);
 
 	return 0;
-}
-
-
-/**
- * Allocate an RTCP session
- *
- * @param rcp            Pointer to the allocated session (mem_deref it)
- * @param ssrc           Our SSRC
- * @param cname          Our CNAME, 1..RTCPX_CNAME_MAX bytes
- * @param rx_clock_rate  RTP clock of the stream we receive [Hz]
- * @param tx_clock_rate  RTP clock of the stream we send [Hz]
- *
- * @return 0 if success, otherwise errorcode
- */
-int rtcpx_alloc(struct rtcpx **rcp, uint32_t ssrc, const char *cname,
-		uint32_t rx_clock_rate, uint32_t tx_clock_rate)
-{
-	struct rtcpx *rc;
-	int err;
-
-	if (!rcp)
-		return EINVAL;
-
-	rc = mem_zalloc(sizeof(*rc), NULL);
-	if (!rc)
-		return ENOMEM;
-
-	err = rtcpx_init(rc, ssrc, cname, rx_clock_rate, tx_clock_rate);
-	if (err)
-		goto out;
-
-	*rcp = rc;
-
- out:
-	if (err)
-		mem_deref(rc);
-
-	return err;
 }
 
 

@@ -5,7 +5,8 @@
  * builds our compound RTCP (SR or RR, SDES CNAME, optional BYE) into a
  * caller buffer, parses the peer's compound RTCP, and computes the report
  * interval and the round-trip time. Works on plain byte buffers; nothing
- * is allocated after rtcpx_init()/rtcpx_alloc().
+ * is allocated: the call embeds the session and sets it up with
+ * rtcpx_init().
  *
  * Clocks are injected: every call that needs the time takes the caller's
  * monotonic clock in [us] and, where the wire needs wall-clock time, a
@@ -126,8 +127,6 @@ struct rtcpx_stats {
 
 int  rtcpx_init(struct rtcpx *rc, uint32_t ssrc, const char *cname,
 		uint32_t rx_clock_rate, uint32_t tx_clock_rate);
-int  rtcpx_alloc(struct rtcpx **rcp, uint32_t ssrc, const char *cname,
-		 uint32_t rx_clock_rate, uint32_t tx_clock_rate);
 void rtcpx_set_seed(struct rtcpx *rc, uint32_t seed);
 
 int  rtcpx_rtp_recv(struct rtcpx *rc, const struct rtpkt *pkt,
