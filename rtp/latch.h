@@ -17,7 +17,18 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <re.h>
+
+/*
+ * struct latch holds libre's struct sa by value, so libre's types must be
+ * in scope: include <re.h> (or a wrapper of it) before this header, as
+ * with baresip's headers. This header does not include any part of libre
+ * itself: <re.h> brings re_json.h, whose JSON_* enumerators clash with
+ * <jansson.h>, and libre 1.1.0's re_sa.h has no include guard, so taking
+ * it alone would make a later <re.h> define struct sa twice.
+ */
+#ifndef RE_H__
+#error "latch.h needs libre's struct sa: include <re.h> first"
+#endif
 
 /** Packets a new source must send in a row before it takes over */
 #define LATCH_DEFAULT_N 3
