@@ -202,6 +202,110 @@ static uint8_t *wr_rblock(uint8_t *p, const struct rtcpx_rblock *rb)
 }
 
 
+/** Shape and sizes of our next compound, known before anything is
+ *  written */
+struct compound {
+	bool   sr;               /**< SR (we sent RTP since the last report) */
+	bool   heard;            /**< a report block about the peer          */
+	bool   bye;              /**< BYE at the end                         */
+	size_t cname_len;        /**< [bytes]                                */
+	size_t first_len;        /**< SR or RR [bytes]                       */
+	size_t sdes_len;         /**< SDES with CNAME, padded [bytes]        */
+	size_t len;              /**< the whole compound [bytes]             */
+};
+
+
+static void compound_shape(const struct rtcpx *rc, bool bye,
+			   struct compound *c)
+{
+	c->sr    = rc->tx.packets > rc->rpt_sent;
+	c->heard = rc->rx.valid && rc->rx.packets > rc->rpt_received;
+	c->bye   = bye;
+
+	c->cname_len = strlen(rc->cname);
+	c->first_len = HDR_SIZE + 4 + (c->sr ? SR_INFO : 0) +
+		(c->heard ? RBLOCK_SIZE : 0);
+	/* header, SSRC, CNAME item, END, padded to 32 bits */
+	c->sdes_len  = HDR_SIZE + 4 +
+		((2 + c->cname_len + 1 + 3) & ~(size_t)3);
+	c->len = c->first_len + c->sdes_len + (bye ? HDR_SIZE + 4 : 0);
+}
+
+
+/* our report block about the peer, with LSR/DLSR from its last SR */
+static uint8_t *wr_report(struct rtcpx *rc, uint8_t *p, uint64_t now_us)
+{
+	struct rtpstat_report rep;
+	struct rtcpx_rblock rb;
+
+	if (!rtpstat_rx_report(&rc->rx, &rep))
+		return p;
+
+	rb.ssrc          = rep.ssrc;
+	rb.fraction_lost = rep.fraction_lost;
+	rb.cum_lost      = rep.cum_lost;
+	rb.ext_max_seq   = rep.ext_max_seq;
+	rb.jitter        = rep.jitter;
+	rb.lsr           = 0;
+	rb.dlsr          = 0;
+
+	if (rc->have_sr && rc->sr_ssrc == rep.ssrc &&
+	    now_us >= rc->sr_recv_us) {
+		const uint64_t d = (now_us - rc->sr_recv_us) * 65536 / 1000000;
+
+		rb.lsr  = (uint32_t)(rc->sr_ntp >> 16);
+		rb.dlsr = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	}
+
+	return wr_rblock(p, &rb);
+}
+
+
+/* SR or RR: header, our SSRC, sender info if SR, report block if heard */
+static uint8_t *wr_first(struct rtcpx *rc, uint8_t *p,
+			 const struct compound *c, uint64_t now_us,
+			 uint64_t ntp)
+{
+	wr_hdr(p, c->heard ? 1 : 0, c->sr ? RTCPX_SR : RTCPX_RR,
+	       c->first_len);
+	wr32(p + 4, rc->ssrc);
+	p += 8;
+
+	if (c->sr) {
+		wr32(p, (uint32_t)(ntp >> 32));
+		wr32(p + 4, (uint32_t)ntp);
+		wr32(p + 8, rtpstat_tx_ts_at(&rc->tx, now_us));
+		wr32(p + 12, (uint32_t)rc->tx.packets);
+		wr32(p + 16, (uint32_t)rc->tx.octets);
+		p += SR_INFO;
+	}
+
+	return c->heard ? wr_report(rc, p, now_us) : p;
+}
+
+
+/* SDES with one chunk (CNAME), then BYE if asked for */
+static uint8_t *wr_sdes_bye(const struct rtcpx *rc, uint8_t *p,
+			    const struct compound *c)
+{
+	wr_hdr(p, 1, RTCPX_SDES, c->sdes_len);
+	wr32(p + 4, rc->ssrc);
+	p[8] = SDES_CNAME;
+	p[9] = (uint8_t)c->cname_len;
+	memcpy(p + 10, rc->cname, c->cname_len);
+	memset(p + 10 + c->cname_len, 0, c->sdes_len - 10 - c->cname_len);
+	p += c->sdes_len;
+
+	if (c->bye) {
+		wr_hdr(p, 1, RTCPX_BYE, HDR_SIZE + 4);
+		wr32(p + 4, rc->ssrc);
+		p += HDR_SIZE + 4;
+	}
+
+	return p;
+}
+
+
 /**
  * Build our compound RTCP packet for this report interval
  *
@@ -219,91 +323,30 @@ static uint8_t *wr_rblock(uint8_t *p, const struct rtcpx_rblock *rb)
 int rtcpx_encode(struct rtcpx *rc, uint8_t *buf, size_t size, size_t *lenp,
 		 bool bye, uint64_t now_us, uint64_t ntp)
 {
-	const bool sr = rc && rc->tx.packets > rc->rpt_sent;
-	struct rtpstat_report rep;
-	struct rtcpx_rblock rb;
-	size_t cname_len, first_len, sdes_len, len;
-	bool heard;
+	struct compound c;
 	uint8_t *p;
 
 	if (!rc || !buf || !lenp)
 		return EINVAL;
 
-	heard = rc->rx.valid && rc->rx.packets > rc->rpt_received;
-
-	cname_len = strlen(rc->cname);
-	first_len = HDR_SIZE + 4 + (sr ? SR_INFO : 0) +
-		(heard ? RBLOCK_SIZE : 0);
-	/* header, SSRC, CNAME item, END, padded to 32 bits */
-	sdes_len  = HDR_SIZE + 4 + ((2 + cname_len + 1 + 3) & ~(size_t)3);
-	len = first_len + sdes_len + (bye ? HDR_SIZE + 4 : 0);
-
-	if (size < len)
+	compound_shape(rc, bye, &c);
+	if (size < c.len)
 		return EOVERFLOW;
 
-	/* SR or RR */
-	p = buf;
-	wr_hdr(p, heard ? 1 : 0, sr ? RTCPX_SR : RTCPX_RR, first_len);
-	wr32(p + 4, rc->ssrc);
-	p += 8;
-
-	if (sr) {
-		wr32(p, (uint32_t)(ntp >> 32));
-		wr32(p + 4, (uint32_t)ntp);
-		wr32(p + 8, rtpstat_tx_ts_at(&rc->tx, now_us));
-		wr32(p + 12, (uint32_t)rc->tx.packets);
-		wr32(p + 16, (uint32_t)rc->tx.octets);
-		p += SR_INFO;
-	}
-
-	if (heard && rtpstat_rx_report(&rc->rx, &rep)) {
-
-		rb.ssrc          = rep.ssrc;
-		rb.fraction_lost = rep.fraction_lost;
-		rb.cum_lost      = rep.cum_lost;
-		rb.ext_max_seq   = rep.ext_max_seq;
-		rb.jitter        = rep.jitter;
-		rb.lsr           = 0;
-		rb.dlsr          = 0;
-
-		if (rc->have_sr && rc->sr_ssrc == rep.ssrc &&
-		    now_us >= rc->sr_recv_us) {
-			const uint64_t d = (now_us - rc->sr_recv_us) * 65536 /
-				1000000;
-
-			rb.lsr  = (uint32_t)(rc->sr_ntp >> 16);
-			rb.dlsr = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-		}
-
-		p = wr_rblock(p, &rb);
-	}
-
-	/* SDES: one chunk, CNAME */
-	wr_hdr(p, 1, RTCPX_SDES, sdes_len);
-	wr32(p + 4, rc->ssrc);
-	p[8] = SDES_CNAME;
-	p[9] = (uint8_t)cname_len;
-	memcpy(p + 10, rc->cname, cname_len);
-	memset(p + 10 + cname_len, 0, sdes_len - 10 - cname_len);
-	p += sdes_len;
-
-	if (bye) {
-		wr_hdr(p, 1, RTCPX_BYE, HDR_SIZE + 4);
-		wr32(p + 4, rc->ssrc);
-		p += HDR_SIZE + 4;
-	}
+	p = wr_first(rc, buf, &c, now_us, ntp);
+	(void)wr_sdes_bye(rc, p, &c);
 
 	rc->rpt_sent     = rc->tx.packets;
 	rc->rpt_received = rc->rx.packets;
 	++rc->n_sent;
 
 	if (rc->avg_size)
-		rc->avg_size = (rc->avg_size * 15 + (uint32_t)len +
+		rc->avg_size = (rc->avg_size * 15 + (uint32_t)c.len +
 				UDP_IP_SIZE) / 16;
 	else
-		rc->avg_size = (uint32_t)len + UDP_IP_SIZE;
+		rc->avg_size = (uint32_t)c.len + UDP_IP_SIZE;
 
-	*lenp = len;
+	*lenp = c.len;
 
 	return 0;
 }
