@@ -1674,17 +1674,10 @@ uint64_t jb_next_due(const struct jb *jb)
 }
 
 
-/**
- * Drop everything buffered; the next packet starts a new epoch. The
- * output timeline and the statistics continue.
- *
- * @param jb Jitter buffer
- */
-void jb_flush(struct jb *jb)
+/* Drop everything buffered; the next packet starts a new epoch. The
+ * output timeline and the statistics continue. */
+static void flush(struct jb *jb)
 {
-	if (!jb)
-		return;
-
 	pend_release(jb);
 	store_consume(jb, jb->n);
 	pend_release(jb);
@@ -1718,7 +1711,7 @@ int jb_clock_set(struct jb *jb, uint32_t clock_rate)
 	if (jb_conf_check(&c, NULL))
 		return EINVAL;
 
-	jb_flush(jb);
+	flush(jb);
 
 	jb->play = jb->play * clock_rate / jb->conf.clock_rate;
 	jb->conf = c;

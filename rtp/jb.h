@@ -195,7 +195,6 @@ int  jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt);
 int  jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out);
 uint64_t jb_next_due(const struct jb *jb);
 void jb_note_seq(struct jb *jb, uint32_t ssrc, uint16_t seq);
-void jb_flush(struct jb *jb);
 int  jb_clock_set(struct jb *jb, uint32_t clock_rate);
 void jb_stats(const struct jb *jb, struct jb_stats *st);
 int  jb_debug(struct re_printf *pf, const struct jb *jb);
