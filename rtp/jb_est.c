@@ -61,15 +61,14 @@ void jb_est_reset(struct jb *jb)
 }
 
 
-void jb_est_feed(struct jb *jb, int64_t transit)
+/* the minimum transit over the window, with this packet's */
+static void est_min(struct jb *jb, int64_t transit)
 {
 	const unsigned win = jb->conf.window;
-	int64_t old = 0, lateness;
+	int64_t old = 0;
 	bool evict = false;
 	unsigned k;
-	int32_t v;
 
-	/* minimum transit over the window */
 	if (jb->tr_n == win) {
 		old = jb->tr[jb->tr_pos];
 		evict = true;
@@ -88,12 +87,19 @@ void jb_est_feed(struct jb *jb, int64_t transit)
 		for (k = 0; k < jb->tr_n; k++)
 			jb->tr_min = min64(jb->tr_min, jb->tr[k]);
 	}
+}
 
-	/* lateness and its percentile. Stored latenesses never change, so
-	   the k-th value is kept with the counts of window values below and
-	   equal to it, updated per packet in O(1); only when the k-th
-	   position leaves that run of equal values is it selected again */
-	lateness = min64(transit - jb->tr_min, INT32_MAX);
+
+/*
+ * Lateness and its percentile. Stored latenesses never change, so the
+ * k-th value is kept with the counts of window values below and equal to
+ * it, updated per packet in O(1) here; only when the k-th position leaves
+ * that run of equal values is it selected again (est_pct()).
+ */
+static void est_late_push(struct jb *jb, int32_t lateness)
+{
+	const unsigned win = jb->conf.window;
+
 	if (jb->late_n == win) {
 		int32_t y = jb->late[jb->late_pos];
 
@@ -107,41 +113,50 @@ void jb_est_feed(struct jb *jb, int64_t transit)
 	else {
 		++jb->late_n;
 	}
-	jb->late[jb->late_pos] = (int32_t)lateness;
+	jb->late[jb->late_pos] = lateness;
 	jb->late_pos = (jb->late_pos + 1) % win;
 	if (jb->pct_valid) {
-		if ((int32_t)lateness < jb->pct_v)
+		if (lateness < jb->pct_v)
 			++jb->pct_below;
-		else if ((int32_t)lateness == jb->pct_v)
+		else if (lateness == jb->pct_v)
 			++jb->pct_eq;
 	}
+}
+
+
+/* the `percentile` of the window's latenesses [us] */
+static int32_t est_pct(struct jb *jb)
+{
+	unsigned k;
+	int32_t v;
 
 	k = (unsigned)(((uint64_t)jb->conf.percentile * jb->late_n + 99) / 100);
 	k = k ? k - 1 : 0;
 
 	if (jb->pct_valid && jb->pct_below <= k &&
-	    k < jb->pct_below + jb->pct_eq) {
-		v = jb->pct_v;
+	    k < jb->pct_below + jb->pct_eq)
+		return jb->pct_v;
+
+	memcpy(jb->scratch, jb->late, jb->late_n * sizeof(*jb->scratch));
+	v = select_kth(jb->scratch, (int)jb->late_n, (int)k);
+
+	jb->pct_v = v;
+	jb->pct_below = jb->pct_eq = 0;
+	for (unsigned i = 0; i < jb->late_n; i++) {
+		if (jb->late[i] < v)
+			++jb->pct_below;
+		else if (jb->late[i] == v)
+			++jb->pct_eq;
 	}
-	else {
-		memcpy(jb->scratch, jb->late,
-		       jb->late_n * sizeof(*jb->scratch));
-		v = select_kth(jb->scratch, (int)jb->late_n, (int)k);
+	jb->pct_valid = true;
 
-		jb->pct_v = v;
-		jb->pct_below = jb->pct_eq = 0;
-		for (unsigned i = 0; i < jb->late_n; i++) {
-			if (jb->late[i] < v)
-				++jb->pct_below;
-			else if (jb->late[i] == v)
-				++jb->pct_eq;
-		}
-		jb->pct_valid = true;
-	}
+	return v;
+}
 
-	jb->target_us = min64(max64(v, jb->minw_us), jb->maxw_us);
 
-	/* RFC 3550 interarrival jitter, A.8, in [us] */
+/* RFC 3550 interarrival jitter, A.8, in [us] */
+static void est_jitter(struct jb *jb, int64_t transit)
+{
 	if (jb->have_last) {
 		int64_t d = transit - jb->last_transit;
 
@@ -152,4 +167,22 @@ void jb_est_feed(struct jb *jb, int64_t transit)
 	}
 	jb->last_transit = transit;
 	jb->have_last = true;
+}
+
+
+/**
+ * Take one packet's transit (arrival - ext time [us]) and update the
+ * target delay and the jitter
+ */
+void jb_est_feed(struct jb *jb, int64_t transit)
+{
+	int32_t v;
+
+	est_min(jb, transit);
+	est_late_push(jb, (int32_t)min64(transit - jb->tr_min, INT32_MAX));
+	v = est_pct(jb);
+
+	jb->target_us = min64(max64(v, jb->minw_us), jb->maxw_us);
+
+	est_jitter(jb, transit);
 }
