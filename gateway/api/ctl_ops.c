@@ -44,8 +44,106 @@ static const char *const code_names[] = {
 
 enum kind { K_AGENT, K_TRUNK, K_NUMBER };
 
-static const char *const kind_one[] = {"agent", "trunk", "number"};
-static const char *const kind_list[] = {"agents", "trunks", "numbers"};
+/* the store's calls for one kind of object, typed for the table below */
+static int agent_get(struct store *st, const char *key, void **op)
+{
+	return store_agent_get(st, key, (struct agent **)op);
+}
+static int trunk_get(struct store *st, const char *key, void **op)
+{
+	return store_trunk_get(st, key, (struct trunk **)op);
+}
+static int number_get(struct store *st, const char *key, void **op)
+{
+	return store_number_get(st, key, (struct number **)op);
+}
+static int agent_dec(void **op, const json_t *j, const void *old,
+		     char *msg, size_t sz)
+{
+	return agent_decode((struct agent **)op, j, old, msg, sz);
+}
+static int trunk_dec(void **op, const json_t *j, const void *old,
+		     char *msg, size_t sz)
+{
+	return trunk_decode((struct trunk **)op, j, old, msg, sz);
+}
+static int number_dec(void **op, const json_t *j, const void *old,
+		      char *msg, size_t sz)
+{
+	(void)old;
+	return number_decode((struct number **)op, j, msg, sz);
+}
+static int agent_put(struct store *st, void *o, bool *cp, char *m, size_t z)
+{
+	return store_agent_put(st, o, cp, m, z);
+}
+static int trunk_put(struct store *st, void *o, bool *cp, char *m, size_t z)
+{
+	return store_trunk_put(st, o, cp, m, z);
+}
+static int number_put(struct store *st, void *o, bool *cp, char *m,
+		      size_t z)
+{
+	return store_number_put(st, o, cp, m, z);
+}
+static int number_del(struct store *st, const char *key, json_t *users,
+		      char *m, size_t z)
+{
+	(void)users;
+	return store_number_delete(st, key, m, z);
+}
+static json_t *agent_enc(const void *o)
+{
+	return agent_encode(o, MODEL_REDACT);
+}
+static json_t *trunk_enc(const void *o)
+{
+	return trunk_encode(o, MODEL_REDACT);
+}
+static json_t *number_enc(const void *o)
+{
+	return number_encode(o, true);
+}
+static const char *agent_key(const void *o)
+{
+	return ((const struct agent *)o)->id;
+}
+static const char *trunk_key(const void *o)
+{
+	return ((const struct trunk *)o)->id;
+}
+static const char *number_key(const void *o)
+{
+	return ((const struct number *)o)->number;
+}
+
+/** One kind of object the ops manage: its names and the store's calls */
+static const struct kinddef {
+	const char *one;        /**< singular: the request's field   */
+	const char *list;       /**< plural: the list's member        */
+	const char *key_kind;   /**< what its key is, for errors      */
+	bool keeps_secrets;     /**< put keeps secrets sent as x_set  */
+	json_t *(*list_enc)(struct store *st);
+	int (*get)(struct store *st, const char *key, void **op);
+	int (*decode)(void **op, const json_t *j, const void *old,
+		      char *msg, size_t sz);
+	int (*put)(struct store *st, void *obj, bool *createdp, char *msg,
+		   size_t sz);
+	int (*del)(struct store *st, const char *key, json_t *users,
+		   char *msg, size_t sz);   /**< users: numbers in the way */
+	json_t *(*encode)(const void *obj);      /**< secrets redacted */
+	const char *(*key)(const void *obj);
+} kinds[] = {
+	[K_AGENT] = {"agent", "agents", "id string", true,
+		     store_agents_encode, agent_get, agent_dec, agent_put,
+		     store_agent_delete, agent_enc, agent_key},
+	[K_TRUNK] = {"trunk", "trunks", "id string", true,
+		     store_trunks_encode, trunk_get, trunk_dec, trunk_put,
+		     store_trunk_delete, trunk_enc, trunk_key},
+	[K_NUMBER] = {"number", "numbers", "E.164 string", false,
+		      store_numbers_encode, number_get, number_dec,
+		      number_put, number_del, number_enc, number_key},
+};
 
 /** One request being handled */
 struct req {
@@ -112,14 +210,13 @@ static enum code set(struct req *r, const char *key, json_t *v)
 /* The key of get/delete: a string in the singular field */
 static enum code key_arg(struct req *r, enum kind k, const char **keyp)
 {
-	const json_t *v = json_object_get(r->j, kind_one[k]);
+	const json_t *v = json_object_get(r->j, kinds[k].one);
 
 	if (!v)
-		return fail(r, C_BAD_REQUEST, "%s: is required", kind_one[k]);
+		return fail(r, C_BAD_REQUEST, "%s: is required", kinds[k].one);
 	if (!json_is_string(v) || !json_string_length(v))
 		return fail(r, C_BAD_REQUEST, "%s: must be a non-empty %s",
-			    kind_one[k], k == K_NUMBER ? "E.164 string" :
-			    "id string");
+			    kinds[k].one, kinds[k].key_kind);
 
 	*keyp = json_string_value(v);
 	return C_OK;
@@ -128,21 +225,13 @@ static enum code key_arg(struct req *r, enum kind k, const char **keyp)
 
 static enum code op_list(struct req *r, enum kind k)
 {
-	json_t *arr;
-
-	switch (k) {
-	case K_AGENT:  arr = store_agents_encode(r->env->store);  break;
-	case K_TRUNK:  arr = store_trunks_encode(r->env->store);  break;
-	default:       arr = store_numbers_encode(r->env->store); break;
-	}
-
-	return set(r, kind_list[k], arr);
+	return set(r, kinds[k].list, kinds[k].list_enc(r->env->store));
 }
 
 
 static enum code op_get(struct req *r, enum kind k)
 {
-	struct store *st = r->env->store;
+	const struct kinddef *kd = &kinds[k];
 	const char *key;
 	void *obj = NULL;
 	json_t *enc;
@@ -153,21 +242,9 @@ static enum code op_get(struct req *r, enum kind k)
 	if (c)
 		return c;
 
-	switch (k) {
-	case K_AGENT:
-		err = store_agent_get(st, key, (struct agent **)&obj);
-		break;
-	case K_TRUNK:
-		err = store_trunk_get(st, key, (struct trunk **)&obj);
-		break;
-	default:
-		err = store_number_get(st, key, (struct number **)&obj);
-		break;
-	}
-
+	err = kd->get(r->env->store, key, &obj);
 	if (err == ENOENT)
-		return fail(r, C_NOT_FOUND, "no such %s \"%s\"", kind_one[k],
-			    key);
+		return fail(r, C_NOT_FOUND, "no such %s \"%s\"", kd->one, key);
 	if (err == EINVAL) {
 		const char *why = NULL;
 
@@ -177,83 +254,63 @@ static enum code op_get(struct req *r, enum kind k)
 	if (err)
 		return fail(r, C_INTERNAL, "out of memory");
 
-	switch (k) {
-	case K_AGENT:  enc = agent_encode(obj, MODEL_REDACT); break;
-	case K_TRUNK:  enc = trunk_encode(obj, MODEL_REDACT); break;
-	default:       enc = number_encode(obj, true);        break;
-	}
+	enc = kd->encode(obj);
 	mem_deref(obj);
 
-	return set(r, kind_one[k], enc);
+	return set(r, kd->one, enc);
+}
+
+
+/* put, step one: the object from the request, validated; a secret sent
+   back as "x_set": true keeps the stored one */
+static enum code put_decode(struct req *r, enum kind k, void **objp)
+{
+	const struct kinddef *kd = &kinds[k];
+	const json_t *v = json_object_get(r->j, kd->one);
+	const char *id = NULL;
+	void *old = NULL;
+	char dmsg[512] = "";
+	int err;
+
+	if (!v)
+		return fail(r, C_BAD_REQUEST, "%s: is required", kd->one);
+	if (!json_is_object(v))
+		return fail(r, C_BAD_REQUEST, "%s: must be a JSON object",
+			    kd->one);
+
+	if (kd->keeps_secrets)
+		id = json_string_value(json_object_get(v, "id"));
+	if (id)
+		(void)kd->get(r->env->store, id, &old);
+
+	err = kd->decode(objp, v, old, dmsg, sizeof(dmsg));
+	mem_deref(old);
+
+	if (err == EINVAL)
+		return fail(r, C_INVALID, "%s", dmsg);
+	if (err)
+		return fail(r, C_INTERNAL, "out of memory");
+
+	return C_OK;
 }
 
 
 static enum code op_put(struct req *r, enum kind k)
 {
-	struct store *st = r->env->store;
-	const json_t *v = json_object_get(r->j, kind_one[k]);
-	const char *id = NULL;
-	void *old = NULL, *obj = NULL;
+	const struct kinddef *kd = &kinds[k];
+	void *obj = NULL;
 	char dmsg[512] = "";
 	bool created = false;
-	json_t *enc;
+	const char *id;
 	enum code c;
 	int err;
 
-	if (!v)
-		return fail(r, C_BAD_REQUEST, "%s: is required", kind_one[k]);
-	if (!json_is_object(v))
-		return fail(r, C_BAD_REQUEST, "%s: must be a JSON object",
-			    kind_one[k]);
+	c = put_decode(r, k, &obj);
+	if (c)
+		return c;
 
-	/* the stored object, to keep secrets sent back as "x_set": true */
-	if (k != K_NUMBER)
-		id = json_string_value(json_object_get(v, "id"));
-	if (id && k == K_AGENT)
-		(void)store_agent_get(st, id, (struct agent **)&old);
-	else if (id && k == K_TRUNK)
-		(void)store_trunk_get(st, id, (struct trunk **)&old);
-
-	switch (k) {
-	case K_AGENT:
-		err = agent_decode((struct agent **)&obj, v, old, dmsg,
-				   sizeof(dmsg));
-		break;
-	case K_TRUNK:
-		err = trunk_decode((struct trunk **)&obj, v, old, dmsg,
-				   sizeof(dmsg));
-		break;
-	default:
-		err = number_decode((struct number **)&obj, v, dmsg,
-				    sizeof(dmsg));
-		break;
-	}
-	old = mem_deref(old);
-
-	if (err == EINVAL) {
-		c = fail(r, C_INVALID, "%s", dmsg);
-		goto out;
-	}
-	if (err) {
-		c = fail(r, C_INTERNAL, "out of memory");
-		goto out;
-	}
-
-	switch (k) {
-	case K_AGENT:
-		err = store_agent_put(st, obj, &created, dmsg, sizeof(dmsg));
-		id = ((struct agent *)obj)->id;
-		break;
-	case K_TRUNK:
-		err = store_trunk_put(st, obj, &created, dmsg, sizeof(dmsg));
-		id = ((struct trunk *)obj)->id;
-		break;
-	default:
-		err = store_number_put(st, obj, &created, dmsg, sizeof(dmsg));
-		id = ((struct number *)obj)->number;
-		break;
-	}
-
+	id = kd->key(obj);
+	err = kd->put(r->env->store, obj, &created, dmsg, sizeof(dmsg));
 	if (err) {
 		c = from_errno(r, err);
 		if (c != C_INTERNAL)
@@ -266,13 +323,7 @@ static enum code op_put(struct req *r, enum kind k)
 	log_notice("ctl: %s %s: %s by %s", r->op, id,
 		   created ? "created" : "replaced", r->who);
 
-	switch (k) {
-	case K_AGENT:  enc = agent_encode(obj, MODEL_REDACT); break;
-	case K_TRUNK:  enc = trunk_encode(obj, MODEL_REDACT); break;
-	default:       enc = number_encode(obj, true);        break;
-	}
-
-	c = set(r, kind_one[k], enc);
+	c = set(r, kd->one, kd->encode(obj));
 	if (!c)
 		c = set(r, "created", json_boolean(created));
 
@@ -284,10 +335,10 @@ static enum code op_put(struct req *r, enum kind k)
 
 static enum code op_delete(struct req *r, enum kind k)
 {
-	struct store *st = r->env->store;
+	const struct kinddef *kd = &kinds[k];
 	char dmsg[512] = "";
 	const char *key;
-	json_t *users = NULL;
+	json_t *users;
 	enum code c;
 	int err;
 
@@ -295,27 +346,17 @@ static enum code op_delete(struct req *r, enum kind k)
 	if (c)
 		return c;
 
-	switch (k) {
-	case K_AGENT:
-		users = json_array();
-		err = store_agent_delete(st, key, users, dmsg, sizeof(dmsg));
-		break;
-	case K_TRUNK:
-		users = json_array();
-		err = store_trunk_delete(st, key, users, dmsg, sizeof(dmsg));
-		break;
-	default:
-		err = store_number_delete(st, key, dmsg, sizeof(dmsg));
-		break;
-	}
+	users = json_array();
+	if (!users)
+		return fail(r, C_INTERNAL, "out of memory");
 
+	err = kd->del(r->env->store, key, users, dmsg, sizeof(dmsg));
 	if (err) {
 		c = from_errno(r, err);
 		if (c != C_INTERNAL)
 			fail(r, c, "%s", dmsg);
-		if (c == C_IN_USE && users) {
+		if (c == C_IN_USE && json_array_size(users))
 			r->extra = json_pack("{s:O}", "numbers", users);
-		}
 		if (c != C_NOT_FOUND && c != C_INVALID)
 			log_warn("ctl: %s %s refused (%s): %s", r->op, key,
 				 code_names[c], r->msg);
