@@ -60,6 +60,7 @@
 #include "alink.h"
 #include "callreg.h"
 #include "ctl.h"
+#include "fdlimit.h"
 #include "gwconf.h"
 #include "log.h"
 #include "msgq.h"
@@ -73,6 +74,7 @@ enum {
 	SHUTDOWN_GRACE_MS = 5000,   /**< wait for calls to end        */
 	BYE_LINGER_MS     = 500,    /**< then for BYE transactions     */
 	MAX_WORKERS       = 256,
+	FDS_RESERVE       = 128,    /**< listeners, queues, loops, files */
 	SIG_SIP_DONE      = SIGUSR1,/**< cb-sip's loop has ended       */
 };
 
@@ -231,6 +233,53 @@ static void signals_block(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIG_SIP_DONE);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+
+/*
+ * Descriptors: the soft limit is raised to the hard one, libre's table
+ * sized to it, and the configuration must fit: every call's descriptors,
+ * every control client's, and a reserve. Otherwise SIP over TCP fails
+ * once the calls' descriptors pass libre's default of 1,024 (at about
+ * 333 calls), while UDP still works.
+ */
+static int fds_setup(void)
+{
+	uint64_t limit, hard, need, fit;
+	int err;
+
+	err = fdlimit_raise(&limit, &hard);
+	if (err) {
+		log_error("cannot read the open files limit: %m", err);
+		return err;
+	}
+
+	need = (uint64_t)gw.set->max_calls * FDLIMIT_PER_CALL +
+		CTL_CLIENTS_MAX + FDS_RESERVE;
+	if (need > limit) {
+		fit = limit > CTL_CLIENTS_MAX + FDS_RESERVE ?
+			(limit - CTL_CLIENTS_MAX - FDS_RESERVE) /
+			FDLIMIT_PER_CALL : 0;
+		log_error("max_calls %u needs up to %llu open files, but the "
+			  "limit is %llu (hard limit %llu): raise it "
+			  "(LimitNOFILE= in the systemd unit, ulimit -n) or "
+			  "set max_calls to %llu or less",
+			  gw.set->max_calls, (unsigned long long)need,
+			  (unsigned long long)limit, (unsigned long long)hard,
+			  (unsigned long long)fit);
+		return EMFILE;
+	}
+
+	err = fd_setsize((int)limit);
+	if (err)
+		log_error("cannot size libre's descriptor table to %llu: %m",
+			  (unsigned long long)limit, err);
+	else
+		log_info("open files: limit %llu, max_calls %u needs %llu",
+			 (unsigned long long)limit, gw.set->max_calls,
+			 (unsigned long long)need);
+
+	return err;
 }
 
 
@@ -430,6 +479,12 @@ int main(int argc, char *argv[])
 	if (err) {
 		log_error("libsrtp2 init failed");
 		goto out;
+	}
+
+	if (!check) {
+		err = fds_setup();
+		if (err)
+			goto out;
 	}
 
 	err = open_state(check);

@@ -93,13 +93,14 @@ class CallEnv:
     """See the module doc."""
 
     def __init__(self, settings=None, workers=2, agents=1,
-                 agent_seconds=4.0, agent_seeds=None, log_level="info"):
+                 agent_seconds=4.0, agent_seeds=None, log_level="info",
+                 nofile=None):
         self.tmp = tempfile.mkdtemp(prefix="cb-calls-")
         base = {"jb_min_ms": 40, "jb_max_ms": 300,
                 "agent_connect_timeout_ms": 3000}
         base.update(settings or {})
         self.gw = cbtest.Daemon(settings=base, workers=workers,
-                                log_level=log_level)
+                                log_level=log_level, nofile=nofile)
         self.agents = []
         self.agent_signals = []
         self._n = 0

@@ -25,6 +25,7 @@ overrides any settings key, `gw.sip_port` is the SIP port it listens on
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -193,8 +194,9 @@ class Daemon:
     """The callbridge daemon on private files; see the module doc."""
 
     def __init__(self, settings=None, seed=None, workers=1,
-                 log_level="info", prefix="cbtest-"):
+                 log_level="info", prefix="cbtest-", nofile=None):
         self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.nofile = nofile      # (soft, hard) open files limit, or None
         self.conf = os.path.join(self.dir, "callbridge.conf")
         self.state = os.path.join(self.dir, "state", "state.json")
         self.sock = os.path.join(self.dir, "run", "ctl.sock")
@@ -258,10 +260,14 @@ class Daemon:
         self.write_settings()
         self.logf = open(self.logpath, "ab")
         self.log_start = self.logf.tell()   # this run's part of the log
+        limits = None
+        if self.nofile:
+            def limits():
+                resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
         self.proc = subprocess.Popen(
             [binary("callbridge"), "--config", self.conf],
             stdout=self.logf, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+            stdin=subprocess.DEVNULL, preexec_fn=limits)
         if expect_fail:
             try:
                 return self.proc.wait(timeout)

@@ -221,11 +221,18 @@ def parse_log(path, offset):
 class Result:
     """A finished SIPp run."""
 
-    def __init__(self, rc, msgs, out, err):
+    def __init__(self, rc, msgs, out, err, pid=None):
         self.rc = rc
         # only this run's calls: a late retransmission meant for an
-        # earlier SIPp on the same port is logged too
+        # earlier SIPp on the same port is logged too. Ours: those it
+        # sent, and those with its own Call-ID ("N-PID@host"), for SIPp
+        # logs nothing of a message it had to buffer (a TCP connection
+        # still being set up: -t tn)
         ours = {m.header("call-id") for m in msgs if m.dir == "sent"}
+        if pid:
+            own = re.compile(r"^\d+-%d@" % pid)
+            ours |= {m.header("call-id") for m in msgs
+                     if own.match(m.header("call-id") or "")}
         self.stray = [m for m in msgs if m.header("call-id") not in ours]
         self.msgs = [m for m in msgs if m.header("call-id") in ours]
         self.stdout = out
@@ -369,7 +376,7 @@ class Sipp:
             except FileNotFoundError:
                 return ""
         self.result = Result(rc, self.messages(), read(self.outfile),
-                             read(self.errfile))
+                             read(self.errfile), pid=self.proc.pid)
         return self.result
 
     def run(self, timeout=None):
