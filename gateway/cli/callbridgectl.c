@@ -25,37 +25,35 @@
 #include "cli_int.h"
 
 
-static int cmd_collection(const struct cli_args *args, const char *coll)
+/* The collections: numbers, agents, trunks */
+struct coll {
+	const char *name;       /**< "numbers": command and reply member */
+	const char *one;        /**< "number": one object's member       */
+	const char *key;        /**< its identifying member              */
+	unsigned put_cmd;       /**< CLI_C_* of its put options          */
+	void (*print)(const json_t *arr);
+	json_t *(*build)(const struct cli_args *args, const char *key);
+};
+
+static const struct coll colls[] = {
+	{"numbers", "number", "number", CLI_C_NUMBER, cliout_numbers,
+	 clireq_number},
+	{"agents",  "agent",  "id",     CLI_C_AGENT,  cliout_agents,
+	 clireq_agent},
+	{"trunks",  "trunk",  "id",     CLI_C_TRUNK,  cliout_trunks,
+	 clireq_trunk},
+};
+
+
+/* The request of "<coll> <sub> ..." */
+static json_t *coll_request(const struct cli_args *args,
+			    const struct coll *c, const char *sub)
 {
-	static const struct {
-		const char *coll, *one;
-		unsigned put_cmd;
-		void (*print)(const json_t *arr);
-		json_t *(*build)(const struct cli_args *args, const char *key);
-	} colls[] = {
-		{"numbers", "number", CLI_C_NUMBER, cliout_numbers,
-		 clireq_number},
-		{"agents",  "agent",  CLI_C_AGENT,  cliout_agents,
-		 clireq_agent},
-		{"trunks",  "trunk",  CLI_C_TRUNK,  cliout_trunks,
-		 clireq_trunk},
-	};
-	const char *sub = args->nwords > 1 ? args->words[1] : NULL;
 	char op[64], what[64];
-	json_t *req, *r;
-	size_t k;
-	int ex;
+	json_t *req;
 
-	for (k = 0; k < 3 && strcmp(colls[k].coll, coll); k++)
-		;
-
-	if (args->help || !sub) {
-		cliargs_usage_cmd(args->help ? stdout : stderr, coll);
-		return args->help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	}
-
-	snprintf(op, sizeof(op), "%s.%s", coll, sub);
-	snprintf(what, sizeof(what), "%s %s", coll, sub);
+	snprintf(op, sizeof(op), "%s.%s", c->name, sub);
+	snprintf(what, sizeof(what), "%s %s", c->name, sub);
 
 	if (!strcmp(sub, "list")) {
 		cliargs_check(args, 0, what);
@@ -65,38 +63,53 @@ static int cmd_collection(const struct cli_args *args, const char *coll)
 	else if (!strcmp(sub, "get") || !strcmp(sub, "delete")) {
 		cliargs_check(args, 0, what);
 		cliargs_words_exact(args, 3, what);
-		req = json_pack("{s:s,s:s}", "op", op, colls[k].one,
-				args->words[2]);
+		req = json_pack("{s:s,s:s}", "op", op, c->one, args->words[2]);
 	}
 	else if (!strcmp(sub, "put")) {
-		cliargs_check(args, colls[k].put_cmd, what);
+		cliargs_check(args, c->put_cmd, what);
 		cliargs_words_exact(args, 3, what);
-		req = json_pack("{s:s,s:o}", "op", op, colls[k].one,
-				colls[k].build(args, args->words[2]));
+		req = json_pack("{s:s,s:o}", "op", op, c->one,
+				c->build(args, args->words[2]));
 	}
 	else {
-		cli_die(CLI_EXIT_USAGE, "%s: unknown subcommand '%s' (list, get, "
-			"put, delete)", coll, sub);
+		cli_die(CLI_EXIT_USAGE, "%s: unknown subcommand '%s' (list, "
+			"get, put, delete)", c->name, sub);
 	}
 
 	json_object_set_new(req, "id", json_integer(getpid()));
+	return req;
+}
+
+
+static int cmd_collection(const struct cli_args *args, const char *name)
+{
+	const char *sub = args->nwords > 1 ? args->words[1] : NULL;
+	const struct coll *c = colls;
+	json_t *req, *r;
+	int ex;
+
+	while (strcmp(c->name, name))
+		++c;
+
+	if (args->help || !sub) {
+		cliargs_usage_cmd(args->help ? stdout : stderr, name);
+		return args->help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+
+	req = coll_request(args, c, sub);
 	r = cliconn_call(args, req, args->json, &ex);
 	json_decref(req);
 	if (!r)
 		return ex;
 
-	if (!strcmp(sub, "list")) {
-		colls[k].print(json_object_get(r, coll));
-	}
-	else if (!strcmp(sub, "get")) {
-		cliout_pretty(json_object_get(r, colls[k].one));
-	}
-	else if (!strcmp(sub, "put")) {
-		cliout_put(r, colls[k].one, k == 0 ? "number" : "id");
-	}
-	else {
-		cliout_deleted(r, colls[k].one);
-	}
+	if (!strcmp(sub, "list"))
+		c->print(json_object_get(r, c->name));
+	else if (!strcmp(sub, "get"))
+		cliout_pretty(json_object_get(r, c->one));
+	else if (!strcmp(sub, "put"))
+		cliout_put(r, c->one, c->key);
+	else
+		cliout_deleted(r, c->one);
 
 	json_decref(r);
 	return ex;

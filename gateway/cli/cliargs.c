@@ -139,11 +139,15 @@ static void usage_opts(FILE *f, unsigned cmd)
 }
 
 
-/** Print the help of command @p cmd (main help if unknown) to @p f */
-void cliargs_usage_cmd(FILE *f, const char *cmd)
-{
-	if (!strcmp(cmd, "numbers")) {
-		fprintf(f,
+/* The help of each command: its text, the options of its put if it has
+   one, and an example */
+static const struct {
+	const char *cmd;
+	const char *text;
+	unsigned put;          /**< CLI_C_* of put; 0 for none    */
+	const char *example;   /**< NULL for none                 */
+} usages[] = {
+	{"numbers",
 "Usage: callbridgectl numbers list\n"
 "       callbridgectl numbers get NUMBER\n"
 "       callbridgectl numbers delete NUMBER\n"
@@ -153,14 +157,12 @@ void cliargs_usage_cmd(FILE *f, const char *cmd)
 "parentheses are removed (\"+1 (415) 555-1234\"). put creates or\n"
 "replaces the whole number: options not given are unset.\n"
 "\n"
-"Options of put:\n");
-		usage_opts(f, CLI_C_NUMBER);
-		fprintf(f, "\nExample:\n  callbridgectl numbers put +14155551234 "
-			"--name \"Support - US\" --trunk carrier1 "
-			"--inbound-agent support\n");
-	}
-	else if (!strcmp(cmd, "agents")) {
-		fprintf(f,
+"Options of put:\n",
+	 CLI_C_NUMBER,
+	 "callbridgectl numbers put +14155551234 --name \"Support - US\" "
+	 "--trunk carrier1 --inbound-agent support"},
+
+	{"agents",
 "Usage: callbridgectl agents list\n"
 "       callbridgectl agents get ID\n"
 "       callbridgectl agents delete ID\n"
@@ -170,14 +172,12 @@ void cliargs_usage_cmd(FILE *f, const char *cmd)
 "replaces the whole agent: options not given are unset (the token too,\n"
 "unless --keep-secrets). An agent that numbers use cannot be deleted.\n"
 "\n"
-"Options of put:\n");
-		usage_opts(f, CLI_C_AGENT);
-		fprintf(f, "\nExample:\n  callbridgectl agents put support --url "
-			"wss://agent.example.com/media --name Support "
-			"--param lang=en\n");
-	}
-	else if (!strcmp(cmd, "trunks")) {
-		fprintf(f,
+"Options of put:\n",
+	 CLI_C_AGENT,
+	 "callbridgectl agents put support --url "
+	 "wss://agent.example.com/media --name Support --param lang=en"},
+
+	{"trunks",
 "Usage: callbridgectl trunks list\n"
 "       callbridgectl trunks get ID\n"
 "       callbridgectl trunks delete ID\n"
@@ -187,35 +187,53 @@ void cliargs_usage_cmd(FILE *f, const char *cmd)
 "(passwords too, unless --keep-secrets). A trunk that numbers use\n"
 "cannot be deleted.\n"
 "\n"
-"Options of put:\n");
-		usage_opts(f, CLI_C_TRUNK);
-		fprintf(f, "\nExample:\n  callbridgectl trunks put carrier1 --kind "
-			"byoc --allow 203.0.113.0/24 --address "
-			"sip.carrier.example --transport tls\n");
-	}
-	else if (!strcmp(cmd, "calls")) {
-		fprintf(f,
+"Options of put:\n",
+	 CLI_C_TRUNK,
+	 "callbridgectl trunks put carrier1 --kind byoc --allow "
+	 "203.0.113.0/24 --address sip.carrier.example --transport tls"},
+
+	{"calls",
 "Usage: callbridgectl calls list\n"
 "       callbridgectl calls recent\n"
 "       callbridgectl calls get CALL_SID\n"
 "\n"
 "list: calls in progress; recent: the last ended calls, with why they\n"
 "ended; get: one call (in progress or recent) with all its media\n"
-"statistics (jitter buffer, RTP, RTCP, agent link).\n");
+"statistics (jitter buffer, RTP, RTCP, agent link).\n",
+	 0, NULL},
+
+	{"status",
+"Usage: callbridgectl status\n"
+"\n"
+"Version, uptime, counts of agents, trunks and numbers, and calls in "
+"progress.\n",
+	 0, NULL},
+
+	{"request",
+"Usage: callbridgectl request JSON\n"
+"\n"
+"Send one request object, e.g. '{\"op\":\"numbers.list\"}', and print the "
+"reply.\n",
+	 0, NULL},
+};
+
+
+/** Print the help of command @p cmd (main help if unknown) to @p f */
+void cliargs_usage_cmd(FILE *f, const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		if (strcmp(cmd, usages[i].cmd))
+			continue;
+
+		fputs(usages[i].text, f);
+		if (usages[i].put)
+			usage_opts(f, usages[i].put);
+		if (usages[i].example)
+			fprintf(f, "\nExample:\n  %s\n", usages[i].example);
+		return;
 	}
-	else if (!strcmp(cmd, "status")) {
-		fprintf(f, "Usage: callbridgectl status\n\nVersion, uptime, "
-			"counts of agents, trunks and numbers, and calls in "
-			"progress.\n");
-	}
-	else if (!strcmp(cmd, "request")) {
-		fprintf(f, "Usage: callbridgectl request JSON\n\nSend one "
-			"request object, e.g. '{\"op\":\"numbers.list\"}', and "
-			"print the reply.\n");
-	}
-	else {
-		cliargs_usage_main(f);
-	}
+
+	cliargs_usage_main(f);
 }
 
 
@@ -228,6 +246,80 @@ static const struct cli_optdef *optdef_find(const char *name, size_t len)
 	}
 
 	return NULL;
+}
+
+
+/* The definition of option @p a: "-x" (globals only), "--name" or
+   "--name=value" (then *valp is the value); exits if there is none */
+static const struct cli_optdef *opt_lookup(const char *a, const char **valp)
+{
+	static const struct {
+		char c;
+		const char *name;
+	} shorts[] = {
+		{'s', "socket"}, {'c', "config"}, {'j', "json"},
+		{'t', "timeout"}, {'h', "help"}, {'V', "version"},
+	};
+	const struct cli_optdef *d = NULL;
+	const char *eq;
+
+	if (a[1] != '-') {
+		for (size_t k = 0; k < sizeof(shorts) / sizeof(shorts[0]);
+		     k++) {
+			if (a[1] == shorts[k].c && !a[2])
+				d = optdef_find(shorts[k].name,
+						strlen(shorts[k].name));
+		}
+		if (!d)
+			cli_die(CLI_EXIT_USAGE, "unknown option %s", a);
+		return d;
+	}
+
+	eq = strchr(a + 2, '=');
+	d = optdef_find(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+	if (!d)
+		cli_die(CLI_EXIT_USAGE, "unknown option %s", a);
+	if (eq) {
+		if (!d->value)
+			cli_die(CLI_EXIT_USAGE, "--%s takes no value",
+				d->name);
+		*valp = eq + 1;
+	}
+
+	return d;
+}
+
+
+/* A global option: set its field (--version prints and exits) */
+static void opt_global(struct cli_args *args, const struct cli_optdef *d,
+		       const char *val)
+{
+	char *end;
+	long t;
+
+	if (!strcmp(d->name, "socket")) {
+		args->socket = val;
+	}
+	else if (!strcmp(d->name, "config")) {
+		args->config = val;
+	}
+	else if (!strcmp(d->name, "json")) {
+		args->json = true;
+	}
+	else if (!strcmp(d->name, "help")) {
+		args->help = true;
+	}
+	else if (!strcmp(d->name, "version")) {
+		printf("callbridgectl %s\n", CB_VERSION);
+		exit(CLI_EXIT_OK);
+	}
+	else {
+		t = strtol(val, &end, 10);
+		if (*end || t < 1 || t > 3600)
+			cli_die(CLI_EXIT_USAGE, "--timeout must be 1..3600 "
+				"seconds");
+		args->timeout_s = (int)t;
+	}
 }
 
 
@@ -245,13 +337,11 @@ void cliargs_parse(struct cli_args *args, int argc, char *argv[])
 	args->timeout_s = CLI_TIMEOUT_S;
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const struct cli_optdef *d = NULL;
-		const char *val = NULL, *eq;
+		const char *a = argv[i], *val = NULL;
+		const struct cli_optdef *d;
 
 		if (only_words || a[0] != '-' || !a[1]) {
-			if (args->nwords == (int)(sizeof(args->words) /
-					      sizeof(args->words[0])))
+			if (args->nwords == CLI_MAX_WORDS)
 				cli_die(CLI_EXIT_USAGE, "too many arguments");
 			args->words[args->nwords++] = a;
 			continue;
@@ -261,66 +351,16 @@ void cliargs_parse(struct cli_args *args, int argc, char *argv[])
 			continue;
 		}
 
-		if (a[1] != '-') {
-			/* short options: globals only */
-			static const struct {
-				char c;
-				const char *name;
-			} shorts[] = {
-				{'s', "socket"}, {'c', "config"}, {'j', "json"},
-				{'t', "timeout"}, {'h', "help"}, {'V', "version"},
-			};
-
-			for (size_t k = 0; k < 6; k++) {
-				if (a[1] == shorts[k].c && !a[2])
-					d = optdef_find(shorts[k].name,
-						strlen(shorts[k].name));
-			}
-			if (!d)
-				cli_die(CLI_EXIT_USAGE, "unknown option %s", a);
-		}
-		else {
-			eq = strchr(a + 2, '=');
-			d = optdef_find(a + 2, eq ? (size_t)(eq - a - 2) :
-					strlen(a + 2));
-			if (!d)
-				cli_die(CLI_EXIT_USAGE, "unknown option %s", a);
-			if (eq) {
-				if (!d->value)
-					cli_die(CLI_EXIT_USAGE, "--%s takes no value",
-						d->name);
-				val = eq + 1;
-			}
-		}
-
+		d = opt_lookup(a, &val);
 		if (d->value && !val) {
 			if (i + 1 >= argc)
-				cli_die(CLI_EXIT_USAGE, "--%s needs a value", d->name);
+				cli_die(CLI_EXIT_USAGE, "--%s needs a value",
+					d->name);
 			val = argv[++i];
 		}
 
 		if (d->cmds & CLI_C_GLOBAL) {
-			if (!strcmp(d->name, "socket"))
-				args->socket = val;
-			else if (!strcmp(d->name, "config"))
-				args->config = val;
-			else if (!strcmp(d->name, "json"))
-				args->json = true;
-			else if (!strcmp(d->name, "help"))
-				args->help = true;
-			else if (!strcmp(d->name, "version")) {
-				printf("callbridgectl %s\n", CB_VERSION);
-				exit(CLI_EXIT_OK);
-			}
-			else {
-				char *end;
-				long t = strtol(val, &end, 10);
-
-				if (*end || t < 1 || t > 3600)
-					cli_die(CLI_EXIT_USAGE, "--timeout must be 1..3600 "
-						"seconds");
-				args->timeout_s = (int)t;
-			}
+			opt_global(args, d, val);
 			continue;
 		}
 

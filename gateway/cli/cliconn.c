@@ -51,6 +51,7 @@ const char *cliconn_socket_path(const struct cli_args *args)
 }
 
 
+/* Monotonic clock [ms] */
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -60,63 +61,53 @@ static uint64_t now_ms(void)
 }
 
 
-/**
- * Send one request and read its reply line
- *
- * @param path       control socket path
- * @param timeout_s  bound on connecting and on the reply [s]
- * @param reply_max  refuse a reply whose buffer would outgrow this [bytes]
- * @param req        the request object
- *
- * @return the reply line (malloc'd, no newline); exits on any failure
- */
-char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
-		       const json_t *req)
+enum {
+	READ_MIN   = 65536,    /**< room kept for each read [bytes]     */
+	BUF_FIRST  = 131072,   /**< first reply buffer [bytes]          */
+	RETRY_US   = 10000,    /**< wait before connecting again [us]   */
+};
+
+
+/* Connect to @p sun, waiting through a full listen backlog until
+   @p deadline; exits if the daemon cannot be reached */
+static int conn_open(const struct sockaddr_un *sun, const char *path,
+		     int timeout_s, uint64_t deadline)
 {
-	struct sockaddr_un sun;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
-	char *text, *buf = NULL;
-	size_t len, off = 0, sz = 0, blen = 0;
+	struct timeval tv = {timeout_s, 0};
 	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		cli_die(CLI_EXIT_USAGE, "socket path too long: %s", path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-
-	text = json_dumps(req, JSON_COMPACT);
-	if (!text)
-		cli_die(CLI_EXIT_USAGE, "out of memory");
-	len = strlen(text);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		cli_die(CLI_EXIT_UNREACH, "socket: %s", strerror(errno));
+
 	/* a blocking connect waits while the daemon's listen backlog is
 	   full: bound it by the timeout (Unix sockets use SO_SNDTIMEO) */
-	{
-		struct timeval tv = {timeout_s, 0};
-
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-				 sizeof(tv));
-	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
 	/* EAGAIN: the backlog stayed full; retry until the deadline */
-	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+	while (connect(fd, (const struct sockaddr *)sun, sizeof(*sun))) {
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN && now_ms() < deadline) {
-			usleep(10000);
+			usleep(RETRY_US);
 			continue;
 		}
-		cli_die(CLI_EXIT_UNREACH, "cannot reach callbridge at %s: %s%s", path,
-			strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
-			" (is it running? -s/--socket or -c/--config choose the "
-			"socket)" : "");
+		cli_die(CLI_EXIT_UNREACH, "cannot reach callbridge at %s: %s%s",
+			path, strerror(errno),
+			errno == ENOENT || errno == ECONNREFUSED ?
+			" (is it running? -s/--socket or -c/--config choose "
+			"the socket)" : "");
 	}
 
-	/* the request, then its newline; then say we are done */
+	return fd;
+}
+
+
+/* The request line: @p text, then its newline */
+static void conn_send(int fd, const char *path, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
 	while (off < len + 1) {
 		const char *p = off < len ? text + off : "\n";
 		size_t n = off < len ? len - off : 1;
@@ -129,8 +120,37 @@ char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
 				strerror(errno));
 		off += (size_t)w;
 	}
-	free(text);
-	shutdown(fd, SHUT_WR);
+}
+
+
+/* Room in the reply buffer for a read of READ_MIN bytes and a NUL: the
+   buffer doubles, up to @p reply_max */
+static char *buf_room(char *buf, size_t *szp, size_t blen, size_t reply_max)
+{
+	size_t sz = *szp;
+
+	if (blen + READ_MIN + 1 <= sz)
+		return buf;
+
+	sz = sz ? sz * 2 : BUF_FIRST;
+	if (sz > reply_max)
+		cli_die(CLI_EXIT_UNREACH, "reply too large");
+	buf = realloc(buf, sz);
+	if (!buf)
+		cli_die(CLI_EXIT_UNREACH, "out of memory");
+
+	*szp = sz;
+	return buf;
+}
+
+
+/* Read up to the first newline, in as many reads as it takes, until
+   @p deadline; returns the line (malloc'd, newline cut) */
+static char *conn_recv(int fd, const char *path, int timeout_s,
+		       uint64_t deadline, size_t reply_max)
+{
+	char *buf = NULL;
+	size_t sz = 0, blen = 0;
 
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
@@ -140,17 +160,10 @@ char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
 
 		if (now >= deadline ||
 		    poll(&p, 1, (int)(deadline - now)) == 0)
-			cli_die(CLI_EXIT_UNREACH, "no reply from %s within %d s", path,
-				timeout_s);
+			cli_die(CLI_EXIT_UNREACH, "no reply from %s within "
+				"%d s", path, timeout_s);
 
-		if (blen + 65536 + 1 > sz) {
-			sz = sz ? sz * 2 : 131072;
-			if (sz > reply_max)
-				cli_die(CLI_EXIT_UNREACH, "reply too large");
-			buf = realloc(buf, sz);
-			if (!buf)
-				cli_die(CLI_EXIT_UNREACH, "out of memory");
-		}
+		buf = buf_room(buf, &sz, blen, reply_max);
 
 		n = recv(fd, buf + blen, sz - blen - 1, 0);
 		if (n < 0 && errno == EINTR)
@@ -159,19 +172,58 @@ char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
 			cli_die(CLI_EXIT_UNREACH, "recv from %s: %s", path,
 				strerror(errno));
 		if (n == 0)
-			cli_die(CLI_EXIT_UNREACH, "callbridge closed the connection "
-				"without a reply");
+			cli_die(CLI_EXIT_UNREACH, "callbridge closed the "
+				"connection without a reply");
 
 		nl = memchr(buf + blen, '\n', (size_t)n);
 		blen += (size_t)n;
 		if (nl) {
 			*nl = '\0';
-			break;
+			return buf;
 		}
 	}
+}
 
+
+/**
+ * Send one request and read its reply line: connect, send the line, shut
+ * down the write side, read up to the newline (what follows is ignored)
+ *
+ * @param path       control socket path
+ * @param timeout_s  bound on connecting and on the whole reply [s]
+ * @param reply_max  refuse a reply whose buffer would outgrow this [bytes]
+ * @param req        the request object
+ *
+ * @return the reply line (malloc'd, no newline); exits on any failure:
+ *         CLI_EXIT_USAGE for a path too long, else CLI_EXIT_UNREACH
+ */
+char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
+		       const json_t *req)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	struct sockaddr_un sun;
+	char *text, *line;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		cli_die(CLI_EXIT_USAGE, "socket path too long: %s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	text = json_dumps(req, JSON_COMPACT);
+	if (!text)
+		cli_die(CLI_EXIT_USAGE, "out of memory");
+
+	fd = conn_open(&sun, path, timeout_s, deadline);
+	conn_send(fd, path, text);
+	free(text);
+	shutdown(fd, SHUT_WR);
+
+	line = conn_recv(fd, path, timeout_s, deadline, reply_max);
 	close(fd);
-	return buf;
+
+	return line;
 }
 
 
@@ -183,7 +235,8 @@ char *cliconn_transact(const char *path, int timeout_s, size_t reply_max,
  * @param raw    print the reply line as received (--json)
  * @param exitp  set to CLI_EXIT_OK or CLI_EXIT_REFUSED
  *
- * @return the parsed reply if it is a success and not @p raw, else NULL
+ * @return the parsed reply if it is a success and not @p raw, else NULL;
+ *         exits with CLI_EXIT_UNREACH on a reply that is not a JSON object
  */
 json_t *cliconn_call(const struct cli_args *args, const json_t *req, bool raw,
 		     int *exitp)
