@@ -183,7 +183,7 @@ void cliout_trunks(const json_t *arr)
 		row[2] = jstr(tr, "kind");
 		row[3] = src;
 		row[4] = dst;
-		row[5] = jstr(out, "media_encryption");
+		row[5] = jstr(tr, "media_encryption");
 		table_add(&t, row);
 	}
 	table_print(&t);

@@ -216,6 +216,7 @@ json_t *clireq_trunk(const struct cli_args *args, const char *id)
 	set_str(t, "id", id);
 	set_str(t, "name", cliargs_get(args, "name"));
 	set_str(t, "kind", cliargs_get(args, "kind"));
+	set_str(t, "media_encryption", cliargs_get(args, "media-encryption"));
 
 	json_object_set_new(in, "allowed_sources", list_opt(args, "allow"));
 	set_str(in, "auth_username", cliargs_get(args, "inbound-username"));
@@ -228,7 +229,6 @@ json_t *clireq_trunk(const struct cli_args *args, const char *id)
 	set_str(out, "auth_username", cliargs_get(args, "username"));
 	set_secret(args, out, "auth_password", "password", "password-file");
 	set_str(out, "from_domain", cliargs_get(args, "from-domain"));
-	set_str(out, "media_encryption", cliargs_get(args, "media-encryption"));
 	json_object_set_new(out, "headers", kv_opt(args, "header", ':'));
 
 	if (cliargs_get(args, "keep-secrets")) {

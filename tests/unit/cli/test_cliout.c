@@ -52,13 +52,13 @@ static const struct out_case {
 	 "x     -     wss://\xc3\xa4.example/   raw       ?/0         -\n"},
 	{V_TRUNKS,
 	 "[{\"id\":\"local\",\"name\":\"Local\",\"kind\":\"byoc\","
-	 "\"inbound\":{\"allowed_sources\":[]},"
-	 "\"outbound\":{\"media_encryption\":\"none\"}},"
+	 "\"media_encryption\":\"none\","
+	 "\"inbound\":{\"allowed_sources\":[]},\"outbound\":{}},"
 	 "{\"id\":\"c1\",\"name\":\"\xc3\x87\xc3\xa0\",\"kind\":\"twilio\","
+	 "\"media_encryption\":\"srtp_required\","
 	 "\"inbound\":{\"allowed_sources\":[\"192.0.2.0/24\","
 	 "\"198.51.100.7\"]},\"outbound\":{\"address\":\"sip.example\","
-	 "\"transport\":\"tls\",\"port\":5061,"
-	 "\"media_encryption\":\"srtp_required\"}}]",
+	 "\"transport\":\"tls\",\"port\":5061}}]",
 	 "ID     Name   Kind    Allowed sources            Outbound            "
 	 "  Media\n"
 	 "local  Local  byoc    any                        -                   "

@@ -106,13 +106,13 @@ static const struct req_case {
 	  "--header", "X-A:  1", "--header", "X-B:two", "--codec", "PCMA",
 	  "--codec", "opus,PCMU"}, NULL, NULL, NULL,
 	 0, "{\"id\":\"t1\",\"name\":\"T\",\"kind\":\"byoc\","
+	 "\"media_encryption\":\"srtp_optional\","
 	 "\"inbound\":{\"allowed_sources\":[\"10.0.0.0/8\","
 	 "\"192.168.0.0/16\",\"127.0.0.1\"],\"auth_username\":\"iu\","
 	 "\"auth_password\":\"s3cr3t\"},"
 	 "\"outbound\":{\"address\":\"sip.x\",\"port\":5070,"
 	 "\"transport\":\"tcp\",\"auth_username\":\"u\","
 	 "\"auth_password\":\"p\",\"from_domain\":\"d\","
-	 "\"media_encryption\":\"srtp_optional\","
 	 "\"headers\":{\"X-A\":\"1\",\"X-B\":\"two\"}},"
 	 "\"codecs\":[\"PCMA\",\"opus\",\"PCMU\"]}", ""},
 	{{"trunks", "put", "t1", "--kind", "twilio", "--allow", ",,",
