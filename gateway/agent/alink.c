@@ -43,95 +43,20 @@
 #include <string.h>
 #include <stdlib.h>
 #include <libwebsockets.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/err.h>
 #include <openssl/rand.h>
-#include <openssl/x509v3.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
-#include <stdio.h>
 #include "cb_re.h"
-#include "alink.h"
 #include "log.h"
 #include "b64.h"
-#include "wsproto.h"
-
-/* headroom before a payload: lws's, which must hold our frame header */
-_Static_assert(LWS_PRE >= WSP_HDR_MAX, "LWS_PRE too small for a header");
-
-struct txmsg {
-	struct txmsg *next;
-	uint8_t *frame;       /**< in buf, at least LWS_PRE in       */
-	size_t len;           /**< framed length (header + payload)  */
-	uint8_t buf[];        /**< headroom, then the frame          */
-};
-
-struct alink {
-	struct lws *wsi;
-	struct alink_handlers h;
-	void *arg;            /**< owner; NULL once detached         */
-	bool established;     /**< upgraded                          */
-	bool closing;         /**< alink_close() was called          */
-	bool close_sent;      /**< our close frame is out            */
-	bool in_connect;      /**< inside lws_client_connect_via_info */
-	bool destroyed;       /**< lws destroyed the wsi              */
-	char *url;
-	char *path;           /**< request target                    */
-	char *host;           /**< Host header value                 */
-	char key[WSP_KEY_LEN + 1];   /**< Sec-WebSocket-Key          */
-
-	/* TLS (wss://), see tls_start() */
-	struct alink_tls *tls;  /**< the process's client context     */
-	char *tls_host;       /**< name the certificate must carry   */
-	SSL *ssl;             /**< NULL for ws://                    */
-	BIO *rbio, *wbio;     /**< owned by ssl                      */
-	bool tls_up;          /**< handshake done                    */
-
-	/* output */
-	struct txmsg *txq_head, *txq_tail;
-	size_t txq_bytes;
-	size_t txq_max;       /**< media dropped past this [bytes]    */
-	uint64_t dropped;     /**< droppable messages dropped         */
-	uint64_t drop_mark;   /**< `dropped` when the episode began   */
-	bool tcp_up;          /**< the TCP connection is established  */
-	bool dropping;        /**< in an episode of drops             */
-	uint8_t *scratch;     /**< LWS_PRE + scratch_sz               */
-	size_t scratch_sz;
-	uint8_t masks[64];    /**< masking keys from the DRBG         */
-	size_t mask_pos;
-
-	/* input */
-	uint8_t *resp;        /**< handshake response so far          */
-	size_t resp_len;
-	struct wsp_dec dec;
-	uint64_t oversized_logged;
-
-	char signature[64];   /**< X-Twilio-Signature, "" if none     */
-};
-
-
-static void txq_flush(struct alink *l)
-{
-	struct txmsg *m = l->txq_head;
-
-	while (m) {
-		struct txmsg *next = m->next;
-		free(m);
-		m = next;
-	}
-
-	l->txq_head = l->txq_tail = NULL;
-	l->txq_bytes = 0;
-}
+#include "alink_int.h"
 
 
 static void destructor(void *arg)
 {
 	struct alink *l = arg;
 
-	txq_flush(l);
+	alink_tx_flush(l);
 	free(l->scratch);
 	free(l->resp);
 	wsp_dec_reset(&l->dec);
@@ -145,120 +70,8 @@ static void destructor(void *arg)
 }
 
 
-/**
- * Compute an X-Twilio-Signature compatible value for a URL
- *
- * base64(HMAC-SHA1(auth_token, url)), as Twilio signs stream URLs.
- *
- * @return 0 if success, otherwise errorcode
- */
-int alink_signature(char *out, size_t outsz, const char *url,
-		    const char *auth_token)
-{
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-	size_t olen = outsz - 1;
-	int err;
-
-	if (!out || !url || !auth_token || outsz < 32)
-		return EINVAL;
-
-	if (!HMAC(EVP_sha1(), auth_token, (int)strlen(auth_token),
-		  (const uint8_t *)url, strlen(url), mac, &maclen))
-		return EPROTO;
-
-	err = base64_encode(mac, maclen, out, &olen);
-	if (err)
-		return err;
-
-	out[olen] = '\0';
-
-	return 0;
-}
-
-
-/** The TLS client context of every agent link */
-struct alink_tls {
-	SSL_CTX *ctx;
-};
-
-
-static void tls_destructor(void *arg)
-{
-	struct alink_tls *t = arg;
-
-	SSL_CTX_free(t->ctx);
-}
-
-
-/**
- * Make the TLS client context for wss:// agents
- *
- * Peers are verified (SSL_VERIFY_PEER) against ca_file, or the system's
- * trust store when ca_file is NULL; TLS 1.2 or newer. The context outlives
- * every lws_context that uses it (see alink_tls_ctx()).
- *
- * @param tp       Pointer to allocated context
- * @param ca_file  PEM bundle agents must chain to, or NULL
- *
- * @return 0 if success, otherwise errorcode
- */
-int alink_tls_alloc(struct alink_tls **tp, const char *ca_file)
-{
-	struct alink_tls *t;
-	int err = 0;
-
-	if (!tp)
-		return EINVAL;
-
-	t = mem_zalloc(sizeof(*t), tls_destructor);
-	if (!t)
-		return ENOMEM;
-
-	t->ctx = SSL_CTX_new(TLS_client_method());
-	if (!t->ctx) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION)) {
-		err = EPROTO;
-		goto out;
-	}
-
-	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-
-	if (ca_file ? !SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
-		    : !SSL_CTX_set_default_verify_paths(t->ctx)) {
-		char ebuf[256];
-
-		ERR_error_string_n(ERR_get_error(), ebuf, sizeof(ebuf));
-		log_error("agent TLS: cannot load %s: %s",
-			  ca_file ? ca_file : "the system's CA certificates",
-			  ebuf);
-		ERR_clear_error();
-		err = ca_file ? ENOENT : EPROTO;
-		goto out;
-	}
-
- out:
-	if (err)
-		mem_deref(t);
-	else
-		*tp = t;
-
-	return err;
-}
-
-
-/** The OpenSSL client context of the agent links */
-struct ssl_ctx_st *alink_tls_ctx(const struct alink_tls *t)
-{
-	return t ? t->ctx : NULL;
-}
-
-
-static void notify_close(struct alink *l, int err, const char *reason)
+/* tell the owner the link is gone, once; it is detached from then on */
+void alink_notify_close(struct alink *l, int err, const char *reason)
 {
 	void (*closeh)(int, const char *, void *) = l->h.closeh;
 	void *arg = l->arg;
@@ -268,448 +81,6 @@ static void notify_close(struct alink *l, int err, const char *reason)
 
 	if (closeh && arg)
 		closeh(err, reason, arg);
-}
-
-
-/*
- * TLS for wss://, ours: OpenSSL over memory BIOs on the raw connection.
- * lws 4.1.6 cannot do TLS on a raw client connection (it starts TLS
- * before the socket exists and fails), so what lws reads is fed to rbio
- * and what OpenSSL writes to wbio is sent with lws_write().
- */
-
-/* send what OpenSSL has written (records, alerts) */
-static int tls_flush(struct alink *l)
-{
-	uint8_t buf[LWS_PRE + 16384 + 512];
-	int n;
-
-	while ((n = BIO_read(l->wbio, buf + LWS_PRE,
-			     (int)(sizeof(buf) - LWS_PRE))) > 0) {
-		if (!l->wsi ||
-		    lws_write(l->wsi, buf + LWS_PRE, (size_t)n,
-			      LWS_WRITE_RAW) < 0)
-			return EPIPE;
-	}
-
-	return 0;
-}
-
-
-static const char *tls_why(struct alink *l, char *buf, size_t sz)
-{
-	long v = SSL_get_verify_result(l->ssl);
-	unsigned long e = ERR_get_error();
-
-	if (v != X509_V_OK)
-		snprintf(buf, sz, "TLS: %s", X509_verify_cert_error_string(v));
-	else if (e)
-		snprintf(buf, sz, "TLS: %s", ERR_reason_error_string(e) ?
-			 ERR_reason_error_string(e) : "handshake failed");
-	else
-		snprintf(buf, sz, "TLS: handshake failed");
-	ERR_clear_error();
-
-	return buf;
-}
-
-
-static int tls_start(struct alink *l)
-{
-	const char *host = l->tls_host;
-	unsigned char ip[16];
-	bool is_ip;
-	int r;
-
-	l->ssl = SSL_new(alink_tls_ctx(l->tls));
-	if (!l->ssl)
-		return ENOMEM;
-
-	l->rbio = BIO_new(BIO_s_mem());
-	l->wbio = BIO_new(BIO_s_mem());
-	if (!l->rbio || !l->wbio) {
-		BIO_free(l->rbio);
-		BIO_free(l->wbio);
-		l->rbio = l->wbio = NULL;
-		return ENOMEM;
-	}
-	SSL_set_bio(l->ssl, l->rbio, l->wbio);   /* the SSL owns them now */
-
-	is_ip = inet_pton(AF_INET, host, ip) == 1 ||
-		inet_pton(AF_INET6, host, ip) == 1;
-
-	/* the certificate must name the URL's host (RFC 6125) */
-	if (is_ip)
-		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->ssl),
-						  host);
-	else
-		r = SSL_set1_host(l->ssl, host) &&
-			SSL_set_tlsext_host_name(l->ssl, host);
-	if (r != 1)
-		return EINVAL;
-
-	SSL_set_connect_state(l->ssl);
-	r = SSL_do_handshake(l->ssl);
-	if (r != 1 && SSL_get_error(l->ssl, r) != SSL_ERROR_WANT_READ)
-		return EPROTO;
-
-	return tls_flush(l);
-}
-
-
-/* the connection's bytes go up to the WebSocket layer */
-static int ws_rx(struct alink *l, const uint8_t *in, size_t len);
-static int ws_connected(struct alink *l);
-
-
-static int tls_rx(struct alink *l, const uint8_t *in, size_t len)
-{
-	uint8_t buf[16384];
-	int n, err = 0;
-
-	if (BIO_write(l->rbio, in, (int)len) != (int)len)
-		return ENOMEM;
-
-	if (!l->tls_up) {
-		n = SSL_do_handshake(l->ssl);
-		if (n != 1) {
-			if (SSL_get_error(l->ssl, n) == SSL_ERROR_WANT_READ)
-				return tls_flush(l);
-			(void)tls_flush(l);         /* the alert */
-			{
-				char why[160];
-
-				tls_why(l, why, sizeof(why));
-				log_info("agent link %s: %s", l->url, why);
-				notify_close(l, ECONNREFUSED, why);
-			}
-			return EPROTO;
-		}
-		l->tls_up = true;
-		err = ws_connected(l);
-		if (err)
-			return err;
-	}
-
-	for (;;) {
-		n = SSL_read(l->ssl, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		err = ws_rx(l, buf, (size_t)n);
-		if (err)
-			return err;
-	}
-
-	switch (SSL_get_error(l->ssl, n)) {
-
-	case SSL_ERROR_WANT_READ:
-		break;
-
-	case SSL_ERROR_ZERO_RETURN:         /* close_notify */
-		return ECONNRESET;
-
-	default: {
-		char why[160];
-
-		tls_why(l, why, sizeof(why));
-		notify_close(l, EPROTO, why);
-		return EPROTO;
-	}
-	}
-
-	/* a TLS 1.3 KeyUpdate answer, for one */
-	return tls_flush(l);
-}
-
-
-/* write bytes to the agent, through TLS when there is TLS */
-static int raw_write(struct alink *l, uint8_t *frame, size_t len)
-{
-	int n;
-
-	if (!l->ssl) {
-		n = lws_write(l->wsi, frame, len, LWS_WRITE_RAW);
-		return (n < 0) ? EPIPE : 0;
-	}
-
-	n = SSL_write(l->ssl, frame, (int)len);
-	if (n != (int)len)
-		return EPIPE;
-
-	return tls_flush(l);
-}
-
-
-/* the next masking key; the DRBG is asked once per 16 frames */
-static const uint8_t *next_mask(struct alink *l)
-{
-	const uint8_t *m;
-
-	if (l->mask_pos + 4 > sizeof(l->masks)) {
-		/* should the DRBG ever fail, the previous keys are reused */
-		(void)RAND_bytes(l->masks, sizeof(l->masks));
-		l->mask_pos = 0;
-	}
-
-	m = l->masks + l->mask_pos;
-	l->mask_pos += 4;
-
-	return m;
-}
-
-
-/*
- * Frame a payload that sits at p (with LWS_PRE bytes of headroom before
- * it) in place: header in front, payload masked. Returns the frame start.
- */
-static uint8_t *frame_in_place(struct alink *l, uint8_t *p, size_t len,
-			       enum wsp_op op, size_t *flen)
-{
-	uint8_t hdr[WSP_HDR_MAX];
-	const uint8_t *mask = next_mask(l);
-	size_t hl = wsp_frame_hdr(hdr, op, len, mask);
-
-	wsp_mask(p, len, mask);
-	memcpy(p - hl, hdr, hl);
-	*flen = hl + len;
-
-	return p - hl;
-}
-
-
-/* queue a framed copy of a payload (a control frame or a message that
-   cannot go out now) */
-static int txq_add(struct alink *l, const void *data, size_t len,
-		   enum wsp_op op)
-{
-	struct txmsg *m;
-	size_t flen;
-
-	m = malloc(sizeof(*m) + LWS_PRE + WSP_HDR_MAX + len);
-	if (!m)
-		return ENOMEM;
-
-	/* the header goes in front, so the frame starts at LWS_PRE or
-	   later: lws_write()'s headroom */
-	memcpy(m->buf + LWS_PRE + WSP_HDR_MAX, data, len);
-	m->frame = frame_in_place(l, m->buf + LWS_PRE + WSP_HDR_MAX, len, op,
-				  &flen);
-
-	m->next = NULL;
-	m->len = flen;
-
-	if (l->txq_tail)
-		l->txq_tail->next = m;
-	else
-		l->txq_head = m;
-	l->txq_tail = m;
-	l->txq_bytes += flen;
-
-	lws_callback_on_writable(l->wsi);
-
-	return 0;
-}
-
-
-/* a control frame: at once when the way is clear, else queued (never
-   dropped) */
-static int send_ctl(struct alink *l, enum wsp_op op, const uint8_t *data,
-		    size_t len)
-{
-	uint8_t buf[LWS_PRE + WSP_HDR_MAX + 125];
-	uint8_t *frame;
-	size_t flen;
-
-	if (len > 125 || !l->wsi)
-		return EINVAL;
-
-	if (l->txq_head || lws_partial_buffered(l->wsi))
-		return txq_add(l, data, len, op);
-
-	memcpy(buf + LWS_PRE + WSP_HDR_MAX, data, len);
-	frame = frame_in_place(l, buf + LWS_PRE + WSP_HDR_MAX, len, op,
-			       &flen);
-
-	return raw_write(l, frame, flen);
-}
-
-
-static int send_close(struct alink *l, uint16_t code, const char *reason)
-{
-	uint8_t b[2 + 64];
-	size_t n = reason ? strlen(reason) : 0;
-
-	if (l->close_sent)
-		return 0;
-	l->close_sent = true;
-
-	if (n > sizeof(b) - 2)
-		n = sizeof(b) - 2;
-	b[0] = (uint8_t)(code >> 8);
-	b[1] = (uint8_t)code;
-	if (n)
-		memcpy(b + 2, reason, n);
-
-	return send_ctl(l, WSP_CLOSE, b, 2 + n);
-}
-
-
-/* a message or control frame from the agent; non-zero: stop reading */
-static int on_msg(enum wsp_op op, const uint8_t *data, size_t len,
-		  void *arg)
-{
-	struct alink *l = arg;
-
-	switch (op) {
-
-	case WSP_TEXT:
-		if (!l->closing && l->h.texth && l->arg)
-			l->h.texth((const char *)data, len, l->arg);
-		break;
-
-	case WSP_BIN:
-		if (!l->closing && l->h.binh && l->arg)
-			l->h.binh(data, len, l->arg);
-		break;
-
-	case WSP_PING:
-		if (!l->close_sent && send_ctl(l, WSP_PONG, data, len))
-			return EPIPE;
-		break;
-
-	case WSP_CLOSE: {
-		uint16_t code = len >= 2 ? (uint16_t)(data[0] << 8 | data[1])
-			: 0;
-
-		log_debug("agent link %s: agent closed (%u)", l->url, code);
-		/* echo the status (5.5.1); an empty close gets 1000 */
-		(void)send_close(l, code ? code : WSP_NORMAL, NULL);
-		return ECONNRESET;
-	}
-
-	default:
-		break;
-	}
-
-	return 0;
-}
-
-
-/* the handshake response, as it arrives */
-static int handshake_rx(struct alink *l, const uint8_t *in, size_t len)
-{
-	const char *why = NULL;
-	ssize_t end;
-	int status = 0, err;
-	size_t take;
-
-	take = WSP_RESP_MAX - l->resp_len;
-	if (take > len)
-		take = len;
-
-	/* just what came (a response is some 150 bytes), up to the limit */
-	{
-		uint8_t *p = realloc(l->resp, l->resp_len + take);
-
-		if (!p)
-			return ENOMEM;
-		l->resp = p;
-	}
-	memcpy(l->resp + l->resp_len, in, take);
-	l->resp_len += take;
-
-	end = wsp_response_end(l->resp, l->resp_len);
-	if (end < 0) {
-		if (l->resp_len < WSP_RESP_MAX)
-			return 0;                 /* more to come */
-		notify_close(l, ECONNREFUSED, "upgrade response too long");
-		return EPROTO;
-	}
-
-	err = wsp_response((const char *)l->resp, (size_t)end, l->key,
-			   &status, &why);
-	if (err) {
-		char reason[96];
-
-		if (status && status != 101)
-			snprintf(reason, sizeof(reason),
-				 "upgrade refused: HTTP %d", status);
-		else
-			snprintf(reason, sizeof(reason), "bad upgrade: %s",
-				 why);
-		log_debug("agent link %s: %s", l->url, reason);
-		notify_close(l, ECONNREFUSED, reason);
-		return EPROTO;
-	}
-
-	l->established = true;
-	if (l->h.openh && l->arg)
-		l->h.openh(l->arg);
-
-	/* frames that came in the same read as the response */
-	{
-		size_t rest = (size_t)end - (l->resp_len - take);
-		const uint8_t *p = in + rest;
-		size_t n = len - rest;
-
-		free(l->resp);
-		l->resp = NULL;
-		l->resp_len = 0;
-
-		if (n)
-			return wsp_feed(&l->dec, p, n, on_msg, l);
-	}
-
-	return 0;
-}
-
-
-static int frames_rx(struct alink *l, const uint8_t *in, size_t len)
-{
-	int err = wsp_feed(&l->dec, in, len, on_msg, l);
-
-	if (l->dec.oversized > l->oversized_logged) {
-		l->oversized_logged = l->dec.oversized;
-		log_warn("agent link %s: message over %u bytes dropped",
-			 l->url, ALINK_MAX_RX);
-	}
-
-	if (err == EPROTO) {
-		log_info("agent link %s: protocol error: %s", l->url,
-			 l->dec.error);
-		(void)send_close(l, WSP_PROTOCOL, "protocol error");
-		notify_close(l, EPROTO, l->dec.error);
-	}
-	else if (err == ENOMEM) {
-		notify_close(l, ENOMEM, "out of memory");
-	}
-
-	return err;
-}
-
-
-/* the connection is up (and TLS, if any): ask for the upgrade */
-static int ws_connected(struct alink *l)
-{
-	char req[LWS_PRE + 4096];
-	size_t n;
-	int err;
-
-	err = wsp_request(req + LWS_PRE, sizeof(req) - LWS_PRE, &n, l->path,
-			  l->host, l->key,
-			  l->signature[0] ? "X-Twilio-Signature" : NULL,
-			  l->signature);
-	if (err)
-		return err;
-
-	return raw_write(l, (uint8_t *)req + LWS_PRE, n);
-}
-
-
-static int ws_rx(struct alink *l, const uint8_t *in, size_t len)
-{
-	return l->established ? frames_rx(l, in, len)
-		: handshake_rx(l, in, len);
 }
 
 
@@ -744,10 +115,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		sndbuf_limit(l, wsi);
 		l->tcp_up = true;
-		err = l->tls ? tls_start(l) : ws_connected(l);
+		err = l->tls ? alink_tls_start(l) : alink_hs_request(l);
 		if (err) {
-			notify_close(l, err, l->tls ? "TLS start failed" :
-				     "cannot send the upgrade");
+			alink_notify_close(l, err, l->tls ?
+					   "TLS start failed" :
+					   "cannot send the upgrade");
 			return -1;
 		}
 		break;
@@ -758,14 +130,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		log_debug("agent link %s: connection error: %s", l->url,
 			  in ? (const char *)in : "unknown");
 		if (!l->in_connect)
-			notify_close(l, ECONNREFUSED,
-				     in ? (const char *)in : "connect failed");
+			alink_notify_close(l, ECONNREFUSED,
+					   in ? (const char *)in :
+					   "connect failed");
 		break;
 
 	case LWS_CALLBACK_RAW_RX:
 		if (!l || !len)
 			break;
-		err = l->ssl ? tls_rx(l, in, len) : ws_rx(l, in, len);
+		err = l->ssl ? alink_tls_rx(l, in, len) : alink_rx(l, in, len);
 		if (err)
 			return -1;
 		break;
@@ -790,10 +163,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 				l->dropping = false;
 			}
 
-			err = raw_write(l, m->frame, m->len);
+			err = alink_tx_write(l, m->frame, m->len);
 			free(m);
 			if (err) {
-				notify_close(l, err, "write failed");
+				alink_notify_close(l, err, "write failed");
 				return -1;
 			}
 		}
@@ -804,16 +177,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 
 		if (l->closing && l->established && !l->close_sent &&
-		    send_close(l, WSP_NORMAL, "bye"))
+		    alink_tx_close(l, WSP_NORMAL, "bye"))
 			return -1;
 		break;
 	}
 
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (l)
-			notify_close(l, ECONNRESET, l->established ?
-				     "agent closed the WebSocket" :
-				     "connection closed before the upgrade");
+			alink_notify_close(l, ECONNRESET, l->established ?
+					   "agent closed the WebSocket" :
+					   "connection closed before the upgrade");
 		break;
 
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -824,7 +197,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		l->destroyed = true;
 		if (l->in_connect)
 			break;      /* alink_connect() cleans up */
-		notify_close(l, ECONNRESET, "connection gone");
+		alink_notify_close(l, ECONNRESET, "connection gone");
 		mem_deref(l);
 		break;
 
@@ -990,80 +363,6 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 
 
 /**
- * Scratch buffer for formatting one message in place
- *
- * @return pointer to len bytes (with LWS_PRE headroom before it), or NULL
- */
-uint8_t *alink_txbuf(struct alink *l, size_t len)
-{
-	if (!l)
-		return NULL;
-
-	if (len > l->scratch_sz) {
-		uint8_t *p = realloc(l->scratch, LWS_PRE + len);
-		if (!p)
-			return NULL;
-		l->scratch = p;
-		l->scratch_sz = len;
-	}
-
-	return l->scratch + LWS_PRE;
-}
-
-
-/**
- * Send a message to the agent
- *
- * @param l          Link
- * @param data       Message; if it is the alink_txbuf() buffer it is
- *                   written in place, else copied
- * @param len        Length [bytes]
- * @param binary     Binary frame, else text
- * @param droppable  May be dropped while the agent is not reading (media)
- *
- * @return 0 if sent or queued, ENOTCONN if not open, EPIPE on error
- */
-int alink_send(struct alink *l, const void *data, size_t len, bool binary,
-	       bool droppable)
-{
-	if (!l || !data)
-		return EINVAL;
-
-	if (!l->wsi || !l->established || l->closing)
-		return ENOTCONN;
-
-	if (!l->txq_head && !lws_partial_buffered(l->wsi)) {
-		uint8_t *p = (uint8_t *)data, *frame;
-		size_t flen;
-
-		if (data != l->scratch + LWS_PRE) {
-			p = alink_txbuf(l, len);
-			if (!p)
-				return ENOMEM;
-			memcpy(p, data, len);
-		}
-		frame = frame_in_place(l, p, len, binary ? WSP_BIN : WSP_TEXT,
-				       &flen);
-		return raw_write(l, frame, flen);
-	}
-
-	if (droppable && l->txq_bytes + len > l->txq_max) {
-		if (!l->dropping) {
-			log_warn("agent link %s: the agent is not reading: "
-				 "%zu bytes queued, media dropped until it "
-				 "does", l->url, l->txq_bytes);
-			l->dropping = true;
-			l->drop_mark = l->dropped;
-		}
-		++l->dropped;
-		return 0;
-	}
-
-	return txq_add(l, data, len, binary ? WSP_BIN : WSP_TEXT);
-}
-
-
-/**
  * Detach the owner and close the link gracefully
  *
  * Queued messages are flushed first, then a close frame is sent; lws kills
@@ -1105,29 +404,8 @@ void alink_close(struct alink *l, const char *why)
 }
 
 
-/**
- * Set how much output may wait for an agent that does not read before
- * media messages are dropped (control messages never are)
- *
- * @param l      Agent link
- * @param bytes  Queued output [bytes], at least 1
- */
-void alink_set_txq_max(struct alink *l, size_t bytes)
-{
-	if (l && bytes)
-		l->txq_max = bytes;
-}
-
-
 /** True once the link's TCP connection is established */
 bool alink_connected(const struct alink *l)
 {
 	return l && l->tcp_up;
-}
-
-
-/** Media messages dropped because the agent was not reading */
-uint64_t alink_dropped(const struct alink *l)
-{
-	return l ? l->dropped : 0;
 }
