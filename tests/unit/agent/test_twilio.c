@@ -5,7 +5,10 @@
  * 2. The parser's allocation-free fast path agrees with the jansson
  *    reference (twilio_parse_dom) on a table of frames and on seeded
  *    mutations of them: same result, same event, same payload bytes.
+ * 3. What the events other than media (which only the reference reads)
+ *    yield, and which of their fields are refused, with the reason.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include "cb_re.h"
 #include "twilio.h"
@@ -124,12 +127,90 @@ static void check_format(void)
 	TEST_ASSERT(twilio_fmt_media(buf, 100, 1, "MZ", 1, 0, audio, 160) < 0);
 }
 
+static void check_events(void)
+{
+	static const struct {
+		const char *txt;
+		int err;
+		enum twilio_event ev;
+		const char *mark;     /* MARK: the name, NULL if none */
+		char digit;
+		uint32_t duration;
+		const char *why;      /* the error's text */
+	} t[] = {
+		{"{\"event\":\"mark\",\"mark\":{\"name\":\"m1\"}}", 0,
+		 TWILIO_EV_MARK, "m1", 0, 0, NULL},
+		{"{\"event\":\"mark\",\"mark\":{\"name\":null}}", 0,
+		 TWILIO_EV_MARK, NULL, 0, 0, NULL},
+		{"{\"event\":\"mark\"}", 0, TWILIO_EV_MARK, NULL, 0, 0,
+		 NULL},
+		{"{\"event\":\"mark\",\"mark\":null}", 0, TWILIO_EV_MARK,
+		 NULL, 0, 0, NULL},
+		{"{\"event\":\"mark\",\"mark\":\"m1\"}", EBADMSG,
+		 TWILIO_EV_UNKNOWN, NULL, 0, 0, "mark is not an object"},
+		{"{\"event\":\"mark\",\"mark\":{\"name\":7}}", EBADMSG,
+		 TWILIO_EV_UNKNOWN, NULL, 0, 0, "mark.name is not a string"},
+		{"{\"event\":\"clear\",\"streamSid\":\"MZ\"}", 0,
+		 TWILIO_EV_CLEAR, NULL, 0, 0, NULL},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"#\"}}", 0,
+		 TWILIO_EV_DTMF, NULL, '#', 0, NULL},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"b\","
+		 "\"duration\":40}}", 0, TWILIO_EV_DTMF, NULL, 'b', 40, NULL},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"5\","
+		 "\"duration\":5000}}", 0, TWILIO_EV_DTMF, NULL, '5', 5000,
+		 NULL},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"5\","
+		 "\"duration\":39}}", EBADMSG, TWILIO_EV_UNKNOWN, NULL, 0, 0,
+		 "dtmf.duration 39 out of 40..5000 ms"},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"5\","
+		 "\"duration\":\"200\"}}", EBADMSG, TWILIO_EV_UNKNOWN, NULL,
+		 0, 0, "dtmf.duration is not an integer"},
+		{"{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"E\"}}",
+		 EBADMSG, TWILIO_EV_UNKNOWN, NULL, 0, 0,
+		 "dtmf.digit must be one of 0-9 * # A-D"},
+		{"{\"event\":\"dtmf\"}", EBADMSG, TWILIO_EV_UNKNOWN, NULL, 0,
+		 0, "dtmf.digit must be one of 0-9 * # A-D"},
+		{"{\"event\":\"media\",\"media\":{}}", EBADMSG,
+		 TWILIO_EV_UNKNOWN, NULL, 0, 0, "media without media.payload"},
+		{"{\"event\":\"start\"}", 0, TWILIO_EV_UNKNOWN, NULL, 0, 0,
+		 NULL},
+		{"{\"event\":7}", EBADMSG, TWILIO_EV_UNKNOWN, NULL, 0, 0,
+		 "no \"event\" string"},
+		{"[1]", EBADMSG, TWILIO_EV_UNKNOWN, NULL, 0, 0,
+		 "not a JSON object"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct twilio_in in;
+		char err[96] = "";
+
+		if (twilio_parse(&in, t[i].txt, strlen(t[i].txt), err,
+				 sizeof(err)) != t[i].err || in.ev != t[i].ev)
+			TEST_FAIL("%s: ev %d (%s), want %d", t[i].txt, in.ev,
+				  err, t[i].ev);
+		if (t[i].err) {
+			TEST_STREQ(err, t[i].why);
+			TEST_ASSERT(in.json == NULL);
+		}
+		if (t[i].mark)
+			TEST_STREQ(in.mark, t[i].mark);
+		else
+			TEST_ASSERT(in.mark == NULL);
+		if (t[i].ev == TWILIO_EV_DTMF) {
+			TEST_EQ(in.digit, t[i].digit);
+			TEST_EQ(in.duration, t[i].duration);
+		}
+		twilio_in_reset(&in);
+	}
+}
+
 
 int main(void)
 {
 	char buf[1024];
 
 	check_format();
+	check_events();
 
 	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++)
 		agree(corpus[i], strlen(corpus[i]));
