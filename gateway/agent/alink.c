@@ -100,6 +100,49 @@ static void sndbuf_limit(struct alink *l, struct lws *wsi)
 }
 
 
+/* LWS_CALLBACK_RAW_CONNECTED: TLS first, or the upgrade request */
+static int on_connected(struct alink *l, struct lws *wsi)
+{
+	int err;
+
+	sndbuf_limit(l, wsi);
+	l->tcp_up = true;
+
+	err = l->tls ? alink_tls_start(l) : alink_hs_request(l);
+	if (err)
+		alink_notify_close(l, err, l->tls ? "TLS start failed" :
+				   "cannot send the upgrade");
+
+	return err;
+}
+
+
+/* LWS_CALLBACK_CLIENT_CONNECTION_ERROR: the connect failed */
+static void on_connect_error(struct alink *l, const char *in)
+{
+	log_debug("agent link %s: connection error: %s", l->url,
+		  in ? in : "unknown");
+
+	if (!l->in_connect)
+		alink_notify_close(l, ECONNREFUSED, in ? in : "connect failed");
+}
+
+
+/* LWS_CALLBACK_WSI_DESTROY: lws's last callback for the connection */
+static void on_destroy(struct alink *l, struct lws *wsi)
+{
+	lws_set_opaque_user_data(wsi, NULL);
+	l->wsi = NULL;
+	l->destroyed = true;
+
+	if (l->in_connect)
+		return;      /* alink_connect() cleans up */
+
+	alink_notify_close(l, ECONNRESET, "connection gone");
+	mem_deref(l);
+}
+
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
@@ -111,28 +154,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 	switch (reason) {
 
 	case LWS_CALLBACK_RAW_CONNECTED:
-		if (!l)
+		if (!l || on_connected(l, wsi))
 			return -1;
-		sndbuf_limit(l, wsi);
-		l->tcp_up = true;
-		err = l->tls ? alink_tls_start(l) : alink_hs_request(l);
-		if (err) {
-			alink_notify_close(l, err, l->tls ?
-					   "TLS start failed" :
-					   "cannot send the upgrade");
-			return -1;
-		}
 		break;
 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (!l)
-			break;
-		log_debug("agent link %s: connection error: %s", l->url,
-			  in ? (const char *)in : "unknown");
-		if (!l->in_connect)
-			alink_notify_close(l, ECONNREFUSED,
-					   in ? (const char *)in :
-					   "connect failed");
+		if (l)
+			on_connect_error(l, in);
 		break;
 
 	case LWS_CALLBACK_RAW_RX:
@@ -143,62 +171,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		break;
 
-	case LWS_CALLBACK_RAW_WRITEABLE: {
-		struct txmsg *m;
-
-		if (!l)
-			return -1;
-
-		m = l->txq_head;
-		if (m) {
-			l->txq_head = m->next;
-			if (!l->txq_head)
-				l->txq_tail = NULL;
-			l->txq_bytes -= m->len;
-			if (l->dropping && l->txq_bytes <= l->txq_max / 2) {
-				log_info("agent link %s: the agent reads again; "
-					 "%llu media messages were dropped",
-					 l->url, (unsigned long long)
-					 (l->dropped - l->drop_mark));
-				l->dropping = false;
-			}
-
-			err = alink_tx_write(l, m->frame, m->len);
-			free(m);
-			if (err) {
-				alink_notify_close(l, err, "write failed");
-				return -1;
-			}
-		}
-
-		if (l->txq_head) {
-			lws_callback_on_writable(wsi);
-			break;
-		}
-
-		if (l->closing && l->established && !l->close_sent &&
-		    alink_tx_close(l, WSP_NORMAL, "bye"))
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (!l || alink_tx_writeable(l))
 			return -1;
 		break;
-	}
 
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (l)
 			alink_notify_close(l, ECONNRESET, l->established ?
-					   "agent closed the WebSocket" :
-					   "connection closed before the upgrade");
+				"agent closed the WebSocket" :
+				"connection closed before the upgrade");
 		break;
 
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (!l)
-			break;
-		lws_set_opaque_user_data(wsi, NULL);
-		l->wsi = NULL;
-		l->destroyed = true;
-		if (l->in_connect)
-			break;      /* alink_connect() cleans up */
-		alink_notify_close(l, ECONNRESET, "connection gone");
-		mem_deref(l);
+		if (l)
+			on_destroy(l, wsi);
 		break;
 
 	default:
@@ -224,6 +211,98 @@ const struct lws_protocols *alink_protocols(void)
 }
 
 
+/* the parts of an agent URL a connection needs */
+struct target {
+	char *buf;            /**< copy of the URL, cut by lws_parse_uri */
+	const char *scheme;   /**< "ws", "wss", or what else it says   */
+	const char *host;     /**< the URL's host, no brackets          */
+	int port;
+};
+
+
+/* cut the URL up; the request target and the Host value go in the link */
+static int target_parse(struct target *t, struct alink *l, const char *url)
+{
+	const char *path;
+	int err;
+
+	err = str_dup(&t->buf, url);
+	if (err)
+		return err;
+
+	if (lws_parse_uri(t->buf, &t->scheme, &t->host, &t->port, &path))
+		return EINVAL;
+
+	err = re_sdprintf(&l->path, "/%s", path);
+	if (err)
+		return err;
+
+	if ((!strcmp(t->scheme, "ws") && t->port == 80) ||
+	    (!strcmp(t->scheme, "wss") && t->port == 443))
+		return str_dup(&l->host, t->host);
+	else if (strchr(t->host, ':'))
+		return re_sdprintf(&l->host, "[%s]:%d", t->host, t->port);
+	else
+		return re_sdprintf(&l->host, "%s:%d", t->host, t->port);
+}
+
+
+/* Sec-WebSocket-Key and the first masking keys, from the DRBG */
+static int keys_init(struct alink *l)
+{
+	uint8_t nonce[16];
+
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+	    RAND_bytes(l->masks, sizeof(l->masks)) != 1)
+		return EAGAIN;
+
+	l->key[b64_encode(l->key, nonce, sizeof(nonce))] = '\0';
+
+	return 0;
+}
+
+
+/* wss:// takes the TLS context and the name the certificate must carry */
+static int scheme_init(struct alink *l, const struct target *t,
+		       struct alink_tls *tls)
+{
+	if (!strcmp(t->scheme, "wss")) {
+		if (!tls)
+			return EINVAL;
+		l->tls = mem_ref(tls);
+		return str_dup(&l->tls_host, t->host);
+	}
+
+	return strcmp(t->scheme, "ws") ? EPROTONOSUPPORT : 0;
+}
+
+
+/* ask lws for the raw connection; ECONNREFUSED if it failed at once */
+static int raw_connect(struct alink *l, struct lws_context *ctx,
+		       const struct target *t, const char *addr)
+{
+	struct lws_client_connect_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.context = ctx;
+	ci.address = addr ? addr : t->host;
+	ci.port    = t->port;
+	ci.path    = l->path;
+	ci.host    = l->host;
+	ci.method  = "RAW";      /* lws: TCP and TLS only; WebSocket: ours */
+	ci.protocol = protocols[0].name;
+	ci.local_protocol_name = protocols[0].name;
+	ci.opaque_user_data = l;
+	ci.pwsi    = &l->wsi;
+
+	l->in_connect = true;
+	(void)lws_client_connect_via_info(&ci);
+	l->in_connect = false;
+
+	return (!l->wsi || l->destroyed) ? ECONNREFUSED : 0;
+}
+
+
 /**
  * Open a WebSocket to an agent
  *
@@ -245,11 +324,9 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 		  struct alink_tls *tls,
 		  const struct alink_handlers *h, void *arg)
 {
-	struct lws_client_connect_info ci;
-	const char *prot, *ads, *path;
-	char *tmp = NULL;
+	struct target t;
 	struct alink *l;
-	int port, err = 0;
+	int err;
 
 	if (!lp || !ctx || !url || !h)
 		return EINVAL;
@@ -261,6 +338,8 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 	l->h   = *h;
 	l->arg = arg;
 	l->txq_max = ALINK_MAX_TXQ;
+	wsp_dec_init(&l->dec, ALINK_MAX_RX);
+	memset(&t, 0, sizeof(t));
 
 	err = str_dup(&l->url, url);
 	if (err)
@@ -273,78 +352,22 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 			goto out;
 	}
 
-	err = str_dup(&tmp, url);
+	err = target_parse(&t, l, url);
 	if (err)
 		goto out;
 
-	if (lws_parse_uri(tmp, &prot, &ads, &port, &path)) {
-		err = EINVAL;
-		goto out;
-	}
-
-	err = re_sdprintf(&l->path, "/%s", path);
+	err = keys_init(l);
 	if (err)
 		goto out;
 
-	if ((!strcmp(prot, "ws") && port == 80) ||
-	    (!strcmp(prot, "wss") && port == 443))
-		err = str_dup(&l->host, ads);
-	else if (strchr(ads, ':'))
-		err = re_sdprintf(&l->host, "[%s]:%d", ads, port);
-	else
-		err = re_sdprintf(&l->host, "%s:%d", ads, port);
+	err = scheme_init(l, &t, tls);
 	if (err)
 		goto out;
 
-	{
-		uint8_t nonce[16];
-
-		if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
-		    RAND_bytes(l->masks, sizeof(l->masks)) != 1) {
-			err = EAGAIN;
-			goto out;
-		}
-		l->key[b64_encode(l->key, nonce, sizeof(nonce))] = '\0';
-	}
-	wsp_dec_init(&l->dec, ALINK_MAX_RX);
-
-	memset(&ci, 0, sizeof(ci));
-	ci.context = ctx;
-	ci.address = addr ? addr : ads;
-	ci.port    = port;
-	ci.path    = l->path;
-	ci.host    = l->host;
-	ci.method  = "RAW";      /* lws: TCP and TLS only; WebSocket: ours */
-	ci.protocol = protocols[0].name;
-	ci.local_protocol_name = protocols[0].name;
-	ci.opaque_user_data = l;
-	ci.pwsi    = &l->wsi;
-	if (!strcmp(prot, "wss")) {
-		if (!tls) {
-			err = EINVAL;
-			goto out;
-		}
-		l->tls = mem_ref(tls);
-		err = str_dup(&l->tls_host, ads);
-		if (err)
-			goto out;
-	}
-	else if (strcmp(prot, "ws")) {
-		err = EPROTONOSUPPORT;
-		goto out;
-	}
-
-	l->in_connect = true;
-	(void)lws_client_connect_via_info(&ci);
-	l->in_connect = false;
-
-	if (!l->wsi || l->destroyed) {
-		err = ECONNREFUSED;
-		goto out;
-	}
+	err = raw_connect(l, ctx, &t, addr);
 
  out:
-	mem_deref(tmp);
+	mem_deref(t.buf);
 
 	if (err) {
 		if (l->wsi) {

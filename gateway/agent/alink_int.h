@@ -91,6 +91,7 @@ int  alink_tx_write(struct alink *l, uint8_t *frame, size_t len);
 int  alink_tx_ctl(struct alink *l, enum wsp_op op, const uint8_t *data,
 		  size_t len);
 int  alink_tx_close(struct alink *l, uint16_t code, const char *reason);
+int  alink_tx_writeable(struct alink *l);
 void alink_tx_flush(struct alink *l);
 
 /* alink_rx.c */

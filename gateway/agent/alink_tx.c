@@ -146,6 +146,65 @@ int alink_tx_close(struct alink *l, uint16_t code, const char *reason)
 }
 
 
+/* take the first queued message; an episode of drops ends when the
+   queue is down to half its limit */
+static struct txmsg *txq_pop(struct alink *l)
+{
+	struct txmsg *m = l->txq_head;
+
+	if (!m)
+		return NULL;
+
+	l->txq_head = m->next;
+	if (!l->txq_head)
+		l->txq_tail = NULL;
+	l->txq_bytes -= m->len;
+
+	if (l->dropping && l->txq_bytes <= l->txq_max / 2) {
+		log_info("agent link %s: the agent reads again; "
+			 "%llu media messages were dropped",
+			 l->url, (unsigned long long)
+			 (l->dropped - l->drop_mark));
+		l->dropping = false;
+	}
+
+	return m;
+}
+
+
+/**
+ * The connection is writable (LWS_CALLBACK_RAW_WRITEABLE): one queued
+ * message goes out; once the queue is empty after alink_close(), the
+ * close frame
+ *
+ * @return 0, or an errorcode: lws is to drop the connection
+ */
+int alink_tx_writeable(struct alink *l)
+{
+	struct txmsg *m = txq_pop(l);
+	int err;
+
+	if (m) {
+		err = alink_tx_write(l, m->frame, m->len);
+		free(m);
+		if (err) {
+			alink_notify_close(l, err, "write failed");
+			return err;
+		}
+	}
+
+	if (l->txq_head) {
+		lws_callback_on_writable(l->wsi);
+		return 0;
+	}
+
+	if (l->closing && l->established && !l->close_sent)
+		return alink_tx_close(l, WSP_NORMAL, "bye");
+
+	return 0;
+}
+
+
 /* free the queue */
 void alink_tx_flush(struct alink *l)
 {

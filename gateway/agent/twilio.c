@@ -588,6 +588,87 @@ static bool twilio_digit_valid(char c)
 }
 
 
+/* media: media.payload, a string */
+static int dom_media(struct twilio_in *in, char *err, size_t errsz)
+{
+	json_t *obj = json_object_get(in->json, "media");
+	json_t *v = json_object_get(obj, "payload");
+
+	if (!json_is_object(obj) || !json_is_string(v)) {
+		snprintf(err, errsz, "media without media.payload");
+		return EBADMSG;
+	}
+
+	in->ev = TWILIO_EV_MEDIA;
+	in->payload = json_string_value(v);
+	in->payload_len = json_string_length(v);
+
+	return 0;
+}
+
+
+/* mark: mark.name, a string, null or absent; mark itself may be absent */
+static int dom_mark(struct twilio_in *in, char *err, size_t errsz)
+{
+	json_t *obj = json_object_get(in->json, "mark");
+	json_t *v;
+
+	in->ev = TWILIO_EV_MARK;
+	if (!obj || json_is_null(obj))
+		return 0;     /* the OpenAI demo sends marks like this */
+
+	if (!json_is_object(obj)) {
+		snprintf(err, errsz, "mark is not an object");
+		return EBADMSG;
+	}
+
+	v = json_object_get(obj, "name");
+	if (v && !json_is_string(v) && !json_is_null(v)) {
+		snprintf(err, errsz, "mark.name is not a string");
+		return EBADMSG;
+	}
+	in->mark = json_string_value(v);
+
+	return 0;
+}
+
+
+/* dtmf (callbridge's): dtmf.digit, dtmf.duration 40..5000 ms if given */
+static int dom_dtmf(struct twilio_in *in, char *err, size_t errsz)
+{
+	json_t *obj = json_object_get(in->json, "dtmf");
+	json_t *v = json_object_get(obj, "digit");
+	json_int_t d;
+
+	if (!json_is_object(obj) || !json_is_string(v) ||
+	    json_string_length(v) != 1 ||
+	    !twilio_digit_valid(json_string_value(v)[0])) {
+		snprintf(err, errsz, "dtmf.digit must be one of 0-9 * # A-D");
+		return EBADMSG;
+	}
+	in->ev = TWILIO_EV_DTMF;
+	in->digit = json_string_value(v)[0];
+
+	v = json_object_get(obj, "duration");
+	if (!v)
+		return 0;
+	if (!json_is_integer(v)) {
+		snprintf(err, errsz, "dtmf.duration is not an integer");
+		return EBADMSG;
+	}
+
+	d = json_integer_value(v);
+	if (d < 40 || d > 5000) {
+		snprintf(err, errsz, "dtmf.duration %lld out of 40..5000 ms",
+			 (long long)d);
+		return EBADMSG;
+	}
+	in->duration = (uint32_t)d;
+
+	return 0;
+}
+
+
 /**
  * Parse one text frame with jansson only (the reference the fast path
  * must agree with; twilio_parse() uses it for everything but media)
@@ -596,8 +677,9 @@ int twilio_parse_dom(struct twilio_in *in, const char *text, size_t len,
 		     char *err, size_t errsz)
 {
 	json_error_t jerr;
-	json_t *ev, *obj, *v;
 	const char *evs;
+	json_t *ev;
+	int e = 0;
 
 	memset(in, 0, sizeof(*in));
 
@@ -619,68 +701,19 @@ int twilio_parse_dom(struct twilio_in *in, const char *text, size_t len,
 	}
 	evs = json_string_value(ev);
 
-	if (!strcmp(evs, "media")) {
-		obj = json_object_get(in->json, "media");
-		v = json_object_get(obj, "payload");
-		if (!json_is_object(obj) || !json_is_string(v)) {
-			snprintf(err, errsz, "media without media.payload");
-			goto bad;
-		}
-		in->ev = TWILIO_EV_MEDIA;
-		in->payload = json_string_value(v);
-		in->payload_len = json_string_length(v);
-	}
-	else if (!strcmp(evs, "mark")) {
-		obj = json_object_get(in->json, "mark");
-		in->ev = TWILIO_EV_MARK;
-		if (!obj || json_is_null(obj))
-			return 0; /* the OpenAI demo sends marks like this */
-		if (!json_is_object(obj)) {
-			snprintf(err, errsz, "mark is not an object");
-			goto bad;
-		}
-		v = json_object_get(obj, "name");
-		if (v && !json_is_string(v) && !json_is_null(v)) {
-			snprintf(err, errsz, "mark.name is not a string");
-			goto bad;
-		}
-		in->mark = json_string_value(v);
-	}
-	else if (!strcmp(evs, "clear")) {
+	if (!strcmp(evs, "media"))
+		e = dom_media(in, err, errsz);
+	else if (!strcmp(evs, "mark"))
+		e = dom_mark(in, err, errsz);
+	else if (!strcmp(evs, "clear"))
 		in->ev = TWILIO_EV_CLEAR;
-	}
-	else if (!strcmp(evs, "dtmf")) {
-		obj = json_object_get(in->json, "dtmf");
-		v = json_object_get(obj, "digit");
-		if (!json_is_object(obj) || !json_is_string(v) ||
-		    json_string_length(v) != 1 ||
-		    !twilio_digit_valid(json_string_value(v)[0])) {
-			snprintf(err, errsz, "dtmf.digit must be one of "
-				 "0-9 * # A-D");
-			goto bad;
-		}
-		in->ev = TWILIO_EV_DTMF;
-		in->digit = json_string_value(v)[0];
-		v = json_object_get(obj, "duration");
-		if (v && !json_is_integer(v)) {
-			snprintf(err, errsz, "dtmf.duration is not an integer");
-			goto bad;
-		}
-		if (v) {
-			json_int_t d = json_integer_value(v);
-			if (d < 40 || d > 5000) {
-				snprintf(err, errsz, "dtmf.duration %lld out of "
-					 "40..5000 ms", (long long)d);
-				goto bad;
-			}
-			in->duration = (uint32_t)d;
-		}
-	}
-	else {
+	else if (!strcmp(evs, "dtmf"))
+		e = dom_dtmf(in, err, errsz);
+	else
 		in->ev = TWILIO_EV_UNKNOWN;
-	}
 
-	return 0;
+	if (!e)
+		return 0;
 
  bad:
 	json_decref(in->json);

@@ -56,12 +56,49 @@ static int proto_err(struct wsp_dec *d, const char *why)
 }
 
 
+/* the frame's opcode, in the light of the message being joined */
+static int hdr_op(struct wsp_dec *d, uint64_t len)
+{
+	switch (d->op) {
+
+	case WSP_CLOSE:
+	case WSP_PING:
+	case WSP_PONG:
+		if (!d->fin)
+			return proto_err(d, "fragmented control frame");
+		if (len > 125)
+			return proto_err(d, "control frame over 125 bytes");
+		d->ctl_len = 0;
+		return 0;
+
+	case WSP_TEXT:
+	case WSP_BIN:
+		if (d->msg_op)
+			return proto_err(d, "new message inside a fragmented "
+					 "one");
+		d->msg_op = d->op;
+		d->msg_len = 0;
+		d->skip = false;
+		return 0;
+
+	case WSP_CONT:
+		if (!d->msg_op)
+			return proto_err(d, "continuation without a message");
+		return 0;
+
+	default:
+		return proto_err(d, "unknown opcode");
+	}
+}
+
+
 /* header complete? then check it and set up the payload */
 static int hdr_done(struct wsp_dec *d, bool *done)
 {
 	const uint8_t *h = d->hdr;
 	size_t need = 2;
 	uint64_t len;
+	int err;
 
 	*done = false;
 
@@ -95,36 +132,9 @@ static int hdr_done(struct wsp_dec *d, bool *done)
 	d->op  = h[0] & 0x0f;
 	d->fin = (h[0] & 0x80) != 0;
 
-	switch (d->op) {
-
-	case WSP_CLOSE:
-	case WSP_PING:
-	case WSP_PONG:
-		if (!d->fin)
-			return proto_err(d, "fragmented control frame");
-		if (len > 125)
-			return proto_err(d, "control frame over 125 bytes");
-		d->ctl_len = 0;
-		break;
-
-	case WSP_TEXT:
-	case WSP_BIN:
-		if (d->msg_op)
-			return proto_err(d, "new message inside a fragmented "
-					 "one");
-		d->msg_op = d->op;
-		d->msg_len = 0;
-		d->skip = false;
-		break;
-
-	case WSP_CONT:
-		if (!d->msg_op)
-			return proto_err(d, "continuation without a message");
-		break;
-
-	default:
-		return proto_err(d, "unknown opcode");
-	}
+	err = hdr_op(d, len);
+	if (err)
+		return err;
 
 	if (d->op <= WSP_BIN && !d->skip && d->msg_len + len > d->max) {
 		d->skip = true;
@@ -447,6 +457,102 @@ static bool has_token(const char *v, size_t n, const char *tok)
 }
 
 
+/* "HTTP/1.1 ddd ...": the status code, 0 if there is no status line */
+static int status_line(const char *p, size_t len)
+{
+	if (len < 12 || strncmp(p, "HTTP/1.1 ", 9) ||
+	    p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' ||
+	    p[11] < '0' || p[11] > '9')
+		return 0;
+
+	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
+
+
+/* what the response's header fields said */
+struct resp_hdrs {
+	const char *want;     /**< the Sec-WebSocket-Accept due       */
+	bool upgrade;         /**< Upgrade: websocket                 */
+	bool connection;      /**< Connection: upgrade                */
+	bool accept;          /**< Sec-WebSocket-Accept: want         */
+};
+
+
+/* one header field, name [n, colon) and value [v, ve): what is wrong
+   with it, or NULL */
+static const char *resp_field(struct resp_hdrs *rh, const char *n,
+			      const char *colon, const char *v,
+			      const char *ve)
+{
+	const size_t nl = (size_t)(colon - n), vl = (size_t)(ve - v);
+
+#define IS(name) (nl == sizeof(name) - 1 &&			\
+		  !strncasecmp(n, name, sizeof(name) - 1))
+	if (IS("Upgrade")) {
+		rh->upgrade = has_token(v, vl, "websocket");
+	}
+	else if (IS("Connection")) {
+		rh->connection = has_token(v, vl, "upgrade");
+	}
+	else if (IS("Sec-WebSocket-Accept")) {
+		rh->accept = vl == WSP_ACCEPT_LEN &&
+			!memcmp(v, rh->want, WSP_ACCEPT_LEN);
+		if (!rh->accept)
+			return "wrong Sec-WebSocket-Accept";
+	}
+	else if (IS("Sec-WebSocket-Extensions")) {
+		return "an extension we did not offer";
+	}
+#undef IS
+
+	return NULL;
+}
+
+
+/* the header lines after the status line, to the blank line: what is
+   wrong with them, or NULL */
+static const char *resp_fields(struct resp_hdrs *rh, const char *p,
+			       const char *end)
+{
+	p = memchr(p, '\n', (size_t)(end - p));
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *colon, *v, *ve, *why;
+
+		if (!eol)
+			break;
+		ve = eol;
+		if (ve > p && ve[-1] == '\r')
+			--ve;
+		if (ve == p)
+			break;                  /* blank line: the end */
+
+		colon = memchr(p, ':', (size_t)(ve - p));
+		if (!colon)
+			return "malformed header line";
+		v = colon + 1;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			++v;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			--ve;
+
+		why = resp_field(rh, p, colon, v, ve);
+		if (why)
+			return why;
+		p = eol;
+	}
+
+	if (!rh->upgrade)
+		return "no Upgrade: websocket";
+	if (!rh->connection)
+		return "no Connection: Upgrade";
+	if (!rh->accept)
+		return "no Sec-WebSocket-Accept";
+
+	return NULL;
+}
+
+
 /**
  * Check the server's handshake response (4.1, client requirements)
  *
@@ -462,85 +568,22 @@ int wsp_response(const char *resp, size_t len, const char *key,
 		 int *statusp, const char **whyp)
 {
 	char want[WSP_ACCEPT_LEN + 1];
-	bool upgrade = false, connection = false, accept = false;
-	const char *p = resp, *end = resp + len;
-	const char *why = NULL;
+	struct resp_hdrs rh;
+	const char *why;
 	int status = 0;
 
-	if (wsp_accept(want, sizeof(want), key)) {
+	memset(&rh, 0, sizeof(rh));
+	rh.want = want;
+
+	if (wsp_accept(want, sizeof(want), key))
 		why = "bad key";
-		goto out;
-	}
-
-	if (len < 12 || strncmp(p, "HTTP/1.1 ", 9) ||
-	    p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' ||
-	    p[11] < '0' || p[11] > '9') {
+	else if (!(status = status_line(resp, len)))
 		why = "no HTTP/1.1 status line";
-		goto out;
-	}
-	status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-	if (status != 101) {
+	else if (status != 101)
 		why = "the agent refused the upgrade";
-		goto out;
-	}
+	else
+		why = resp_fields(&rh, resp, resp + len);
 
-	/* header lines */
-	p = memchr(p, '\n', len);
-	while (p && ++p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *colon, *v, *ve;
-
-		if (!eol)
-			break;
-		ve = eol;
-		if (ve > p && ve[-1] == '\r')
-			--ve;
-		if (ve == p)
-			break;                  /* blank line: the end */
-
-		colon = memchr(p, ':', (size_t)(ve - p));
-		if (!colon) {
-			why = "malformed header line";
-			goto out;
-		}
-		v = colon + 1;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			++v;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			--ve;
-
-#define IS(name) ((size_t)(colon - p) == sizeof(name) - 1 &&	\
-		  !strncasecmp(p, name, sizeof(name) - 1))
-		if (IS("Upgrade")) {
-			upgrade = has_token(v, (size_t)(ve - v), "websocket");
-		}
-		else if (IS("Connection")) {
-			connection = has_token(v, (size_t)(ve - v), "upgrade");
-		}
-		else if (IS("Sec-WebSocket-Accept")) {
-			accept = (size_t)(ve - v) == WSP_ACCEPT_LEN &&
-				!memcmp(v, want, WSP_ACCEPT_LEN);
-			if (!accept) {
-				why = "wrong Sec-WebSocket-Accept";
-				goto out;
-			}
-		}
-		else if (IS("Sec-WebSocket-Extensions")) {
-			why = "an extension we did not offer";
-			goto out;
-		}
-#undef IS
-		p = eol;
-	}
-
-	if (!upgrade)
-		why = "no Upgrade: websocket";
-	else if (!connection)
-		why = "no Connection: Upgrade";
-	else if (!accept)
-		why = "no Sec-WebSocket-Accept";
-
- out:
 	if (statusp)
 		*statusp = status;
 	if (whyp)
