@@ -345,12 +345,9 @@ int alink_connect(struct alink **lp, struct lws_context *ctx,
 	if (err)
 		goto out;
 
-	if (auth_token && *auth_token) {
-		err = alink_signature(l->signature, sizeof(l->signature),
-				      url, auth_token);
-		if (err)
-			goto out;
-	}
+	err = alink_hs_sign(l, auth_token);
+	if (err)
+		goto out;
 
 	err = target_parse(&t, l, url);
 	if (err)

@@ -16,7 +16,6 @@
 struct alink;
 struct alink_tls;
 struct lws_context;
-struct ssl_ctx_st;
 struct lws_protocols;
 
 struct alink_handlers {
@@ -45,11 +44,7 @@ uint64_t alink_dropped(const struct alink *l);
 void alink_set_txq_max(struct alink *l, size_t bytes);
 bool alink_connected(const struct alink *l);
 
-int  alink_signature(char *out, size_t outsz, const char *url,
-		     const char *auth_token);
-
 int  alink_tls_alloc(struct alink_tls **tp, const char *ca_file);
-struct ssl_ctx_st *alink_tls_ctx(const struct alink_tls *t);
 
 /** Protocol table for a worker's lws_context: the agent link, then the end */
 const struct lws_protocols *alink_protocols(void);

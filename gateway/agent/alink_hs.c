@@ -13,15 +13,9 @@
 #include "alink_int.h"
 
 
-/**
- * Compute an X-Twilio-Signature compatible value for a URL
- *
- * base64(HMAC-SHA1(auth_token, url)), as Twilio signs stream URLs.
- *
- * @return 0 if success, otherwise errorcode
- */
-int alink_signature(char *out, size_t outsz, const char *url,
-		    const char *auth_token)
+/* base64(HMAC-SHA1(auth_token, url)), as Twilio signs stream URLs */
+static int signature(char *out, size_t outsz, const char *url,
+		     const char *auth_token)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
@@ -42,6 +36,25 @@ int alink_signature(char *out, size_t outsz, const char *url,
 	out[olen] = '\0';
 
 	return 0;
+}
+
+
+/**
+ * Sign the link's URL with the agent's auth token, for the request's
+ * X-Twilio-Signature header
+ *
+ * @param l           Link (its url is set)
+ * @param auth_token  Agent's auth token; NULL or "": no signature
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int alink_hs_sign(struct alink *l, const char *auth_token)
+{
+	if (!auth_token || !*auth_token)
+		return 0;
+
+	return signature(l->signature, sizeof(l->signature), l->url,
+			 auth_token);
 }
 
 

@@ -82,6 +82,7 @@ int  alink_tls_rx(struct alink *l, const uint8_t *in, size_t len);
 int  alink_tls_flush(struct alink *l);
 
 /* alink_hs.c */
+int  alink_hs_sign(struct alink *l, const char *auth_token);
 int  alink_hs_request(struct alink *l);
 int  alink_hs_rx(struct alink *l, const uint8_t *in, size_t len,
 		 size_t *usedp);

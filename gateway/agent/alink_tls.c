@@ -34,7 +34,7 @@ static void tls_destructor(void *arg)
  *
  * Peers are verified (SSL_VERIFY_PEER) against ca_file, or the system's
  * trust store when ca_file is NULL; TLS 1.2 or newer. The context outlives
- * every lws_context that uses it (see alink_tls_ctx()).
+ * every link that uses it (each holds a reference).
  *
  * @param tp       Pointer to allocated context
  * @param ca_file  PEM bundle agents must chain to, or NULL
@@ -89,13 +89,6 @@ int alink_tls_alloc(struct alink_tls **tp, const char *ca_file)
 }
 
 
-/** The OpenSSL client context of the agent links */
-struct ssl_ctx_st *alink_tls_ctx(const struct alink_tls *t)
-{
-	return t ? t->ctx : NULL;
-}
-
-
 /*
  * TLS for wss://, ours: OpenSSL over memory BIOs on the raw connection.
  * lws 4.1.6 cannot do TLS on a raw client connection (it starts TLS
@@ -146,7 +139,7 @@ int alink_tls_start(struct alink *l)
 	bool is_ip;
 	int r;
 
-	l->ssl = SSL_new(alink_tls_ctx(l->tls));
+	l->ssl = SSL_new(l->tls->ctx);
 	if (!l->ssl)
 		return ENOMEM;
 

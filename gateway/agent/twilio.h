@@ -69,6 +69,8 @@ struct twilio_in {
 
 int  twilio_parse(struct twilio_in *in, const char *text, size_t len,
 		  char *err, size_t errsz);
+/* jansson only: twilio_parse()'s path for all but plain media; exported
+   for test_twilio, which checks the fast path against it */
 int  twilio_parse_dom(struct twilio_in *in, const char *text, size_t len,
 		      char *err, size_t errsz);
 void twilio_in_reset(struct twilio_in *in);

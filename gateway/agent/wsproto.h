@@ -28,7 +28,6 @@ enum wsp_op {
 enum wsp_status {
 	WSP_NORMAL     = 1000,
 	WSP_PROTOCOL   = 1002,
-	WSP_TOO_BIG    = 1009,
 };
 
 enum {
@@ -89,6 +88,8 @@ size_t wsp_frame_hdr(uint8_t *hdr, enum wsp_op op, size_t len,
 		     const uint8_t mask[4]);
 void   wsp_mask(uint8_t *p, size_t n, const uint8_t mask[4]);
 
+/* wsp_response()'s check value; exported for the tests (RFC 6455's
+   example, and the server side of test_alink_*) */
 int  wsp_accept(char *out, size_t outsz, const char *key);
 int  wsp_request(char *buf, size_t sz, size_t *lenp, const char *path,
 		 const char *host, const char *key, const char *xname,
