@@ -1,43 +1,32 @@
 /**
- * @file alink.c  Agent link: WebSocket client (libwebsockets) to an agent
+ * @file alink.c  Agent link: life cycle, connect, close, the lws callback
  *
- * Design note.
- * - One lws_context per media worker (lws is built with LWS_MAX_SMP=1), so
- *   every callback for a link runs on the worker that owns the call.
- * - lws carries the connection only: DNS is ours (resolver.c), lws does
- *   TCP, TLS, the event loop and timeouts on a "RAW" client connection,
- *   and the WebSocket protocol is ours (wsproto.c: handshake, framing,
- *   a decoder that takes whole reads). lws 4.1's own WebSocket client
- *   parsed every received byte through a state machine and read
- *   /dev/urandom for every frame's mask; see wsproto.c and
- *   bench/README.md for what that cost. Masks come from OpenSSL's DRBG,
- *   64 bytes (16 frames) at a time.
- * - Output: the owner formats a message straight into alink_txbuf() (which
- *   keeps LWS_PRE >= WSP_HDR_MAX bytes of headroom, where the frame header
- *   goes) and calls alink_send(). When nothing is queued and lws holds no
- *   partial write, the frame is written at once: no writable-callback
- *   round trip per message. Otherwise it is framed and copied to a queue
- *   drained from LWS_CALLBACK_RAW_WRITEABLE. Media messages are
- *   "droppable": past agent_send_queue_kib of queued output (an agent
- *   that stopped reading; alink_set_txq_max) they are dropped, counted,
- *   and logged once per episode; control messages never are.
- * - Input: fragments are joined into whole messages up to ALINK_MAX_RX
- *   (longer ones are skipped and logged); pings are answered; a protocol
- *   error closes with 1002.
+ * Design note. An agent link is the WebSocket client to one agent, one per
+ * call, living on the call's media worker (gateway/agent/README.md; the
+ * files of its jobs are listed in alink_int.h).
+ * - libwebsockets carries the connection only: a "RAW" client connection
+ *   in the worker's lws_context (one per worker: lws is built with
+ *   LWS_MAX_SMP=1, and runs on the worker's libev loop), so every
+ *   callback for a link runs on the worker that owns the call. lws does
+ *   the TCP connect, the loop, timeouts and the rest of a partial write.
+ * - DNS is not lws's: the SIP thread resolves the URL's host beforehand
+ *   (core/resolver.c, thread cb-dns) and alink_connect() gets an address;
+ *   only an IP literal in the URL goes to lws as it is.
+ * - TLS is not lws's either (alink_tls.c: OpenSSL over memory BIOs), and
+ *   neither is the WebSocket protocol (wsproto.c, used by alink_hs.c,
+ *   alink_tx.c, alink_rx.c). lws 4.1's own WebSocket client parsed every
+ *   received byte through a state machine and read /dev/urandom for
+ *   every frame's mask; see wsproto.c and bench/README.md for the cost.
+ * - callback() hands each lws event to the file of its job: connected ->
+ *   TLS start or the upgrade request; bytes -> TLS, then handshake or
+ *   frames; writable -> the send queue.
  * - Lifetime: the link is freed on LWS_CALLBACK_WSI_DESTROY, the last
  *   callback lws makes for a connection. alink_close() only detaches the
- *   owner and starts the close handshake (flush, close frame 1000, wait
- *   for the agent's close frame), with a deadline after which lws kills
- *   the connection.
- * - TLS (wss://) is ours too: OpenSSL over memory BIOs (tls_start(),
- *   tls_rx(), raw_write()), with one client SSL_CTX for the process
- *   (alink_tls_alloc), so the trust store is loaded once. lws 4.1.6
- *   starts TLS on a raw client connection before its socket exists and
- *   fails; and its own WebSocket client's TLS took no client SSL_CTX
- *   without DO_SSL_GLOBAL_INIT (every wss:// connect failed in SSL_new),
- *   and with it leaked the trust store once per worker. The certificate
- *   must chain to the store and name the URL's host (DNS name or IP
- *   address, RFC 6125); a failure says which.
+ *   owner and starts the close handshake (flush the queue, close frame
+ *   1000, wait for the agent's close frame), with a deadline of 3 s after
+ *   which lws kills the connection; before the upgrade it has lws drop
+ *   the connection at once. The owner hears of the end once
+ *   (alink_notify_close), and nothing after alink_close().
  */
 #include <errno.h>
 #include <string.h>
@@ -289,7 +278,7 @@ static int raw_connect(struct alink *l, struct lws_context *ctx,
 	ci.port    = t->port;
 	ci.path    = l->path;
 	ci.host    = l->host;
-	ci.method  = "RAW";      /* lws: TCP and TLS only; WebSocket: ours */
+	ci.method  = "RAW";      /* lws: TCP only; TLS, WebSocket: ours */
 	ci.protocol = protocols[0].name;
 	ci.local_protocol_name = protocols[0].name;
 	ci.opaque_user_data = l;
@@ -309,9 +298,11 @@ static int raw_connect(struct alink *l, struct lws_context *ctx,
  * @param lp            Pointer to the link (owned by lws once connected)
  * @param ctx           The worker's lws context
  * @param url           ws:// or wss:// URL
- * @param addr          Address to connect to instead of resolving the
- *                      URL's host (which still goes in Host and TLS SNI
- *                      and is what the certificate must match), or NULL
+ * @param addr          Address to connect to, resolved beforehand from
+ *                      the URL's host (which still goes in Host and TLS
+ *                      SNI and is what the certificate must match), or
+ *                      NULL when the host is an IP literal (lws would
+ *                      resolve a name with a blocking getaddrinfo())
  * @param auth_token    Agent's auth token (adds X-Twilio-Signature), or NULL
  * @param tls           TLS client context, for wss:// URLs
  * @param h             Handlers

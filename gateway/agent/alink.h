@@ -4,7 +4,8 @@
  * Lives on the call's media worker and its lws_context. The owner (the
  * call's media) gets whole messages, never fragments. alink_close() detaches
  * the owner at once; the link then finishes its close handshake on its own
- * and frees itself when libwebsockets destroys the connection.
+ * and frees itself when libwebsockets destroys the connection. One TLS
+ * client context (alink_tls_alloc) serves every link of the process.
  */
 #ifndef CB_ALINK_H
 #define CB_ALINK_H
@@ -27,9 +28,13 @@ struct alink_handlers {
 
 /** Limits of one link */
 enum {
-	ALINK_MAX_RX   = 4 * 1024 * 1024, /**< largest message accepted [bytes] */
-	ALINK_MAX_TXQ  = 1024 * 1024,     /**< default queued output before dropping media [bytes] */
-	ALINK_SNDBUF   = 64 * 1024,       /**< kernel send buffer (SO_SNDBUF; Linux doubles it): 640 KB/s at 200 ms RTT [bytes] */
+	/** largest message accepted [bytes] */
+	ALINK_MAX_RX   = 4 * 1024 * 1024,
+	/** default queued output before media is dropped [bytes] */
+	ALINK_MAX_TXQ  = 1024 * 1024,
+	/** kernel send buffer (SO_SNDBUF; Linux doubles it): 640 KB/s at
+	    200 ms RTT [bytes] */
+	ALINK_SNDBUF   = 64 * 1024,
 };
 
 int  alink_connect(struct alink **lp, struct lws_context *ctx,

@@ -1,5 +1,12 @@
 /**
  * @file alink_hs.c  Agent link: the opening handshake (RFC 6455 4.1)
+ *
+ * The request (wsp_request) carries X-Twilio-Signature when the agent has
+ * an auth token: base64(HMAC-SHA1(token, URL)), as Twilio signs a stream
+ * URL, so an agent written for Twilio can check it. The response is
+ * gathered across reads, up to WSP_RESP_MAX bytes, and checked by
+ * wsp_response(); the bytes after it in the same read are frames
+ * (alink_rx.c).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,12 @@
 /**
  * @file alink_rx.c  Agent link: input, frames to whole messages
+ *
+ * The connection's bytes (decrypted, for wss://) are the handshake
+ * response first (alink_hs.c), then frames, which wsproto's decoder
+ * joins into whole messages up to ALINK_MAX_RX; a longer one is skipped
+ * and logged. Text and binary messages go to the owner (none after
+ * alink_close()); pings are answered; the agent's close is echoed and
+ * ends reading; a protocol error closes with 1002.
  */
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,21 @@
 /**
  * @file alink_tls.c  Agent link: TLS for wss://
+ *
+ * Design note. TLS is the link's own, not lws's: OpenSSL over memory BIOs
+ * on lws's raw connection. What lws reads is written to the session's
+ * rbio (alink_tls_rx), and what OpenSSL writes to its wbio (records,
+ * alerts) is sent with lws_write() (alink_tls_flush); output goes
+ * through SSL_write() in alink_tx_write(). lws 4.1.6 starts TLS on a raw
+ * client connection before its socket exists and fails; and its own
+ * WebSocket client's TLS took no client SSL_CTX without
+ * DO_SSL_GLOBAL_INIT (every wss:// connect failed in SSL_new), and with
+ * it leaked the trust store once per worker.
+ *
+ * One client SSL_CTX serves the process (alink_tls_alloc, at start-up),
+ * so the trust store is loaded once; each link holds a reference and has
+ * its own SSL. The certificate must chain to the store and name the
+ * URL's host (DNS name or IP address, RFC 6125; also when the link
+ * connects to an address resolved beforehand); a failure says which.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,13 +105,6 @@ int alink_tls_alloc(struct alink_tls **tp, const char *ca_file)
 }
 
 
-/*
- * TLS for wss://, ours: OpenSSL over memory BIOs on the raw connection.
- * lws 4.1.6 cannot do TLS on a raw client connection (it starts TLS
- * before the socket exists and fails), so what lws reads is fed to rbio
- * and what OpenSSL writes to wbio is sent with lws_write().
- */
-
 /* send what OpenSSL has written (records, alerts) */
 int alink_tls_flush(struct alink *l)
 {
@@ -114,6 +123,7 @@ int alink_tls_flush(struct alink *l)
 }
 
 
+/* why the handshake or a read failed, for the log and the owner */
 static const char *tls_why(struct alink *l, char *buf, size_t sz)
 {
 	long v = SSL_get_verify_result(l->ssl);
@@ -132,6 +142,8 @@ static const char *tls_why(struct alink *l, char *buf, size_t sz)
 }
 
 
+/* the TCP connection is up: a session, its BIOs, the name to check,
+   and the ClientHello */
 int alink_tls_start(struct alink *l)
 {
 	const char *host = l->tls_host;
@@ -175,6 +187,8 @@ int alink_tls_start(struct alink *l)
 }
 
 
+/* bytes from lws: the TLS handshake, then records whose plaintext goes
+   to alink_rx() (the upgrade request goes out once TLS is up) */
 int alink_tls_rx(struct alink *l, const uint8_t *in, size_t len)
 {
 	uint8_t buf[16384];

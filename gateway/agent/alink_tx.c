@@ -1,5 +1,21 @@
 /**
  * @file alink_tx.c  Agent link: output, the send queue and its drops
+ *
+ * Design note. The owner formats a message straight into alink_txbuf()
+ * (which keeps LWS_PRE >= WSP_HDR_MAX bytes of headroom, where the frame
+ * header goes) and calls alink_send(). When nothing is queued and lws
+ * holds no partial write, the frame is masked in place and written at
+ * once: no copy, no allocation, no writable-callback round trip per
+ * message. Otherwise a framed copy (one malloc) is queued, in order, and
+ * the queue drains one message per LWS_CALLBACK_RAW_WRITEABLE.
+ *
+ * Media messages are "droppable": one that would take the queue past
+ * its limit (agent_send_queue_kib, alink_set_txq_max) is dropped and
+ * counted, and the episode is logged once, at its start and when the
+ * queue is down to half; control messages are never dropped. The
+ * kernel's send buffer is fixed (ALINK_SNDBUF, alink.c) so that a
+ * backlog builds up here, where it can be dropped. Masks come from
+ * OpenSSL's DRBG, 64 bytes (16 frames) at a time.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /**
- * @file b64.h  Base64 (RFC 4648) for audio payloads, table driven
+ * @file b64.h  Base64 (RFC 4648) for audio payloads (and handshake keys)
  */
 #ifndef CB_B64_H
 #define CB_B64_H

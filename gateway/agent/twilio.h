@@ -4,8 +4,10 @@
  * Formatting of the messages the gateway sends to an agent, and parsing of
  * the messages an agent sends back. Field names, nesting and types follow
  * Twilio exactly (counters are JSON strings); see
- * docs/twilio-media-streams.md. The formatters write into a caller buffer
- * and allocate nothing, because `media` goes out 50 times a second per call.
+ * docs/twilio-media-streams.md. twilio_fmt_media() writes into the
+ * caller's buffer and allocates nothing, because `media` goes out 50 times
+ * a second per call; so do connected, dtmf and stop. start (allocated
+ * text) and mark (names to escape) go through jansson.
  */
 #ifndef CB_TWILIO_H
 #define CB_TWILIO_H

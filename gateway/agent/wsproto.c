@@ -5,14 +5,15 @@
  * at a time through a state machine, and reads /dev/urandom for every
  * frame's mask: at 50 messages per second per call that was most of the
  * gateway's user-space time (bench/README.md). The agent link therefore
- * keeps lws for what it does well (connect, TLS, the event loop, timeouts)
- * on a raw connection, and speaks the WebSocket protocol itself, here:
+ * keeps lws for what it does well (connect, the event loop, timeouts) on
+ * a raw connection, does TLS itself (alink_tls.c), and speaks the
+ * WebSocket protocol itself, here:
  * - the decoder takes whatever the socket gave and walks it frame by
  *   frame: a header is gathered in `hdr` (it may be split across reads),
  *   then the payload is copied in one memcpy per read;
  * - server frames are never masked (5.1), so nothing is unmasked;
  * - the encoder writes the header in front of a payload that already sits
- *   in the caller's buffer (alink keeps LWS_PRE >= WSP_HDR_MAX bytes of
+ *   in the caller's buffer (alink_tx.c keeps LWS_PRE >= WSP_HDR_MAX bytes of
  *   headroom) and masks the payload in place, a word at a time.
  */
 #include <errno.h>

@@ -3,8 +3,8 @@
  *
  * The opening handshake (request, response check), the frame header and
  * masking of what a client sends, and an incremental decoder of what a
- * server sends. The agent link (alink.c) runs it over a libwebsockets raw
- * connection; tests run it over byte strings.
+ * server sends. The agent link (alink_hs.c, alink_tx.c, alink_rx.c) runs
+ * it over a libwebsockets raw connection; tests run it over byte strings.
  */
 #ifndef CB_WSPROTO_H
 #define CB_WSPROTO_H
