@@ -93,5 +93,5 @@ int alink_rx(struct alink *l, const uint8_t *in, size_t len)
 		return err;
 
 	/* frames that came in the same read as the response */
-	return wsp_feed(&l->dec, in + used, len - used, on_msg, l);
+	return frames_rx(l, in + used, len - used);
 }

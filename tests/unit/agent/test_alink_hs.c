@@ -16,7 +16,8 @@
  * 2. Reading the response, whole or in pieces: 101 with the right
  *    Sec-WebSocket-Accept opens the link, anything else closes it with
  *    the reason; the head may be WSP_RESP_MAX bytes, not one more; frames
- *    that come in the same read as the response are delivered.
+ *    that come in the same read as the response are delivered, or
+ *    refused with close 1002 and EPROTO, as in any other read.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -193,6 +194,19 @@ static void test_tls_start(void)
 }
 
 
+/* after a protocol error: the link's close frame, 1002 */
+static void close_1002(const char *name, size_t cut)
+{
+	uint8_t p[128];
+	size_t len;
+	int op;
+
+	if (!fake_frame(&op, p, sizeof(p), &len) || op != WSP_CLOSE ||
+	    len < 2 || (p[0] << 8 | p[1]) != WSP_PROTOCOL)
+		TEST_FAIL("%s, reads of %zu: no close 1002", name, cut);
+}
+
+
 /* a response head of exactly n bytes: good, padded with X-Pad */
 static size_t padded(char *buf, size_t n, const char *req)
 {
@@ -214,14 +228,15 @@ static size_t padded(char *buf, size_t n, const char *req)
 
 static void test_response(void)
 {
-	enum { HEAD = 1, TEXT = 2, GARBLE = 3 };
+	enum { HEAD = 1, TEXT = 2, BAD = 3 };
 	static const struct {
 		const char *name;
 		const char *resp;   /* "%s": the right accept value; NULL:
 				       a good head of `pad` bytes */
 		size_t pad;
 		int extra;          /* HEAD: response only, TEXT: a text
-				       frame "hi" in the same read */
+				       frame "hi" in the same read, BAD:
+				       a masked frame (a protocol error) */
 		int err;            /* 0: opened, else closeh's err */
 		const char *why;    /* closeh's reason */
 	} t[] = {
@@ -231,6 +246,10 @@ static void test_response(void)
 		{"101 and a frame", "HTTP/1.1 101 Switching Protocols\r\n"
 		 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 		 "Sec-WebSocket-Accept: %s\r\n\r\n", 0, TEXT, 0, NULL},
+		{"101 and a bad frame", "HTTP/1.1 101 Switching Protocols\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		 "Sec-WebSocket-Accept: %s\r\n\r\n", 0, BAD, EPROTO,
+		 "masked frame from the server"},
 		{"403", "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
 		 0, HEAD, ECONNREFUSED, "upgrade refused: HTTP 403"},
 		{"500", "HTTP/1.1 500 Oops\r\n\r\n", 0, HEAD, ECONNREFUSED,
@@ -283,6 +302,10 @@ static void test_response(void)
 			memcpy(resp + n, "\x81\x02hi", 4);
 			n += 4;
 		}
+		else if (t[i].extra == BAD) {
+			memcpy(resp + n, "\x81\x81\1\2\3\4a", 7);
+			n += 7;
+		}
 
 		/* not sent before the upgrade */
 		TEST_ERR(alink_send(l, "x", 1, false, false), ENOTCONN);
@@ -295,20 +318,22 @@ static void test_response(void)
 					  t[i].name, cut, off);
 			ret = fake_cb(LWS_CALLBACK_RAW_RX, resp + off, take);
 			off += take;
-			if (ret && off < n)
+			if (ret && off < n && t[i].extra != BAD)
 				TEST_FAIL("%s, reads of %zu: failed at %zu of "
 					  "%zu", t[i].name, cut, off, n);
 		}
 
 		if (t[i].err) {
 			TEST_EQ(ret, -1);
-			TEST_EQ(own.opened, 0);
+			TEST_EQ(own.opened, t[i].extra == BAD);
 			TEST_EQ(own.closes, 1);
 			TEST_EQ(own.close_err, t[i].err);
 			if (strcmp(own.close_why, t[i].why))
 				TEST_FAIL("%s, reads of %zu: \"%s\", want "
 					  "\"%s\"", t[i].name, cut,
 					  own.close_why, t[i].why);
+			if (t[i].extra == BAD)
+				close_1002(t[i].name, cut);
 			/* lws closes: no second word to the owner */
 			TEST_EQ(fake_cb(LWS_CALLBACK_RAW_CLOSE, NULL, 0), 0);
 		}
