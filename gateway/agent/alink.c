@@ -209,20 +209,29 @@ struct target {
 };
 
 
-/* cut the URL up; the request target and the Host value go in the link */
+/*
+ * Cut the URL up; the request target and the Host value go in the link.
+ * Its authority ends at the first '/' or '?' (config/model.c allows a
+ * query without a path), and lws_parse_uri() is given only what comes
+ * before: it would take "h?x=1" for a host, and its path is "/" for
+ * "ws://h" and "ws://h/" alike. The target is the rest, "/" if empty.
+ */
 static int target_parse(struct target *t, struct alink *l, const char *url)
 {
-	const char *path;
+	const char *auth = strstr(url, "://"), *rest, *path;
 	int err;
+
+	rest = auth ? auth + 3 + strcspn(auth + 3, "/?") : url + strlen(url);
 
 	err = str_dup(&t->buf, url);
 	if (err)
 		return err;
+	t->buf[rest - url] = '\0';
 
 	if (lws_parse_uri(t->buf, &t->scheme, &t->host, &t->port, &path))
 		return EINVAL;
 
-	err = re_sdprintf(&l->path, "/%s", path);
+	err = re_sdprintf(&l->path, "%s%s", *rest == '/' ? "" : "/", rest);
 	if (err)
 		return err;
 

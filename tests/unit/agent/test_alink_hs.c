@@ -4,7 +4,8 @@
  * The link runs on a fake libwebsockets (fake_lws.h): no socket, the test
  * delivers lws's events and reads what the link wrote.
  * 1. From the URL to the upgrade request: where it connects, the request
- *    line, Host, and X-Twilio-Signature, base64(HMAC-SHA1(auth token,
+ *    line (target "/" when the URL has no path), Host, and
+ *    X-Twilio-Signature, base64(HMAC-SHA1(auth token,
  *    URL)). The expected signatures were computed apart from the code, with
  *    Python:
  *      python3 -c 'import hmac,hashlib,base64,sys;
@@ -58,6 +59,23 @@ static void test_request(void)
 		{"ws://agent.example.com:8080/x?call=1", "127.0.0.9", "secret",
 		 0, "127.0.0.9", 8080, "GET /x?call=1 HTTP/1.1",
 		 "agent.example.com:8080", "705hO56dC01jdi0z0MirzUT2RYg="},
+		/* no path, or a query and no path (config/model.c allows
+		   both): the target is "/", then the query */
+		{"ws://127.0.0.1", NULL, "secret", 0,
+		 "127.0.0.1", 80, "GET / HTTP/1.1", "127.0.0.1",
+		 "xVRf76xn4yDLV6ZK5simmjjWc68="},
+		{"ws://127.0.0.1/", NULL, "secret", 0,
+		 "127.0.0.1", 80, "GET / HTTP/1.1", "127.0.0.1",
+		 "13IR/6fjWsCNVHMDnF4vZ5EYXH4="},
+		{"ws://127.0.0.1:8080?call=1", NULL, "secret", 0,
+		 "127.0.0.1", 8080, "GET /?call=1 HTTP/1.1", "127.0.0.1:8080",
+		 "LLTF9oWisUcek6rUZXUxMj+ovLY="},
+		{"ws://127.0.0.1?x=1", NULL, "secret", 0,
+		 "127.0.0.1", 80, "GET /?x=1 HTTP/1.1", "127.0.0.1",
+		 "6YGOsfAzyCrnfFwZAJPwelaCFh4="},
+		{"ws://[::1]:9000?x=1", NULL, "secret", 0,
+		 "::1", 9000, "GET /?x=1 HTTP/1.1", "[::1]:9000",
+		 "Hw1HQwQFkJA4PM6nECSgybFhoWw="},
 		/* no token, no signature */
 		{"ws://127.0.0.1:8080/media", NULL, NULL, 0,
 		 "127.0.0.1", 8080, "GET /media HTTP/1.1", "127.0.0.1:8080",
