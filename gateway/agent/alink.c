@@ -219,6 +219,7 @@ struct target {
 static int target_parse(struct target *t, struct alink *l, const char *url)
 {
 	const char *auth = strstr(url, "://"), *rest, *path;
+	bool v6;
 	int err;
 
 	rest = auth ? auth + 3 + strcspn(auth + 3, "/?") : url + strlen(url);
@@ -235,13 +236,14 @@ static int target_parse(struct target *t, struct alink *l, const char *url)
 	if (err)
 		return err;
 
+	/* Host: an IPv6 address in brackets, the port unless the default */
+	v6 = strchr(t->host, ':') != NULL;
 	if ((!strcmp(t->scheme, "ws") && t->port == 80) ||
 	    (!strcmp(t->scheme, "wss") && t->port == 443))
-		return str_dup(&l->host, t->host);
-	else if (strchr(t->host, ':'))
-		return re_sdprintf(&l->host, "[%s]:%d", t->host, t->port);
+		return re_sdprintf(&l->host, v6 ? "[%s]" : "%s", t->host);
 	else
-		return re_sdprintf(&l->host, "%s:%d", t->host, t->port);
+		return re_sdprintf(&l->host, v6 ? "[%s]:%d" : "%s:%d",
+				   t->host, t->port);
 }
 
 

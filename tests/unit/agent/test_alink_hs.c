@@ -51,6 +51,10 @@ static void test_request(void)
 		{"ws://[::1]:9000/a/b", NULL, "t", 0,
 		 "::1", 9000, "GET /a/b HTTP/1.1", "[::1]:9000",
 		 "bNqvyW8rNuu4YJZpage+vpJUHRM="},
+		/* Host brackets an IPv6 address, with the port or without */
+		{"ws://[::1]/x", NULL, "secret", 0,
+		 "::1", 80, "GET /x HTTP/1.1", "[::1]",
+		 "YFX04B+AYKDdXscTveDeHdxBgjY="},
 		{"ws://127.0.0.1:8080/stream?call=CA1&x=%20y", NULL,
 		 "12345678901234567890123456789012", 0,
 		 "127.0.0.1", 8080, "GET /stream?call=CA1&x=%20y HTTP/1.1",
