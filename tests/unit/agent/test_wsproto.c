@@ -290,48 +290,51 @@ static void test_encoder(void)
 	}
 }
 
+/* responses to RFC 6455's example key, and what wsp_response() says */
+static const struct {
+	const char *resp;
+	int err, status;
+	const char *why;
+} resp_cases[] = {
+	{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	 "Connection: Upgrade\r\n"
+	 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	 0, 101, NULL},
+	/* names any case, token lists, blanks around values */
+	{"HTTP/1.1 101 OK\r\nUPGRADE:  WebSocket \r\n"
+	 "connection: keep-alive, upgrade\r\n"
+	 "sec-websocket-accept:s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	 0, 101, NULL},
+	{"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+	 EPROTO, 403, "the agent refused the upgrade"},
+	{"HTTP/1.1 101 x\r\nConnection: Upgrade\r\n"
+	 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	 EPROTO, 101, "no Upgrade: websocket"},
+	{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
+	 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	 EPROTO, 101, "no Connection: Upgrade"},
+	{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
+	 "Connection: Upgrade\r\n\r\n",
+	 EPROTO, 101, "no Sec-WebSocket-Accept"},
+	{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
+	 "Connection: Upgrade\r\n"
+	 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo+\r\n\r\n",
+	 EPROTO, 101, "wrong Sec-WebSocket-Accept"},
+	{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
+	 "Connection: Upgrade\r\n"
+	 "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+	 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	 EPROTO, 101, "an extension we did not offer"},
+	{"SSH-2.0-OpenSSH_9.2\r\n\r\n", EPROTO, 0,
+	 "no HTTP/1.1 status line"},
+	{"HTTP/1.1 101 x\r\nno colon here\r\n\r\n", EPROTO, 101,
+	 "malformed header line"},
+};
+
+
 static void test_handshake(void)
 {
 	static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
-	static const struct {
-		const char *resp;
-		int err, status;
-		const char *why;
-	} t[] = {
-		{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		 "Connection: Upgrade\r\n"
-		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		 0, 101, NULL},
-		/* names any case, token lists, blanks around values */
-		{"HTTP/1.1 101 OK\r\nUPGRADE:  WebSocket \r\n"
-		 "connection: keep-alive, upgrade\r\n"
-		 "sec-websocket-accept:s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		 0, 101, NULL},
-		{"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
-		 EPROTO, 403, "the agent refused the upgrade"},
-		{"HTTP/1.1 101 x\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		 EPROTO, 101, "no Upgrade: websocket"},
-		{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
-		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		 EPROTO, 101, "no Connection: Upgrade"},
-		{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
-		 "Connection: Upgrade\r\n\r\n",
-		 EPROTO, 101, "no Sec-WebSocket-Accept"},
-		{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
-		 "Connection: Upgrade\r\n"
-		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo+\r\n\r\n",
-		 EPROTO, 101, "wrong Sec-WebSocket-Accept"},
-		{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
-		 "Connection: Upgrade\r\n"
-		 "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		 EPROTO, 101, "an extension we did not offer"},
-		{"SSH-2.0-OpenSSH_9.2\r\n\r\n", EPROTO, 0,
-		 "no HTTP/1.1 status line"},
-		{"HTTP/1.1 101 x\r\nno colon here\r\n\r\n", EPROTO, 101,
-		 "malformed header line"},
-	};
 	char acc[WSP_ACCEPT_LEN + 1], req[512];
 	size_t n;
 
@@ -339,18 +342,18 @@ static void test_handshake(void)
 	TEST_ERR(wsp_accept(acc, sizeof(acc), key), 0);
 	TEST_STREQ(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		const char *why = NULL;
+	for (size_t i = 0; i < sizeof(resp_cases) / sizeof(resp_cases[0]);
+	     i++) {
+		const char *r = resp_cases[i].resp, *why = NULL;
+		ssize_t end = wsp_response_end((const uint8_t *)r, strlen(r));
 		int status = -1;
-		ssize_t end = wsp_response_end((const uint8_t *)t[i].resp,
-					       strlen(t[i].resp));
 
-		TEST_EQ(end, (ssize_t)strlen(t[i].resp));
-		TEST_EQ(wsp_response(t[i].resp, (size_t)end, key, &status,
-				     &why), t[i].err);
-		TEST_EQ(status, t[i].status);
-		if (t[i].why)
-			TEST_STREQ(why, t[i].why);
+		TEST_EQ(end, (ssize_t)strlen(r));
+		TEST_EQ(wsp_response(r, (size_t)end, key, &status, &why),
+			resp_cases[i].err);
+		TEST_EQ(status, resp_cases[i].status);
+		if (resp_cases[i].why)
+			TEST_STREQ(why, resp_cases[i].why);
 		else
 			TEST_ASSERT(why == NULL);
 	}
