@@ -194,7 +194,7 @@ static int loop_init(struct worker *w)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = alink_protocols();
-	/* no TLS in lws: the agent link does its own (alink.c) */
+	/* no TLS in lws: the agent link does its own (agent/alink_tls.c) */
 	info.options = LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
 	info.timeout_secs = 5;
