@@ -43,6 +43,7 @@
 #include "rtpport.h"
 #include "sid.h"
 #include "sipgw.h"
+#include "sipgw_int.h"
 #include "store.h"
 #include "worker.h"
 
@@ -54,59 +55,6 @@ enum {
 };
 
 static const char auth_realm[] = "callbridge";
-
-struct sipgw {
-	const struct gwconf *conf;
-	struct store *store;
-	struct callreg *reg;
-	struct worker **workers;
-	unsigned nworkers;
-	struct sip *sip;
-	struct sipsess_sock *sock;
-	struct sip_lsnr *lsnr;
-	struct dnsc *dnsc;
-	struct msgq *mq;          /**< workers -> SIP thread        */
-	struct resolver *resolver;/**< agent host names             */
-	struct rtpport *ports;
-	struct hash *calls;       /**< struct call by id            */
-	uint32_t ncalls;          /**< calls holding resources      */
-	uint8_t nonce_key[32];    /**< signs digest nonces          */
-	uint64_t next_id;
-	bool shutting_down;
-	struct tmr tmr_shutdown;
-	sipgw_done_h *doneh;
-	void *done_arg;
-};
-
-/**
- * The SIP side of a call. SIP thread only.
- */
-struct call {
-	struct le he;
-	uint64_t id;
-	struct sipgw *gw;
-	struct sipsess *sess;
-	struct callsdp *sdp;
-	struct worker *w;
-	enum call_state state;    /**< RINGING: waiting for the agent;
-				     ANSWERED: 200 OK sent; ENDING:
-				     CALL_STOP sent, awaiting GONE */
-	enum end_reason reason;
-	bool offer_in_200;        /**< INVITE came without SDP      */
-	bool media_started;       /**< CALL_START pushed            */
-	struct media_start *pending_ms; /**< waiting for the agent's host */
-	bool ended;               /**< call_end() ran               */
-	struct media_params mp;   /**< agreed media                 */
-	struct tmr tmr_agent;     /**< agent connect deadline       */
-	struct tmr tmr_maxdur;    /**< maximum call duration        */
-	uint64_t t_invite;        /**< [ms] tmr_jiffies             */
-	uint64_t t_answer;        /**< [ms]                         */
-	char call_sid[SID_LEN + 1];
-	char number[E164_SIZE];
-	char from[128];
-	char agent_id[MODEL_ID_MAX + 8];
-};
-
 
 static void call_destructor(void *arg)
 {
@@ -253,20 +201,6 @@ static void maxdur_timeout(void *arg)
 }
 
 
-static int sdp_body(const struct sip_msg *msg, bool *has)
-{
-	*has = mbuf_get_left(msg->mb) > 0;
-
-	if (!*has)
-		return 0;
-
-	if (msg_ctype_cmp(&msg->ctyp, "application", "sdp"))
-		return 0;
-
-	return EPROTONOSUPPORT;
-}
-
-
 /* re-INVITE with or without an offer */
 static int offer_handler(struct mbuf **descp, const struct sip_msg *msg,
 			 void *arg)
@@ -276,7 +210,7 @@ static int offer_handler(struct mbuf **descp, const struct sip_msg *msg,
 	bool has;
 	int err;
 
-	if (sdp_body(msg, &has))
+	if (sipreq_sdp_body(msg, &has))
 		return EPROTONOSUPPORT;
 
 	if (!has)
@@ -312,7 +246,7 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 	bool has;
 	int err;
 
-	if (sdp_body(msg, &has) || !has) {
+	if (sipreq_sdp_body(msg, &has) || !has) {
 		log_warn("call %s: ACK without an SDP answer",
 			 call->call_sid);
 		return EPROTO;
@@ -975,7 +909,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		goto out;
 	}
 
-	if (sdp_body(msg, &has_sdp)) {
+	if (sipreq_sdp_body(msg, &has_sdp)) {
 		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 415,
 				  "Unsupported Media Type",
 				  "Accept: application/sdp\r\n"
@@ -1254,82 +1188,6 @@ static void mq_handler(int flags, void *arg)
 }
 
 
-static bool options_or_reject(const struct sip_msg *msg, void *arg)
-{
-	struct sipgw *gw = arg;
-
-	/* framing and CSeq (RFC 3261 18.3, 8.1.1.5; RFC 4475 clerr, ncl,
-	   mismatch01) */
-	if (pl_strcmp(&msg->met, "ACK")) {
-		bool bad = pl_cmp(&msg->cseq.met, &msg->met) != 0;
-		struct pl n;
-
-		if (pl_isset(&msg->clen)) {
-			if (re_regex(msg->clen.p, msg->clen.l, "[0-9]+", &n) ||
-			    n.l != msg->clen.l ||
-			    (msg->tp == SIP_TRANSP_UDP &&
-			     pl_u32(&msg->clen) > mbuf_get_left(msg->mb)))
-				bad = true;
-		}
-		if (bad) {
-			(void)sip_reply(gw->sip, msg, 400, "Bad Request");
-			return true;
-		}
-	}
-
-	/* Max-Forwards: 0 on anything but OPTIONS (RFC 3261 16.3) */
-	if (pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0 &&
-	    pl_strcmp(&msg->met, "OPTIONS") && pl_strcmp(&msg->met, "ACK")) {
-		(void)sip_reply(gw->sip, msg, 483, "Too Many Hops");
-		return true;
-	}
-
-	if (pl_strcasecmp(&msg->uri.scheme, "sip") &&
-	    pl_strcasecmp(&msg->uri.scheme, "sips") &&
-	    pl_strcasecmp(&msg->uri.scheme, "tel") &&
-	    pl_strcmp(&msg->met, "ACK")) {
-		(void)sip_reply(gw->sip, msg, 416, "Unsupported URI Scheme");
-		return true;
-	}
-
-	/* unknown extensions required of us (RFC 3261 8.2.2.3) */
-	if (pl_strcmp(&msg->met, "ACK") && pl_strcmp(&msg->met, "CANCEL")) {
-		const struct sip_hdr *req = sip_msg_hdr(msg, SIP_HDR_REQUIRE);
-		if (req) {
-			(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 420,
-					  "Bad Extension",
-					  "Unsupported: %r\r\n"
-					  "Content-Length: 0\r\n\r\n",
-					  &req->val);
-			return true;
-		}
-	}
-
-	if (!pl_strcmp(&msg->met, "OPTIONS")) {
-		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 200, "OK",
-				  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
-				  "INFO\r\n"
-				  "Accept: application/sdp\r\n"
-				  "Content-Length: 0\r\n\r\n");
-		return true;
-	}
-
-	if (!pl_strcmp(&msg->met, "REGISTER") ||
-	    !pl_strcmp(&msg->met, "SUBSCRIBE") ||
-	    !pl_strcmp(&msg->met, "PUBLISH") ||
-	    !pl_strcmp(&msg->met, "MESSAGE")) {
-		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 405,
-				  "Method Not Allowed",
-				  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
-				  "INFO\r\n"
-				  "Content-Length: 0\r\n\r\n");
-		return true;
-	}
-
-	return false;   /* INVITE, ACK, BYE, INFO, CANCEL: sipsess & co */
-}
-
-
 static void sip_exit_handler(void *arg)
 {
 	(void)arg;
@@ -1529,7 +1387,7 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 	}
 
 	/* first listener: checks that apply to every request */
-	err = sip_listen(&gw->lsnr, gw->sip, true, options_or_reject, gw);
+	err = sip_listen(&gw->lsnr, gw->sip, true, sipreq_filter, gw);
 	if (err)
 		goto out;
 

@@ -1,0 +1,82 @@
+/**
+ * @file sipgw_int.h  The SIP side's shared state (sip/ only; SIP thread)
+ *
+ * struct sipgw is the module (SIP stack, listeners, calls, workers), struct
+ * call one inbound call's signalling state. Only the files of sip/ include
+ * this header; the rest of the daemon sees sipgw.h.
+ */
+#ifndef CB_SIPGW_INT_H
+#define CB_SIPGW_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cb_re.h"
+#include "callstate.h"
+#include "gwmsg.h"
+#include "model.h"
+#include "sid.h"
+#include "sipgw.h"
+
+struct callsdp;
+struct media_start;
+struct rtp_socks;
+struct route;
+struct trunk;
+
+struct sipgw {
+	const struct gwconf *conf;
+	struct store *store;
+	struct callreg *reg;
+	struct worker **workers;
+	unsigned nworkers;
+	struct sip *sip;
+	struct sipsess_sock *sock;
+	struct sip_lsnr *lsnr;
+	struct dnsc *dnsc;
+	struct msgq *mq;          /**< workers -> SIP thread        */
+	struct resolver *resolver;/**< agent host names             */
+	struct rtpport *ports;
+	struct hash *calls;       /**< struct call by id            */
+	uint32_t ncalls;          /**< calls holding resources      */
+	uint8_t nonce_key[32];    /**< signs digest nonces          */
+	uint64_t next_id;
+	bool shutting_down;
+	struct tmr tmr_shutdown;
+	sipgw_done_h *doneh;
+	void *done_arg;
+};
+
+/**
+ * The SIP side of a call. SIP thread only.
+ */
+struct call {
+	struct le he;
+	uint64_t id;
+	struct sipgw *gw;
+	struct sipsess *sess;
+	struct callsdp *sdp;
+	struct worker *w;
+	enum call_state state;    /**< RINGING: waiting for the agent;
+				     ANSWERED: 200 OK sent; ENDING:
+				     CALL_STOP sent, awaiting GONE */
+	enum end_reason reason;
+	bool offer_in_200;        /**< INVITE came without SDP      */
+	bool media_started;       /**< CALL_START pushed            */
+	struct media_start *pending_ms; /**< waiting for the agent's host */
+	bool ended;               /**< call_end() ran               */
+	struct media_params mp;   /**< agreed media                 */
+	struct tmr tmr_agent;     /**< agent connect deadline       */
+	struct tmr tmr_maxdur;    /**< maximum call duration        */
+	uint64_t t_invite;        /**< [ms] tmr_jiffies             */
+	uint64_t t_answer;        /**< [ms]                         */
+	char call_sid[SID_LEN + 1];
+	char number[E164_SIZE];
+	char from[128];
+	char agent_id[MODEL_ID_MAX + 8];
+};
+
+/* sipreq.c: what every request passes */
+bool sipreq_filter(const struct sip_msg *msg, void *arg);
+int  sipreq_sdp_body(const struct sip_msg *msg, bool *has);
+
+#endif
