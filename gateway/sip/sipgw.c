@@ -25,10 +25,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
-#include <time.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include "cb_re.h"
 #include "callreg.h"
 #include "callsdp.h"
@@ -49,12 +45,8 @@
 
 enum {
 	HASH_SIZE = 1024,
-	MAX_XHEADERS = 32,
 	RETRY_AFTER_S = 5,
-	NONCE_TTL_S = 300,        /**< digest nonce lifetime [s]        */
 };
-
-static const char auth_realm[] = "callbridge";
 
 static void call_destructor(void *arg)
 {
@@ -404,85 +396,6 @@ static void caller_id(const struct sip_msg *msg, char *out, size_t sz)
 }
 
 
-struct xhdr_arg {
-	json_t *obj;
-	unsigned n;
-};
-
-
-static bool xhdr_apply(const struct sip_hdr *hdr, const struct sip_msg *msg,
-		       void *arg)
-{
-	struct xhdr_arg *xa = arg;
-	char name[MODEL_HDR_NAME_MAX + 1], val[MODEL_HDR_VALUE_MAX + 1];
-
-	(void)msg;
-
-	if (hdr->id != SIP_HDR_NONE || hdr->name.l < 3 ||
-	    (hdr->name.p[0] != 'X' && hdr->name.p[0] != 'x') ||
-	    hdr->name.p[1] != '-')
-		return false;
-
-	if (xa->n >= MAX_XHEADERS || hdr->name.l > MODEL_HDR_NAME_MAX ||
-	    hdr->val.l > MODEL_HDR_VALUE_MAX)
-		return false;
-
-	pl_strcpy(&hdr->name, name, sizeof(name));
-	pl_strcpy(&hdr->val, val, sizeof(val));
-
-	/* agent parameters and call facts win over carrier headers */
-	if (!json_object_get(xa->obj, name)) {
-		json_object_set_new(xa->obj, name, json_string(val));
-		++xa->n;
-	}
-
-	return false;
-}
-
-
-/* customParameters: call facts, then agent parameters, then X- headers */
-static json_t *custom_params(const struct sip_msg *msg,
-			     const struct route *rt, const struct call *call)
-{
-	const struct agent *a = rt->inbound_agent;
-	struct xhdr_arg xa;
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-
-	json_object_set_new(o, "from", json_string(call->from));
-	json_object_set_new(o, "to", json_string(call->number));
-	json_object_set_new(o, "friendly_name",
-			    json_string(rt->number->friendly_name));
-	json_object_set_new(o, "trunk_id", json_string(rt->trunk->id));
-
-	for (uint32_t i = 0; i < a->paramc; i++) {
-		if (!json_object_get(o, a->params[i].name))
-			json_object_set_new(o, a->params[i].name,
-					    json_string(a->params[i].value));
-	}
-
-	xa.obj = o;
-	xa.n = 0;
-	for (struct le *le = list_head(&msg->hdrl); le; le = le->next)
-		(void)xhdr_apply(le->data, msg, &xa);
-
-	return o;
-}
-
-
-/* the trunk's media encryption (both directions) */
-static enum callsdp_srtp srtp_policy(const struct trunk *t)
-{
-	switch (t->media_encryption) {
-	case TRUNK_MEDIA_ENC_SRTP_OPTIONAL: return CALLSDP_SRTP_OPTIONAL;
-	case TRUNK_MEDIA_ENC_SRTP_REQUIRED: return CALLSDP_SRTP_REQUIRED;
-	default:                            return CALLSDP_SRTP_NONE;
-	}
-}
-
-
 static struct worker *pick_worker(struct sipgw *gw)
 {
 	struct worker *best = NULL;
@@ -497,93 +410,6 @@ static struct worker *pick_worker(struct sipgw *gw)
 	}
 
 	return best;
-}
-
-
-static void codec_prefs(const struct route *rt, enum codec_id *prefs,
-			size_t *prefc)
-{
-	const enum model_codec *mc = rt->number->codecs;
-	uint32_t n = rt->number->codecc;
-
-	if (!n) {
-		mc = rt->trunk->codecs;
-		n = rt->trunk->codecc;
-	}
-
-	*prefc = 0;
-	for (uint32_t i = 0; i < n && i < CODEC_COUNT; i++) {
-		switch (mc[i]) {
-		case MODEL_CODEC_PCMU: prefs[(*prefc)++] = CODEC_PCMU; break;
-		case MODEL_CODEC_PCMA: prefs[(*prefc)++] = CODEC_PCMA; break;
-		case MODEL_CODEC_OPUS: prefs[(*prefc)++] = CODEC_OPUS; break;
-		default: break;
-		}
-	}
-}
-
-
-/* the agent's audio rate [Hz] (µ-law agents: 8000 when not given) */
-static uint32_t agent_rate(const struct agent *a)
-{
-	return a->audio.sample_rate ? a->audio.sample_rate : 8000;
-}
-
-
-static int media_start_make(struct media_start **msp, struct call *call,
-			    const struct route *rt, const struct sip_msg *msg,
-			    const struct rtp_socks *socks)
-{
-	const struct agent *a = rt->inbound_agent;
-	struct sipgw *gw = call->gw;
-	struct media_start *ms;
-	int err;
-
-	err = media_start_alloc(&ms);
-	if (err)
-		return err;
-
-	ms->id = call->id;
-	str_ncpy(ms->ids.account_sid, gw->conf->account_sid,
-		 sizeof(ms->ids.account_sid));
-	str_ncpy(ms->ids.call_sid, call->call_sid, sizeof(ms->ids.call_sid));
-	sid_random(ms->ids.stream_sid, "MZ");
-
-	err  = str_dup(&ms->agent_id, a->id);
-	err |= str_dup(&ms->agent_url, a->url);
-	if (a->auth_token)
-		err |= str_dup(&ms->agent_auth_token, a->auth_token);
-	if (err) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	ms->proto = a->protocol == AGENT_PROTOCOL_RAW ? AGENT_PROTO_RAW :
-		AGENT_PROTO_TWILIO;
-	ms->l16 = a->audio.encoding == AGENT_ENCODING_L16;
-	ms->agent_srate = agent_rate(a);
-
-	ms->custom = custom_params(msg, rt, call);
-	if (!ms->custom) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	ms->rtp_fd  = socks->rtp_fd;
-	ms->rtcp_fd = socks->rtcp_fd;
-	ms->laddr   = socks->laddr;
-	ms->conf    = gw->conf->media;
-
- out:
-	if (err) {
-		ms->rtp_fd = ms->rtcp_fd = -1;  /* the caller still owns them */
-		mem_deref(ms);
-	}
-	else {
-		*msp = ms;
-	}
-
-	return err;
 }
 
 
@@ -699,136 +525,6 @@ static void agent_resolved(int err, const struct resolver_addrs *addrs,
 }
 
 
-/*
- * Inbound digest authentication (RFC 3261 22, RFC 2617), for trunks with
- * inbound credentials. Nonces are stateless: "<time>.<HMAC(key, time)>",
- * valid NONCE_TTL_S seconds; the key is random per process.
- */
-static void nonce_make(const struct sipgw *gw, time_t t, char *out,
-		       size_t sz)
-{
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	char ts[24];
-
-	snprintf(ts, sizeof(ts), "%llx", (unsigned long long)t);
-	(void)HMAC(EVP_sha256(), gw->nonce_key, sizeof(gw->nonce_key),
-		   (const uint8_t *)ts, strlen(ts), mac, &len);
-	(void)re_snprintf(out, sz, "%s.%w", ts, mac, (size_t)16);
-}
-
-
-/* 0 fresh and ours, ETIMEDOUT ours but old, EAUTH not ours */
-static int nonce_check(const struct sipgw *gw, const struct pl *nonce)
-{
-	char expect[96];
-	struct pl ts;
-	time_t t, now = time(NULL);
-
-	if (re_regex(nonce->p, nonce->l, "[0-9a-f]+.", &ts))
-		return EAUTH;
-
-	t = (time_t)pl_x64(&ts);
-	nonce_make(gw, t, expect, sizeof(expect));
-	if (pl_strcmp(nonce, expect))
-		return EAUTH;
-
-	return (t > now || now - t > NONCE_TTL_S) ? ETIMEDOUT : 0;
-}
-
-
-static void challenge(struct sipgw *gw, const struct sip_msg *msg,
-		      bool stale)
-{
-	char nonce[96];
-
-	nonce_make(gw, time(NULL), nonce, sizeof(nonce));
-	(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 401,
-			  "Unauthorized",
-			  "WWW-Authenticate: Digest realm=\"%s\", "
-			  "nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n"
-			  "Content-Length: 0\r\n\r\n",
-			  auth_realm, nonce, stale ? ", stale=true" : "");
-}
-
-
-static bool digest_uri_has_user(const struct pl *uri)
-{
-	struct uri u;
-
-	return uri_decode(&u, uri) || pl_isset(&u.user);
-}
-
-
-/*
- * True if the INVITE may go on. Otherwise it has been answered: 401 with a
- * challenge (no credentials, or right ones on a nonce past its lifetime:
- * stale=true), 403 (wrong ones, a nonce not ours, a digest uri that is not
- * this request's). Nonce counts are not tracked, so a captured header of
- * this very request stays valid for the nonce's lifetime (NONCE_TTL_S).
- */
-static bool authorized(struct sipgw *gw, const struct sip_msg *msg,
-		       const struct trunk *t)
-{
-	struct httpauth_digest_resp resp;
-	const struct sip_hdr *hdr;
-	uint8_t ha1[16];
-	int err, nerr;
-
-	if (!t->inbound.auth_username)
-		return true;
-
-	hdr = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
-	if (!hdr || httpauth_digest_response_decode(&resp, &hdr->val)) {
-		challenge(gw, msg, false);
-		return false;
-	}
-
-	if (pl_strcmp(&resp.realm, auth_realm) ||
-	    pl_strcmp(&resp.username, t->inbound.auth_username)) {
-		log_notice("INVITE from %J: wrong digest user or realm",
-			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
-		return false;
-	}
-
-	/* the response must be for this request: a header captured from
-	   another call cannot be replayed against another number. A digest
-	   uri without a user part (sip:host:port, as SIPp and some UAs sign)
-	   is taken as is. */
-	if (pl_cmp(&resp.uri, &msg->ruri) && digest_uri_has_user(&resp.uri)) {
-		log_notice("INVITE from %J: digest uri is not the Request-URI",
-			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
-		return false;
-	}
-
-	nerr = nonce_check(gw, &resp.nonce);
-
-	err = (nerr == EAUTH) ? EAUTH : 0;
-	if (!err)
-		err = md5_printf(ha1, "%r:%s:%s", &resp.username, auth_realm,
-				 t->inbound.auth_password ?
-				 t->inbound.auth_password : "");
-	if (!err)
-		err = httpauth_digest_response_auth(&resp, &msg->met, ha1);
-	if (err) {
-		log_notice("INVITE from %J: digest authentication failed",
-			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
-		return false;
-	}
-
-	/* right credentials on an old nonce: ask again (RFC 2617 stale) */
-	if (nerr == ETIMEDOUT) {
-		challenge(gw, msg, true);
-		return false;
-	}
-
-	return true;
-}
-
-
 static void reply_503(struct sipgw *gw, const struct sip_msg *msg,
 		      const char *why)
 {
@@ -859,8 +555,6 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	struct media_start *ms = NULL;
 	struct rtp_socks socks = {.rtp_fd = -1, .rtcp_fd = -1};
 	struct callreg_info ri;
-	enum codec_id prefs[CODEC_COUNT];
-	size_t prefc;
 	struct sa laddr;
 	struct mbuf *desc = NULL;
 	char number[E164_SIZE];
@@ -895,7 +589,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		goto out;
 	}
 
-	if (!authorized(gw, msg, rt->trunk))
+	if (!sipauth_check(gw, msg, rt->trunk))
 		goto out;
 
 	if (!rt->inbound_agent) {
@@ -939,11 +633,8 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		 sizeof(call->agent_id));
 	caller_id(msg, call->from, sizeof(call->from));
 
-	codec_prefs(rt, prefs, &prefc);
 	sdp_laddr(gw, msg, &socks, &laddr);
-	err = callsdp_alloc(&call->sdp, &laddr, prefs, prefc,
-			    srtp_policy(rt->trunk),
-			    agent_rate(rt->inbound_agent));
+	err = callmedia_sdp_alloc(&call->sdp, rt, &laddr);
 	if (err) {
 		reply_503(gw, msg, "SDP set-up failed");
 		goto out;
@@ -981,7 +672,7 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 		goto out;
 	}
 
-	err = media_start_make(&ms, call, rt, msg, &socks);
+	err = callmedia_start_alloc(&ms, call, rt, msg, &socks);
 	if (err)
 		goto fail;
 
@@ -1342,8 +1033,7 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 	gw->workers = workers;
 	gw->nworkers = nworkers;
 
-	if (RAND_bytes(gw->nonce_key, sizeof(gw->nonce_key)) != 1)
-		rand_bytes(gw->nonce_key, sizeof(gw->nonce_key));
+	sipauth_init(gw);
 
 	err = hash_alloc(&gw->calls, HASH_SIZE);
 	if (err)

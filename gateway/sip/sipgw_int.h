@@ -79,4 +79,16 @@ struct call {
 bool sipreq_filter(const struct sip_msg *msg, void *arg);
 int  sipreq_sdp_body(const struct sip_msg *msg, bool *has);
 
+/* sipauth.c: inbound digest authentication */
+void sipauth_init(struct sipgw *gw);
+bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
+		   const struct trunk *t);
+
+/* callmedia.c: what a call's media needs, from its route */
+int  callmedia_sdp_alloc(struct callsdp **csp, const struct route *rt,
+			 const struct sa *laddr);
+int  callmedia_start_alloc(struct media_start **msp, struct call *call,
+			   const struct route *rt, const struct sip_msg *msg,
+			   const struct rtp_socks *socks);
+
 #endif
