@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/hmac.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include "cb_re.h"
 #include "log.h"

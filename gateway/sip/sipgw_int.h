@@ -17,7 +17,12 @@
 #include "sid.h"
 #include "sipgw.h"
 
+enum {
+	RETRY_AFTER_S = 5,         /**< 503's Retry-After [s]          */
+};
+
 struct callsdp;
+struct resolver_addrs;
 struct media_start;
 struct rtp_socks;
 struct route;
@@ -63,7 +68,7 @@ struct call {
 	bool offer_in_200;        /**< INVITE came without SDP      */
 	bool media_started;       /**< CALL_START pushed            */
 	struct media_start *pending_ms; /**< waiting for the agent's host */
-	bool ended;               /**< call_end() ran               */
+	bool ended;               /**< sipcall_end() ran            */
 	struct media_params mp;   /**< agreed media                 */
 	struct tmr tmr_agent;     /**< agent connect deadline       */
 	struct tmr tmr_maxdur;    /**< maximum call duration        */
@@ -90,5 +95,25 @@ int  callmedia_sdp_alloc(struct callsdp **csp, const struct route *rt,
 int  callmedia_start_alloc(struct media_start **msp, struct call *call,
 			   const struct route *rt, const struct sip_msg *msg,
 			   const struct rtp_socks *socks);
+
+/* sipgw.c: the module */
+struct worker *sipgw_pick_worker(struct sipgw *gw);
+void sipgw_shutdown_check(struct sipgw *gw);
+
+/* sipinvite.c: a new INVITE */
+void sipinvite_handler(const struct sip_msg *msg, void *arg);
+
+/* sipcall.c: a call's life */
+int  sipcall_alloc(struct call **callp, struct sipgw *gw);
+int  sipcall_accept(struct call *call, const struct sip_msg *msg,
+		    const char *cuser);
+void sipcall_register(struct call *call, const char *trunk_id, bool has_sdp);
+int  sipcall_media_start(struct call *call, struct media_start *ms,
+			 const char *agent_url);
+void sipcall_end(struct call *call, enum end_reason reason, uint16_t scode,
+		 const char *why);
+void sipcall_agent_resolved(int err, const struct resolver_addrs *addrs,
+			    uint64_t id, void *arg);
+void sipcall_worker_msg(int id, void *data, void *arg);
 
 #endif

@@ -1,0 +1,300 @@
+/**
+ * @file sipinvite.c  A new INVITE: admitted or refused (SIP thread)
+ *
+ * Design note. A call is admitted or refused in the INVITE handler with no
+ * waiting (the store is in memory):
+ *
+ *   unknown number 404, source outside the trunk's allowed_sources 403,
+ *   no inbound agent 480, no common codec 488, over max_calls or out of
+ *   RTP ports 503 (with Retry-After), bad SDP 400, body not SDP 415.
+ *
+ * An admitted call gets 100 Trying and 180 Ringing at once, and its life
+ * goes on in sipcall.c.
+ */
+#include <errno.h>
+#include <string.h>
+#include "cb_re.h"
+#include "callsdp.h"
+#include "codec.h"
+#include "gwconf.h"
+#include "log.h"
+#include "model.h"
+#include "rtpport.h"
+#include "store.h"
+#include "worker.h"
+#include "sipgw_int.h"
+
+
+/* Called number: Request-URI user, else To user; sip:, sips: or tel: */
+static int called_number(const struct sip_msg *msg, char *out, size_t sz)
+{
+	const struct uri *uri = &msg->uri;
+	struct pl user = PL_INIT;
+	char raw[72], unesc[64];
+	struct mbuf *mb;
+	const char *p;
+	int err;
+
+	if (!pl_strcasecmp(&uri->scheme, "tel"))
+		user = uri->host;
+	else if (pl_isset(&uri->user))
+		user = uri->user;
+	else if (!pl_strcasecmp(&msg->to.uri.scheme, "tel"))
+		user = msg->to.uri.host;
+	else
+		user = msg->to.uri.user;
+
+	if (!pl_isset(&user) || user.l >= sizeof(raw))
+		return EINVAL;
+
+	/* user parameters such as ;isub= or ;phone-context= */
+	p = pl_strchr(&user, ';');
+	if (p)
+		user.l = (size_t)(p - user.p);
+
+	mb = mbuf_alloc(64);
+	if (!mb)
+		return ENOMEM;
+	err = mbuf_printf(mb, "%H", uri_user_unescape, &user);
+	if (!err && mb->end < sizeof(unesc)) {
+		memcpy(unesc, mb->buf, mb->end);
+		unesc[mb->end] = '\0';
+	}
+	else {
+		err = err ? err : EINVAL;
+	}
+	mem_deref(mb);
+	if (err)
+		return err;
+
+	/* carriers sometimes leave out the '+' of a full E.164 number */
+	if (unesc[0] != '+')
+		snprintf(raw, sizeof(raw), "+%s", unesc);
+	else
+		str_ncpy(raw, unesc, sizeof(raw));
+
+	return e164_normalize(out, sz, raw);
+}
+
+
+static void caller_id(const struct sip_msg *msg, char *out, size_t sz)
+{
+	char user[128];
+
+	if (pl_isset(&msg->from.uri.user))
+		pl_strcpy(&msg->from.uri.user, user, sizeof(user));
+	else if (pl_isset(&msg->from.uri.host))
+		pl_strcpy(&msg->from.uri.host, user, sizeof(user));
+	else
+		user[0] = '\0';
+
+	if (e164_normalize(out, sz, user))
+		str_ncpy(out, user, sz);
+}
+
+
+/*
+ * What goes in our Contact: the user part alone (libre adds the address
+ * the request came in on), or, with sip_advertise set (a gateway behind
+ * NAT), the whole URI with the public address and the port and transport
+ * the request came in on, so that the carrier's ACK, re-INVITE and BYE
+ * go to an address it can reach.
+ */
+static void contact_user(const struct sipgw *gw, const struct sip_msg *msg,
+			 char *buf, size_t sz)
+{
+	struct sa a;
+
+	if (!sa_isset(&gw->conf->sip_advertise, SA_ADDR)) {
+		str_ncpy(buf, "callbridge", sz);
+		return;
+	}
+
+	sa_cpy(&a, &gw->conf->sip_advertise);
+	sa_set_port(&a, sa_port(&msg->dst));
+	(void)re_snprintf(buf, sz, "sip:callbridge@%J%s", &a,
+			  sip_transp_param(msg->tp));
+}
+
+
+static void sdp_laddr(const struct sipgw *gw, const struct sip_msg *msg,
+		      const struct rtp_socks *socks, struct sa *laddr)
+{
+	*laddr = socks->laddr;
+
+	if (sa_isset(&gw->conf->rtp_advertise, SA_ADDR))
+		sa_cpy(laddr, &gw->conf->rtp_advertise);
+	else if (sa_is_any(&socks->laddr))
+		sa_cpy(laddr, &msg->dst);
+
+	sa_set_port(laddr, sa_port(&socks->laddr));
+}
+
+
+static void reply_503(struct sipgw *gw, const struct sip_msg *msg,
+		      const char *why)
+{
+	log_notice("INVITE from %J refused with 503: %s", &msg->src, why);
+	(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 503,
+			  "Service Unavailable",
+			  "Retry-After: %u\r\nContent-Length: 0\r\n\r\n",
+			  RETRY_AFTER_S);
+}
+
+
+static void refuse(struct sipgw *gw, const struct sip_msg *msg,
+		   uint16_t scode, const char *reason, const char *why)
+{
+	log_info("INVITE %r from %J refused: %u %s (%s)", &msg->ruri,
+		 &msg->src, scode, reason, why);
+	(void)sip_treply(NULL, gw->sip, msg, scode, reason);
+}
+
+
+/** sipsess_listen()'s handler: a new INVITE, admitted or refused */
+void sipinvite_handler(const struct sip_msg *msg, void *arg)
+{
+	struct sipgw *gw = arg;
+	struct route *rt = NULL;
+	struct call *call = NULL;
+	struct media_start *ms = NULL;
+	struct rtp_socks socks = {.rtp_fd = -1, .rtcp_fd = -1};
+	struct sa laddr;
+	struct mbuf *desc = NULL;
+	char number[E164_SIZE];
+	char cuser[128];
+	bool has_sdp;
+	int err;
+
+	if (gw->shutting_down) {
+		reply_503(gw, msg, "shutting down");
+		return;
+	}
+
+	if (called_number(msg, number, sizeof(number))) {
+		refuse(gw, msg, 404, "Not Found", "no E.164 number in URI");
+		return;
+	}
+
+	err = store_route(gw->store, number, &rt);
+	if (err == ENOENT) {
+		refuse(gw, msg, 404, "Not Found", "unknown number");
+		return;
+	}
+	else if (err) {
+		reply_503(gw, msg, "store lookup failed");
+		return;
+	}
+
+	if (!trunk_allows_source(rt->trunk, &msg->src)) {
+		refuse(gw, msg, 403, "Forbidden",
+		       "source outside the trunk's allowed_sources");
+		goto out;
+	}
+
+	if (!sipauth_check(gw, msg, rt->trunk))
+		goto out;
+
+	if (!rt->inbound_agent) {
+		refuse(gw, msg, 480, "Temporarily Unavailable",
+		       "number has no inbound agent");
+		goto out;
+	}
+
+	if (gw->ncalls >= gw->conf->max_calls) {
+		reply_503(gw, msg, "call limit reached");
+		goto out;
+	}
+
+	if (sipreq_sdp_body(msg, &has_sdp)) {
+		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 415,
+				  "Unsupported Media Type",
+				  "Accept: application/sdp\r\n"
+				  "Content-Length: 0\r\n\r\n");
+		goto out;
+	}
+
+	err = rtpport_open(gw->ports, &socks);
+	if (err) {
+		reply_503(gw, msg, "no free RTP port");
+		goto out;
+	}
+
+	if (sipcall_alloc(&call, gw)) {
+		reply_503(gw, msg, "out of memory");
+		goto out;
+	}
+
+	str_ncpy(call->number, number, sizeof(call->number));
+	str_ncpy(call->agent_id, rt->inbound_agent->id,
+		 sizeof(call->agent_id));
+	caller_id(msg, call->from, sizeof(call->from));
+
+	sdp_laddr(gw, msg, &socks, &laddr);
+	err = callmedia_sdp_alloc(&call->sdp, rt, &laddr);
+	if (err) {
+		reply_503(gw, msg, "SDP set-up failed");
+		goto out;
+	}
+
+	if (has_sdp) {
+		err = callsdp_offer_recv(call->sdp, msg->mb, &call->mp);
+		if (err == ENOTSUP) {
+			refuse(gw, msg, 488, "Not Acceptable Here",
+			       "no supported codec, transport or key "
+			       "offered");
+			goto out;
+		}
+		else if (err) {
+			refuse(gw, msg, 400, "Bad Request", "SDP unreadable");
+			goto out;
+		}
+	}
+	else {
+		call->offer_in_200 = true;
+	}
+
+	/* admitted */
+	(void)sip_reply(gw->sip, msg, 100, "Trying");
+
+	contact_user(gw, msg, cuser, sizeof(cuser));
+	err = sipcall_accept(call, msg, cuser);
+	if (err) {
+		log_warn("INVITE from %J: accept failed: %m", &msg->src, err);
+		goto out;
+	}
+
+	err = callmedia_start_alloc(&ms, call, rt, msg, &socks);
+	if (err)
+		goto fail;
+
+	socks.rtp_fd = socks.rtcp_fd = -1;   /* ms owns them now */
+
+	sipcall_register(call, rt->trunk->id, has_sdp);
+	if (sipcall_media_start(call, ms, rt->inbound_agent->url)) {
+		call = NULL;   /* ended and freed */
+		goto out;
+	}
+
+	log_info("call %s: %s -> %s (%s), agent %s, codec %s, worker %u",
+		 call->call_sid, call->from, call->number,
+		 rt->number->friendly_name, call->agent_id,
+		 has_sdp ? codec_name(call->mp.codec) : "(offer in 200)",
+		 worker_index(call->w));
+
+	call = NULL;   /* owned by the hash */
+	goto out;
+
+ fail:
+	/* accepted with 180 but could not hand over: answer 503 */
+	if (call->sess)
+		(void)sipsess_reject(call->sess, 503, "Service Unavailable",
+				     "Retry-After: %u\r\n"
+				     "Content-Length: 0\r\n\r\n", RETRY_AFTER_S);
+
+ out:
+	rtp_socks_close(&socks);
+	mem_deref(desc);
+	mem_deref(call);
+	mem_deref(rt);
+}
