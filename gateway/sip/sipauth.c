@@ -16,6 +16,7 @@
 #include "log.h"
 #include "model.h"
 #include "sipgw_int.h"
+#include "sipreply.h"
 
 enum {
 	NONCE_TTL_S = 300,        /**< digest nonce lifetime [s]        */
@@ -71,12 +72,10 @@ static void challenge(struct sipgw *gw, const struct sip_msg *msg,
 	char nonce[96];
 
 	nonce_make(gw, time(NULL), nonce, sizeof(nonce));
-	(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 401,
-			  "Unauthorized",
-			  "WWW-Authenticate: Digest realm=\"%s\", "
-			  "nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n"
-			  "Content-Length: 0\r\n\r\n",
-			  auth_realm, nonce, stale ? ", stale=true" : "");
+	(void)sipreply_sendf(gw->sip, msg, SIPREPLY_UNAUTHORIZED,
+			     "WWW-Authenticate: Digest realm=\"%s\", "
+			     "nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n",
+			     auth_realm, nonce, stale ? ", stale=true" : "");
 }
 
 
@@ -116,7 +115,7 @@ bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
 	    pl_strcmp(&resp.username, t->inbound.auth_username)) {
 		log_notice("INVITE from %J: wrong digest user or realm",
 			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		(void)sipreply_send(gw->sip, msg, SIPREPLY_FORBIDDEN);
 		return false;
 	}
 
@@ -127,7 +126,7 @@ bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
 	if (pl_cmp(&resp.uri, &msg->ruri) && digest_uri_has_user(&resp.uri)) {
 		log_notice("INVITE from %J: digest uri is not the Request-URI",
 			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		(void)sipreply_send(gw->sip, msg, SIPREPLY_FORBIDDEN);
 		return false;
 	}
 
@@ -143,7 +142,7 @@ bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
 	if (err) {
 		log_notice("INVITE from %J: digest authentication failed",
 			   &msg->src);
-		(void)sip_treply(NULL, gw->sip, msg, 403, "Forbidden");
+		(void)sipreply_send(gw->sip, msg, SIPREPLY_FORBIDDEN);
 		return false;
 	}
 

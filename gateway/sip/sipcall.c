@@ -31,6 +31,7 @@
 #include "sid.h"
 #include "worker.h"
 #include "sipgw_int.h"
+#include "sipreply.h"
 
 
 static void call_destructor(void *arg)
@@ -98,11 +99,16 @@ static int push_wmsg(struct call *call, int id, enum end_reason reason)
 
 
 /**
- * End a call, exactly once. scode is the final answer for a call that was
- * not answered yet (ignored otherwise).
+ * End a call, exactly once
+ *
+ * @param call    The call
+ * @param reason  Why it ends
+ * @param answer  The final answer to a call not answered yet (ignored
+ *                once answered, or when the caller ended it)
+ * @param why     Detail for the log (NULL if none)
  */
 void sipcall_end(struct call *call, enum end_reason reason,
-		 uint16_t scode, const char *why)
+		 enum sipreply answer, const char *why)
 {
 	if (call->ended)
 		return;
@@ -116,19 +122,8 @@ void sipcall_end(struct call *call, enum end_reason reason,
 		 callstate_reason_name(reason), why ? ": " : "", why ? why : "");
 
 	if (call->sess && call->state == CALL_RINGING &&
-	    reason != END_CALLER_CANCEL && reason != END_CALLER_BYE) {
-		if (scode == 503)
-			(void)sipsess_reject(call->sess, scode,
-					     "Service Unavailable",
-					     "Retry-After: %u\r\n"
-					     "Content-Length: 0\r\n\r\n",
-					     RETRY_AFTER_S);
-		else
-			(void)sipsess_reject(call->sess, scode ? scode : 500,
-					     scode == 480 ?
-					     "Temporarily Unavailable" :
-					     "Server Internal Error", NULL);
-	}
+	    reason != END_CALLER_CANCEL && reason != END_CALLER_BYE)
+		(void)sipreply_reject(call->sess, answer);
 
 	/* hands the session to libre: it sends BYE if one is due, and
 	   finishes any transaction in progress on its own */
@@ -154,7 +149,8 @@ static void agent_timeout(void *arg)
 {
 	struct call *call = arg;
 
-	sipcall_end(call, END_AGENT_TIMEOUT, 503, "agent not ready in time");
+	sipcall_end(call, END_AGENT_TIMEOUT, SIPREPLY_SERVICE_UNAVAILABLE,
+		    "agent not ready in time");
 }
 
 
@@ -162,7 +158,7 @@ static void maxdur_timeout(void *arg)
 {
 	struct call *call = arg;
 
-	sipcall_end(call, END_MAX_DURATION, 0, NULL);
+	sipcall_end(call, END_MAX_DURATION, SIPREPLY_SERVER_ERROR, NULL);
 }
 
 
@@ -252,20 +248,20 @@ static void info_handler(struct sip *sip, const struct sip_msg *msg,
 	struct wmsg *m;
 
 	if (!msg_ctype_cmp(&msg->ctyp, "application", "dtmf-relay")) {
-		(void)sip_reply(sip, msg, 415, "Unsupported Media Type");
+		(void)sipreply_stateless(sip, msg, SIPREPLY_INFO_NOT_DTMF);
 		return;
 	}
 
 	if (re_regex((char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb),
 		     "Signal[ \t]*=[ \t]*[0-9*#A-Da-d]1", NULL, NULL, &sig) ||
 	    sig.l != 1) {
-		(void)sip_reply(sip, msg, 400, "Bad dtmf-relay body");
+		(void)sipreply_stateless(sip, msg, SIPREPLY_BAD_DTMF_BODY);
 		return;
 	}
 	(void)re_regex((char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb),
 		       "Duration[ \t]*=[ \t]*[0-9]+", NULL, NULL, &dur);
 
-	(void)sip_reply(sip, msg, 200, "OK");
+	(void)sipreply_stateless(sip, msg, SIPREPLY_OK);
 
 	if (call->ended || !call->media_started)
 		return;
@@ -297,7 +293,8 @@ static void close_handler(int err, const struct sip_msg *msg, void *arg)
 	else
 		reason = END_SIP_ERROR;
 
-	sipcall_end(call, reason, 0, err == ECONNRESET ? NULL : strerror(err));
+	sipcall_end(call, reason, SIPREPLY_SERVER_ERROR,
+		    err == ECONNRESET ? NULL : strerror(err));
 }
 
 
@@ -341,15 +338,14 @@ int sipcall_alloc(struct call **callp, struct sipgw *gw)
 int sipcall_accept(struct call *call, const struct sip_msg *msg,
 		   const char *cuser)
 {
-	static const char allow[] = "Allow: INVITE, ACK, CANCEL, BYE, "
-		"OPTIONS, INFO\r\n";
+	const enum sipreply r = SIPREPLY_RINGING;
 
-	return sipsess_accept(&call->sess, call->gw->sock, msg, 180,
-			      "Ringing", cuser, "application/sdp", NULL,
-			      NULL, NULL, false,
+	return sipsess_accept(&call->sess, call->gw->sock, msg,
+			      sipreply_scode(r), sipreply_reason(r), cuser,
+			      "application/sdp", NULL, NULL, NULL, false,
 			      offer_handler, answer_handler, estab_handler,
 			      info_handler, NULL, close_handler, call,
-			      "%s", allow);
+			      "%H", sipreply_hdrs, &r);
 }
 
 
@@ -423,7 +419,8 @@ static int media_handover(struct call *call, struct media_start *ms)
 
 	if (err) {
 		mem_deref(ms);   /* closes the sockets */
-		sipcall_end(call, END_SIP_ERROR, 503, "worker unreachable");
+		sipcall_end(call, END_SIP_ERROR, SIPREPLY_SERVICE_UNAVAILABLE,
+			    "worker unreachable");
 		return err;
 	}
 
@@ -461,8 +458,9 @@ int sipcall_media_start(struct call *call, struct media_start *ms,
 	call->pending_ms = ms;
 	err = resolver_query(gw->resolver, host, call->id);
 	if (err)
-		sipcall_end(call, END_AGENT_FAILED, 503,
-			 "cannot look up the agent's host");
+		sipcall_end(call, END_AGENT_FAILED,
+			    SIPREPLY_SERVICE_UNAVAILABLE,
+			    "cannot look up the agent's host");
 
 	return err;
 }
@@ -484,8 +482,9 @@ void sipcall_agent_resolved(int err, const struct resolver_addrs *addrs,
 
 	if (err) {
 		mem_deref(ms);
-		sipcall_end(call, END_AGENT_FAILED, 503,
-			 "the agent's host name does not resolve");
+		sipcall_end(call, END_AGENT_FAILED,
+			    SIPREPLY_SERVICE_UNAVAILABLE,
+			    "the agent's host name does not resolve");
 		return;
 	}
 
@@ -507,14 +506,16 @@ static void agent_ready(struct call *call)
 
 	err = callsdp_encode(call->sdp, &desc, call->offer_in_200);
 	if (err) {
-		sipcall_end(call, END_SIP_ERROR, 500, "SDP encode failed");
+		sipcall_end(call, END_SIP_ERROR, SIPREPLY_SERVER_ERROR,
+			    "SDP encode failed");
 		return;
 	}
 
-	err = sipsess_answer(call->sess, 200, "OK", desc, NULL);
+	err = sipreply_answer(call->sess, desc);
 	mem_deref(desc);
 	if (err) {
-		sipcall_end(call, END_SIP_ERROR, 500, "answer failed");
+		sipcall_end(call, END_SIP_ERROR, SIPREPLY_SERVER_ERROR,
+			    "answer failed");
 		return;
 	}
 
@@ -593,8 +594,10 @@ void sipcall_worker_msg(int id, void *data, void *arg)
 
 	case SMSG_CALL_END_REQ:
 		sipcall_end(call, m->reason,
-			 m->reason == END_AGENT_FAILED ? 503 : 480,
-			 m->detail[0] ? m->detail : NULL);
+			    m->reason == END_AGENT_FAILED ?
+			    SIPREPLY_SERVICE_UNAVAILABLE :
+			    SIPREPLY_TEMP_UNAVAILABLE,
+			    m->detail[0] ? m->detail : NULL);
 		break;
 
 	case SMSG_SEND_INFO:
@@ -605,8 +608,9 @@ void sipcall_worker_msg(int id, void *data, void *arg)
 		if (!call->ended) {
 			/* the worker dropped it on its own (shutdown) */
 			call->media_started = false;
-			sipcall_end(call, END_SHUTDOWN, 503, NULL);
-			/* call_end freed it */
+			sipcall_end(call, END_SHUTDOWN,
+				    SIPREPLY_SERVICE_UNAVAILABLE, NULL);
+			/* sipcall_end() freed it */
 			goto out;
 		}
 		log_gone(call, &m->stats);

@@ -17,6 +17,7 @@
 #include "rtpport.h"
 #include "sipgw.h"
 #include "sipgw_int.h"
+#include "sipreply.h"
 #include "worker.h"
 
 enum {
@@ -359,7 +360,7 @@ static bool end_apply(struct le *le, void *arg)
 	struct call *call = le->data;
 
 	(void)arg;
-	sipcall_end(call, END_SHUTDOWN, 503, NULL);
+	sipcall_end(call, END_SHUTDOWN, SIPREPLY_SERVICE_UNAVAILABLE, NULL);
 
 	return false;
 }

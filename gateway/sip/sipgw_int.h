@@ -16,10 +16,7 @@
 #include "model.h"
 #include "sid.h"
 #include "sipgw.h"
-
-enum {
-	RETRY_AFTER_S = 5,         /**< 503's Retry-After [s]          */
-};
+#include "sipreply.h"
 
 struct callsdp;
 struct resolver_addrs;
@@ -110,8 +107,8 @@ int  sipcall_accept(struct call *call, const struct sip_msg *msg,
 void sipcall_register(struct call *call, const char *trunk_id, bool has_sdp);
 int  sipcall_media_start(struct call *call, struct media_start *ms,
 			 const char *agent_url);
-void sipcall_end(struct call *call, enum end_reason reason, uint16_t scode,
-		 const char *why);
+void sipcall_end(struct call *call, enum end_reason reason,
+		 enum sipreply answer, const char *why);
 void sipcall_agent_resolved(int err, const struct resolver_addrs *addrs,
 			    uint64_t id, void *arg);
 void sipcall_worker_msg(int id, void *data, void *arg);

@@ -23,6 +23,7 @@
 #include "store.h"
 #include "worker.h"
 #include "sipgw_int.h"
+#include "sipreply.h"
 
 
 /* Called number: Request-URI user, else To user; sip:, sips: or tel: */
@@ -131,26 +132,6 @@ static void sdp_laddr(const struct sipgw *gw, const struct sip_msg *msg,
 }
 
 
-static void reply_503(struct sipgw *gw, const struct sip_msg *msg,
-		      const char *why)
-{
-	log_notice("INVITE from %J refused with 503: %s", &msg->src, why);
-	(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 503,
-			  "Service Unavailable",
-			  "Retry-After: %u\r\nContent-Length: 0\r\n\r\n",
-			  RETRY_AFTER_S);
-}
-
-
-static void refuse(struct sipgw *gw, const struct sip_msg *msg,
-		   uint16_t scode, const char *reason, const char *why)
-{
-	log_info("INVITE %r from %J refused: %u %s (%s)", &msg->ruri,
-		 &msg->src, scode, reason, why);
-	(void)sip_treply(NULL, gw->sip, msg, scode, reason);
-}
-
-
 /** sipsess_listen()'s handler: a new INVITE, admitted or refused */
 void sipinvite_handler(const struct sip_msg *msg, void *arg)
 {
@@ -167,28 +148,32 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
 	int err;
 
 	if (gw->shutting_down) {
-		reply_503(gw, msg, "shutting down");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"shutting down");
 		return;
 	}
 
 	if (called_number(msg, number, sizeof(number))) {
-		refuse(gw, msg, 404, "Not Found", "no E.164 number in URI");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_FOUND,
+				"no E.164 number in URI");
 		return;
 	}
 
 	err = store_route(gw->store, number, &rt);
 	if (err == ENOENT) {
-		refuse(gw, msg, 404, "Not Found", "unknown number");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_FOUND,
+				"unknown number");
 		return;
 	}
 	else if (err) {
-		reply_503(gw, msg, "store lookup failed");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"store lookup failed");
 		return;
 	}
 
 	if (!trunk_allows_source(rt->trunk, &msg->src)) {
-		refuse(gw, msg, 403, "Forbidden",
-		       "source outside the trunk's allowed_sources");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_FORBIDDEN,
+				"source outside the trunk's allowed_sources");
 		goto out;
 	}
 
@@ -196,32 +181,32 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
 		goto out;
 
 	if (!rt->inbound_agent) {
-		refuse(gw, msg, 480, "Temporarily Unavailable",
-		       "number has no inbound agent");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_TEMP_UNAVAILABLE,
+				"number has no inbound agent");
 		goto out;
 	}
 
 	if (gw->ncalls >= gw->conf->max_calls) {
-		reply_503(gw, msg, "call limit reached");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"call limit reached");
 		goto out;
 	}
 
 	if (sipreq_sdp_body(msg, &has_sdp)) {
-		(void)sip_treplyf(NULL, NULL, gw->sip, msg, false, 415,
-				  "Unsupported Media Type",
-				  "Accept: application/sdp\r\n"
-				  "Content-Length: 0\r\n\r\n");
+		(void)sipreply_send(gw->sip, msg, SIPREPLY_BODY_NOT_SDP);
 		goto out;
 	}
 
 	err = rtpport_open(gw->ports, &socks);
 	if (err) {
-		reply_503(gw, msg, "no free RTP port");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"no free RTP port");
 		goto out;
 	}
 
 	if (sipcall_alloc(&call, gw)) {
-		reply_503(gw, msg, "out of memory");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"out of memory");
 		goto out;
 	}
 
@@ -233,20 +218,22 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
 	sdp_laddr(gw, msg, &socks, &laddr);
 	err = callmedia_sdp_alloc(&call->sdp, rt, &laddr);
 	if (err) {
-		reply_503(gw, msg, "SDP set-up failed");
+		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
+				"SDP set-up failed");
 		goto out;
 	}
 
 	if (has_sdp) {
 		err = callsdp_offer_recv(call->sdp, msg->mb, &call->mp);
 		if (err == ENOTSUP) {
-			refuse(gw, msg, 488, "Not Acceptable Here",
-			       "no supported codec, transport or key "
-			       "offered");
+			sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_ACCEPTABLE,
+					"no supported codec, transport or key "
+					"offered");
 			goto out;
 		}
 		else if (err) {
-			refuse(gw, msg, 400, "Bad Request", "SDP unreadable");
+			sipreply_refuse(gw->sip, msg, SIPREPLY_BAD_REQUEST,
+					"SDP unreadable");
 			goto out;
 		}
 	}
@@ -255,7 +242,7 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
 	}
 
 	/* admitted */
-	(void)sip_reply(gw->sip, msg, 100, "Trying");
+	(void)sipreply_stateless(gw->sip, msg, SIPREPLY_TRYING);
 
 	contact_user(gw, msg, cuser, sizeof(cuser));
 	err = sipcall_accept(call, msg, cuser);
@@ -288,9 +275,8 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
  fail:
 	/* accepted with 180 but could not hand over: answer 503 */
 	if (call->sess)
-		(void)sipsess_reject(call->sess, 503, "Service Unavailable",
-				     "Retry-After: %u\r\n"
-				     "Content-Length: 0\r\n\r\n", RETRY_AFTER_S);
+		(void)sipreply_reject(call->sess,
+				      SIPREPLY_SERVICE_UNAVAILABLE);
 
  out:
 	rtp_socks_close(&socks);
