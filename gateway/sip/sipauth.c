@@ -1,8 +1,9 @@
 /**
- * @file sipauth.c  Inbound digest authentication of trunks (SIP thread)
+ * @file sipauth.c  Is an INVITE from its trunk? Sources, digest (SIP thread)
  *
- * Design note. Digest authentication (RFC 3261 22, RFC 2617), for trunks
- * with inbound credentials. Nonces are stateless: "<time>.<HMAC(key,
+ * Design note. A trunk's allowed_sources (address ranges) are checked
+ * first; then, for trunks with inbound credentials, digest authentication
+ * (RFC 3261 22, RFC 2617). Nonces are stateless: "<time>.<HMAC(key,
  * time)>", valid NONCE_TTL_S seconds; the key is random per process, so
  * nothing is stored per challenge and a restart invalidates every nonce.
  */
@@ -88,14 +89,16 @@ static bool digest_uri_has_user(const struct pl *uri)
 
 
 /*
- * True if the INVITE may go on. Otherwise it has been answered: 401 with a
- * challenge (no credentials, or right ones on a nonce past its lifetime:
- * stale=true), 403 (wrong ones, a nonce not ours, a digest uri that is not
- * this request's). Nonce counts are not tracked, so a captured header of
- * this very request stays valid for the nonce's lifetime (NONCE_TTL_S).
+ * The digest, for trunks with inbound credentials (any INVITE passes on a
+ * trunk without). True if the INVITE may go on. Otherwise it has been
+ * answered: 401 with a challenge (no credentials, or right ones on a nonce
+ * past its lifetime: stale=true), 403 (wrong ones, a nonce not ours, a
+ * digest uri that is not this request's). Nonce counts are not tracked, so
+ * a captured header of this very request stays valid for the nonce's
+ * lifetime (NONCE_TTL_S).
  */
-bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
-		       const struct trunk *t)
+static bool digest_ok(struct sipgw *gw, const struct sip_msg *msg,
+		      const struct trunk *t)
 {
 	struct httpauth_digest_resp resp;
 	const struct sip_hdr *hdr;
@@ -153,4 +156,28 @@ bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
 	}
 
 	return true;
+}
+
+
+/**
+ * Whether an INVITE for a trunk's number may go on: its source is one the
+ * trunk allows (else 403), and with inbound credentials the digest
+ * proves them (else 401 or 403). Otherwise it has been answered.
+ *
+ * @param gw   The gateway
+ * @param msg  The INVITE
+ * @param t    The trunk of the called number
+ *
+ * @return true if the INVITE may go on
+ */
+bool sipauth_admit(struct sipgw *gw, const struct sip_msg *msg,
+		   const struct trunk *t)
+{
+	if (!trunk_allows_source(t, &msg->src)) {
+		sipreply_refuse(gw->sip, msg, SIPREPLY_FORBIDDEN,
+				"source outside the trunk's allowed_sources");
+		return false;
+	}
+
+	return digest_ok(gw, msg, t);
 }

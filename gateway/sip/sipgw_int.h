@@ -81,9 +81,9 @@ struct call {
 bool sipreq_filter(const struct sip_msg *msg, void *arg);
 int  sipreq_sdp_body(const struct sip_msg *msg, bool *has);
 
-/* sipauth.c: inbound digest authentication */
+/* sipauth.c: is an INVITE from its trunk (sources, digest) */
 void sipauth_init(struct sipgw *gw);
-bool sipauth_check(struct sipgw *gw, const struct sip_msg *msg,
+bool sipauth_admit(struct sipgw *gw, const struct sip_msg *msg,
 		   const struct trunk *t);
 
 /* callmedia.c: what a call's media needs, from its route */

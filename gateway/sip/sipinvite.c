@@ -101,8 +101,8 @@ static void caller_id(const struct sip_msg *msg, char *out, size_t sz)
  * the request came in on, so that the carrier's ACK, re-INVITE and BYE
  * go to an address it can reach.
  */
-static void contact_user(const struct sipgw *gw, const struct sip_msg *msg,
-			 char *buf, size_t sz)
+static void our_contact(const struct sipgw *gw, const struct sip_msg *msg,
+			char *buf, size_t sz)
 {
 	struct sa a;
 
@@ -132,155 +132,210 @@ static void sdp_laddr(const struct sipgw *gw, const struct sip_msg *msg,
 }
 
 
-/** sipsess_listen()'s handler: a new INVITE, admitted or refused */
-void sipinvite_handler(const struct sip_msg *msg, void *arg)
+/* What admission found out about an INVITE */
+struct admit {
+	char number[E164_SIZE];   /**< the called number          */
+	struct route *rt;         /**< its route (owned)          */
+	bool has_sdp;             /**< the INVITE carries an offer */
+	struct rtp_socks socks;   /**< the call's RTP pair (owned
+				       until the media_start has it) */
+};
+
+
+/* the called number and its route: 404 if none, 503 if we cannot say */
+static bool admit_number(struct sipgw *gw, const struct sip_msg *msg,
+			 struct admit *ad)
 {
-	struct sipgw *gw = arg;
-	struct route *rt = NULL;
-	struct call *call = NULL;
-	struct media_start *ms = NULL;
-	struct rtp_socks socks = {.rtp_fd = -1, .rtcp_fd = -1};
-	struct sa laddr;
-	struct mbuf *desc = NULL;
-	char number[E164_SIZE];
-	char cuser[128];
-	bool has_sdp;
 	int err;
 
 	if (gw->shutting_down) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"shutting down");
-		return;
+		return false;
 	}
 
-	if (called_number(msg, number, sizeof(number))) {
+	if (called_number(msg, ad->number, sizeof(ad->number))) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_FOUND,
 				"no E.164 number in URI");
-		return;
+		return false;
 	}
 
-	err = store_route(gw->store, number, &rt);
+	err = store_route(gw->store, ad->number, &ad->rt);
 	if (err == ENOENT) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_FOUND,
 				"unknown number");
-		return;
+		return false;
 	}
 	else if (err) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"store lookup failed");
-		return;
+		return false;
 	}
 
-	if (!trunk_allows_source(rt->trunk, &msg->src)) {
-		sipreply_refuse(gw->sip, msg, SIPREPLY_FORBIDDEN,
-				"source outside the trunk's allowed_sources");
-		goto out;
-	}
+	return true;
+}
 
-	if (!sipauth_check(gw, msg, rt->trunk))
-		goto out;
 
-	if (!rt->inbound_agent) {
+/*
+ * True if the INVITE may become a call; otherwise it has been answered.
+ * The order of the checks is the order of the answers a caller can get.
+ */
+static bool admit(struct sipgw *gw, const struct sip_msg *msg,
+		  struct admit *ad)
+{
+	if (!admit_number(gw, msg, ad))
+		return false;
+
+	if (!sipauth_admit(gw, msg, ad->rt->trunk))
+		return false;
+
+	if (!ad->rt->inbound_agent) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_TEMP_UNAVAILABLE,
 				"number has no inbound agent");
-		goto out;
+		return false;
 	}
 
 	if (gw->ncalls >= gw->conf->max_calls) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"call limit reached");
-		goto out;
+		return false;
 	}
 
-	if (sipreq_sdp_body(msg, &has_sdp)) {
+	if (sipreq_sdp_body(msg, &ad->has_sdp)) {
 		(void)sipreply_send(gw->sip, msg, SIPREPLY_BODY_NOT_SDP);
-		goto out;
+		return false;
 	}
 
-	err = rtpport_open(gw->ports, &socks);
-	if (err) {
+	if (rtpport_open(gw->ports, &ad->socks)) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"no free RTP port");
-		goto out;
+		return false;
 	}
+
+	return true;
+}
+
+
+/* the call, with its SDP state and the caller's offer if any; NULL if
+   the INVITE has been refused */
+static struct call *call_create(struct sipgw *gw, const struct sip_msg *msg,
+				const struct admit *ad)
+{
+	struct call *call;
+	struct sa laddr;
+	int err;
 
 	if (sipcall_alloc(&call, gw)) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"out of memory");
-		goto out;
+		return NULL;
 	}
 
-	str_ncpy(call->number, number, sizeof(call->number));
-	str_ncpy(call->agent_id, rt->inbound_agent->id,
+	str_ncpy(call->number, ad->number, sizeof(call->number));
+	str_ncpy(call->agent_id, ad->rt->inbound_agent->id,
 		 sizeof(call->agent_id));
 	caller_id(msg, call->from, sizeof(call->from));
 
-	sdp_laddr(gw, msg, &socks, &laddr);
-	err = callmedia_sdp_alloc(&call->sdp, rt, &laddr);
-	if (err) {
+	sdp_laddr(gw, msg, &ad->socks, &laddr);
+	if (callmedia_sdp_alloc(&call->sdp, ad->rt, &laddr)) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,
 				"SDP set-up failed");
-		goto out;
+		return mem_deref(call);
 	}
 
-	if (has_sdp) {
-		err = callsdp_offer_recv(call->sdp, msg->mb, &call->mp);
-		if (err == ENOTSUP) {
-			sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_ACCEPTABLE,
-					"no supported codec, transport or key "
-					"offered");
-			goto out;
-		}
-		else if (err) {
-			sipreply_refuse(gw->sip, msg, SIPREPLY_BAD_REQUEST,
-					"SDP unreadable");
-			goto out;
-		}
-	}
-	else {
+	if (!ad->has_sdp) {
 		call->offer_in_200 = true;
+		return call;
 	}
 
-	/* admitted */
+	err = callsdp_offer_recv(call->sdp, msg->mb, &call->mp);
+	if (err == ENOTSUP) {
+		sipreply_refuse(gw->sip, msg, SIPREPLY_NOT_ACCEPTABLE,
+				"no supported codec, transport or key "
+				"offered");
+		return mem_deref(call);
+	}
+	else if (err) {
+		sipreply_refuse(gw->sip, msg, SIPREPLY_BAD_REQUEST,
+				"SDP unreadable");
+		return mem_deref(call);
+	}
+
+	return call;
+}
+
+
+/* admitted: 100 Trying, then 180 Ringing from the call's session */
+static int call_take(struct sipgw *gw, const struct sip_msg *msg,
+		     struct call *call)
+{
+	char cuser[128];
+	int err;
+
 	(void)sipreply_stateless(gw->sip, msg, SIPREPLY_TRYING);
 
-	contact_user(gw, msg, cuser, sizeof(cuser));
+	our_contact(gw, msg, cuser, sizeof(cuser));
 	err = sipcall_accept(call, msg, cuser);
-	if (err) {
-		log_warn("INVITE from %J: accept failed: %m", &msg->src, err);
-		goto out;
-	}
-
-	err = callmedia_start_alloc(&ms, call, rt, msg, &socks);
 	if (err)
-		goto fail;
+		log_warn("INVITE from %J: accept failed: %m", &msg->src, err);
 
-	socks.rtp_fd = socks.rtcp_fd = -1;   /* ms owns them now */
+	return err;
+}
 
-	sipcall_register(call, rt->trunk->id, has_sdp);
-	if (sipcall_media_start(call, ms, rt->inbound_agent->url)) {
-		call = NULL;   /* ended and freed */
-		goto out;
+
+/* hand the call's media to a worker; the call goes to the gateway's
+   table (or is ended and freed) in any case but an error before */
+static int call_launch(const struct sip_msg *msg, struct call *call,
+		       struct admit *ad)
+{
+	const struct route *rt = ad->rt;
+	struct media_start *ms;
+	int err;
+
+	err = callmedia_start_alloc(&ms, call, rt, msg, &ad->socks);
+	if (err) {
+		/* accepted with 180 but could not hand over: answer 503 */
+		if (call->sess)
+			(void)sipreply_reject(call->sess,
+					      SIPREPLY_SERVICE_UNAVAILABLE);
+		return err;
 	}
+
+	ad->socks.rtp_fd = ad->socks.rtcp_fd = -1;   /* ms owns them now */
+
+	sipcall_register(call, rt->trunk->id, ad->has_sdp);
+	if (sipcall_media_start(call, ms, rt->inbound_agent->url))
+		return 0;   /* ended and freed */
 
 	log_info("call %s: %s -> %s (%s), agent %s, codec %s, worker %u",
 		 call->call_sid, call->from, call->number,
 		 rt->number->friendly_name, call->agent_id,
-		 has_sdp ? codec_name(call->mp.codec) : "(offer in 200)",
+		 ad->has_sdp ? codec_name(call->mp.codec) : "(offer in 200)",
 		 worker_index(call->w));
 
-	call = NULL;   /* owned by the hash */
-	goto out;
+	return 0;
+}
 
- fail:
-	/* accepted with 180 but could not hand over: answer 503 */
-	if (call->sess)
-		(void)sipreply_reject(call->sess,
-				      SIPREPLY_SERVICE_UNAVAILABLE);
+
+/** sipsess_listen()'s handler: a new INVITE, admitted or refused */
+void sipinvite_handler(const struct sip_msg *msg, void *arg)
+{
+	struct sipgw *gw = arg;
+	struct admit ad = {.socks = {.rtp_fd = -1, .rtcp_fd = -1}};
+	struct call *call = NULL;
+
+	if (!admit(gw, msg, &ad))
+		goto out;
+
+	call = call_create(gw, msg, &ad);
+	if (!call || call_take(gw, msg, call))
+		goto out;
+
+	if (!call_launch(msg, call, &ad))
+		call = NULL;   /* the gateway's now, or ended and freed */
 
  out:
-	rtp_socks_close(&socks);
-	mem_deref(desc);
+	rtp_socks_close(&ad.socks);
 	mem_deref(call);
-	mem_deref(rt);
+	mem_deref(ad.rt);
 }
