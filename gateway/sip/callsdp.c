@@ -262,58 +262,56 @@ static int crypto_settle(struct callsdp *cs, struct media_params *res)
 }
 
 
-/*
- * Keep one codec and its companions; fill in the result.
- * Returns ENOTSUP if no acceptable codec was offered.
- */
-static int settle(struct callsdp *cs, struct media_params *res)
+/* the codec to keep: the one agreed before (sticky: a re-INVITE must
+   offer it again), else the first of ours the peer offers */
+static enum codec_id codec_pick(const struct callsdp *cs)
+{
+	if (cs->chosen != CODEC_NONE)
+		return callsdp_codec_offered(cs, cs->chosen) ? cs->chosen :
+			CODEC_NONE;
+
+	for (size_t i = 0; i < cs->prefc; i++) {
+		if (callsdp_codec_offered(cs, cs->prefs[i]))
+			return cs->prefs[i];
+	}
+
+	return CODEC_NONE;
+}
+
+
+/* the codec's format itself, or a companion of it: telephone-event or
+   CN at its clock rate */
+static bool goes_with(const struct sdp_format *f,
+		      const struct sdp_format *cf)
+{
+	return f == cf || (f->srate == cf->srate &&
+			   (!strcasecmp(f->name, "telephone-event") ||
+			    !strcasecmp(f->name, "CN")));
+}
+
+
+/* leave exactly one audio codec and its companions in the answer */
+static void keep_only(struct callsdp *cs, const struct sdp_format *cf)
 {
 	const struct list *l = sdp_media_format_lst(cs->m, true);
-	enum codec_id pick = CODEC_NONE;
-	struct sdp_format *cf, *f;
+
+	for (struct le *le = list_head(l); le; le = le->next) {
+		struct sdp_format *f = le->data;
+
+		if (!goes_with(f, cf))
+			f->sup = false;
+	}
+}
+
+
+/* the agreed codec, its companions' payload types, the peer's ptime */
+static void result_codec(const struct callsdp *cs, enum codec_id pick,
+			 const struct sdp_format *cf,
+			 struct media_params *res)
+{
+	const struct sdp_format *f;
 	const char *attr;
 
-	if (sdp_media_disabled(cs->m) || !sa_port(sdp_media_raddr(cs->m)))
-		return ENOTSUP;
-
-	if (cs->chosen != CODEC_NONE) {
-		/* sticky: a re-INVITE must keep the codec */
-		if (!callsdp_codec_offered(cs, cs->chosen))
-			return ENOTSUP;
-		pick = cs->chosen;
-	}
-	else {
-		for (size_t i = 0; i < cs->prefc; i++) {
-			if (callsdp_codec_offered(cs, cs->prefs[i])) {
-				pick = cs->prefs[i];
-				break;
-			}
-		}
-	}
-
-	if (pick == CODEC_NONE)
-		return ENOTSUP;
-
-	cf = codec_format(cs, pick);
-
-	/* leave exactly one audio codec and its companions in the answer */
-	for (struct le *le = list_head(l); le; le = le->next) {
-		f = le->data;
-
-		if (f == cf)
-			continue;
-		if (!strcasecmp(f->name, "telephone-event") &&
-		    f->srate == cf->srate)
-			continue;
-		if (!strcasecmp(f->name, "CN") && f->srate == cf->srate)
-			continue;
-
-		f->sup = false;
-	}
-
-	cs->chosen = pick;
-
-	memset(res, 0, sizeof(*res));
 	res->codec = pick;
 	res->pt    = cf->pt;
 	res->srate = cf->srate;
@@ -328,7 +326,13 @@ static int settle(struct callsdp *cs, struct media_params *res)
 
 	attr = sdp_media_rattr(cs->m, "ptime");
 	res->ptime = attr ? (uint32_t)atoi(attr) : 0;
+}
 
+
+/* where RTP and RTCP go (rtcp-mux answered only when offered), and
+   which way media may flow */
+static void result_transport(struct callsdp *cs, struct media_params *res)
+{
 	res->raddr = *sdp_media_raddr(cs->m);
 	res->rtcp_mux = sdp_media_rattr(cs->m, "rtcp-mux") != NULL;
 	if (res->rtcp_mux)
@@ -347,11 +351,36 @@ static int settle(struct callsdp *cs, struct media_params *res)
 	if (!sa_isset(&res->raddr, SA_ADDR))
 		res->dir.send = false;
 
-	/* answer rtcp-mux only when offered */
 	if (res->rtcp_mux)
 		(void)sdp_media_set_lattr(cs->m, true, "rtcp-mux", NULL);
 	else
 		sdp_media_del_lattr(cs->m, "rtcp-mux");
+}
+
+
+/*
+ * Keep one codec and its companions; fill in the result.
+ * Returns ENOTSUP if no acceptable codec was offered.
+ */
+static int settle(struct callsdp *cs, struct media_params *res)
+{
+	enum codec_id pick;
+	struct sdp_format *cf;
+
+	if (sdp_media_disabled(cs->m) || !sa_port(sdp_media_raddr(cs->m)))
+		return ENOTSUP;
+
+	pick = codec_pick(cs);
+	if (pick == CODEC_NONE)
+		return ENOTSUP;
+
+	cf = codec_format(cs, pick);
+	keep_only(cs, cf);
+	cs->chosen = pick;
+
+	memset(res, 0, sizeof(*res));
+	result_codec(cs, pick, cf, res);
+	result_transport(cs, res);
 
 	return crypto_settle(cs, res);
 }
@@ -431,9 +460,7 @@ int callsdp_encode(struct callsdp *cs, struct mbuf **mbp, bool offer)
 		l = sdp_media_format_lst(cs->m, true);
 		for (struct le *le = list_head(l); le; le = le->next) {
 			struct sdp_format *f = le->data;
-			f->sup = (f == cf) || (f->srate == cf->srate &&
-				   (!strcasecmp(f->name, "telephone-event") ||
-				    !strcasecmp(f->name, "CN")));
+			f->sup = goes_with(f, cf);
 		}
 	}
 
