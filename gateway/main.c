@@ -422,7 +422,7 @@ static void stop(void)
 	for (unsigned i = 0; i < gw.nworkers; i++)
 		gw.workers[i] = mem_deref(gw.workers[i]);
 	gw.tls = mem_deref(gw.tls);   /* after every lws_context is gone */
-	sipgw_drain(gw.sipgw);
+	sipgw_handle_last_reports(gw.sipgw);
 	gw.sipgw = mem_deref(gw.sipgw);
 	gw.reg = mem_deref(gw.reg);
 }

@@ -86,7 +86,7 @@ static int udp_bind(const struct sa *addr, uint16_t port, int *fdp)
  * Open the next free RTP/RTCP socket pair
  *
  * @param rp     Allocator
- * @param socks  Bound sockets (close with rtp_socks_close())
+ * @param socks  Bound sockets (close with rtpport_close())
  *
  * @return 0 if success, EADDRINUSE if the whole range is taken
  */
@@ -133,8 +133,8 @@ int rtpport_open(struct rtpport *rp, struct rtp_socks *socks)
 }
 
 
-/** Close a socket pair (safe on an already closed pair) */
-void rtp_socks_close(struct rtp_socks *socks)
+/** Close a pair rtpport_open() opened (safe on an already closed pair) */
+void rtpport_close(struct rtp_socks *socks)
 {
 	if (!socks)
 		return;

@@ -19,6 +19,6 @@ struct rtp_socks {
 int  rtpport_alloc(struct rtpport **rpp, const struct sa *addr,
 		   uint16_t port_min, uint16_t port_max);
 int  rtpport_open(struct rtpport *rp, struct rtp_socks *socks);
-void rtp_socks_close(struct rtp_socks *socks);
+void rtpport_close(struct rtp_socks *socks);
 
 #endif

@@ -119,7 +119,8 @@ void sipcall_end(struct call *call, enum end_reason reason,
 	tmr_cancel(&call->tmr_maxdur);
 
 	log_info("call %s: ending (%s%s%s)", call->call_sid,
-		 callstate_reason_name(reason), why ? ": " : "", why ? why : "");
+		 callstate_reason_name(reason), why ? ": " : "",
+		 why ? why : "");
 
 	if (call->sess && call->state == CALL_RINGING &&
 	    reason != END_CALLER_CANCEL && reason != END_CALLER_BYE)
@@ -494,7 +495,7 @@ void sipcall_agent_resolved(int err, const struct resolver_addrs *addrs,
 
 
 /* AGENT_READY: the agent has `connected` and `start`; answer the call */
-static void agent_ready(struct call *call)
+static void answer_call(struct call *call)
 {
 	struct mbuf *desc = NULL;
 	int err;
@@ -537,7 +538,7 @@ static void agent_ready(struct call *call)
 }
 
 
-static void send_info_resp(int err, const struct sip_msg *msg, void *arg)
+static void dtmf_info_resp(int err, const struct sip_msg *msg, void *arg)
 {
 	(void)arg;
 
@@ -546,7 +547,7 @@ static void send_info_resp(int err, const struct sip_msg *msg, void *arg)
 }
 
 
-static void send_info(struct call *call, char digit, uint32_t duration)
+static void send_dtmf_info(struct call *call, char digit, uint32_t duration)
 {
 	struct mbuf *mb;
 
@@ -561,7 +562,7 @@ static void send_info(struct call *call, char digit, uint32_t duration)
 			  duration ? duration : 250);
 	mb->pos = 0;
 	(void)sipsess_info(call->sess, "application/dtmf-relay", mb,
-			   send_info_resp, call);
+			   dtmf_info_resp, call);
 	mem_deref(mb);
 }
 
@@ -589,7 +590,7 @@ void sipcall_worker_msg(int id, void *data, void *arg)
 	switch (id) {
 
 	case SMSG_AGENT_READY:
-		agent_ready(call);
+		answer_call(call);
 		break;
 
 	case SMSG_CALL_END_REQ:
@@ -601,7 +602,7 @@ void sipcall_worker_msg(int id, void *data, void *arg)
 		break;
 
 	case SMSG_SEND_INFO:
-		send_info(call, m->digit, m->duration);
+		send_dtmf_info(call, m->digit, m->duration);
 		break;
 
 	case SMSG_CALL_GONE:

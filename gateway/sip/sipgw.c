@@ -124,7 +124,7 @@ static bool if_listen_add(const char *ifname, const struct sa *sa,
 }
 
 
-static int listen_one(struct sipgw *gw, enum sip_transp tp,
+static int listen_entry(struct sipgw *gw, enum sip_transp tp,
 		      const struct sa *addr)
 {
 	struct if_listen il = {gw->sip, tp, sa_af(addr), sa_port(addr), 0, 0};
@@ -225,7 +225,7 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 		goto out;
 
 	for (unsigned i = 0; i < conf->listenc; i++) {
-		err = listen_one(gw, conf->listen[i].tp,
+		err = listen_entry(gw, conf->listen[i].tp,
 				 &conf->listen[i].addr);
 		if (err)
 			goto out;
@@ -314,8 +314,12 @@ void sipgw_detach_workers(struct sipgw *gw)
 }
 
 
-/** Handle the workers' last reports (after they stopped) */
-void sipgw_drain(struct sipgw *gw)
+/**
+ * Handle the reports the workers queued before they stopped (CALL_GONE of
+ * calls that outlived the grace period), once they are gone: it frees
+ * those calls. Nothing is drained from the calls themselves.
+ */
+void sipgw_handle_last_reports(struct sipgw *gw)
 {
 	if (gw)
 		msgq_drain(gw->mq);

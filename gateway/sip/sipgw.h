@@ -25,6 +25,6 @@ void sipgw_shutdown(struct sipgw *gw, uint32_t grace_ms,
 		    sipgw_done_h *doneh, void *arg);
 uint32_t sipgw_calls(const struct sipgw *gw);
 void sipgw_detach_workers(struct sipgw *gw);
-void sipgw_drain(struct sipgw *gw);
+void sipgw_handle_last_reports(struct sipgw *gw);
 
 #endif

@@ -335,7 +335,7 @@ void sipinvite_handler(const struct sip_msg *msg, void *arg)
 		call = NULL;   /* the gateway's now, or ended and freed */
 
  out:
-	rtp_socks_close(&ad.socks);
+	rtpport_close(&ad.socks);
 	mem_deref(call);
 	mem_deref(ad.rt);
 }
