@@ -467,7 +467,7 @@ int sipcall_media_start(struct call *call, struct media_start *ms,
 }
 
 
-/* the agent's host name was looked up (resolver, SIP thread) */
+/** The agent's host name was looked up (the resolver's handler) */
 void sipcall_agent_resolved(int err, const struct resolver_addrs *addrs,
 			    uint64_t id, void *arg)
 {
@@ -578,6 +578,7 @@ static void log_gone(const struct call *call, const struct media_stats *st)
 }
 
 
+/** A worker's report about a call (the inbox's handler; SIP thread) */
 void sipcall_worker_msg(int id, void *data, void *arg)
 {
 	struct sipgw *gw = arg;
