@@ -92,10 +92,10 @@ static json_t *custom_params(const struct sip_msg *msg,
 }
 
 
-/* the trunk's media encryption, for its inbound calls too */
+/* the trunk's media encryption (both directions) */
 static enum callsdp_srtp srtp_policy(const struct trunk *t)
 {
-	switch (t->outbound.media_encryption) {
+	switch (t->media_encryption) {
 	case TRUNK_MEDIA_ENC_SRTP_OPTIONAL: return CALLSDP_SRTP_OPTIONAL;
 	case TRUNK_MEDIA_ENC_SRTP_REQUIRED: return CALLSDP_SRTP_REQUIRED;
 	default:                            return CALLSDP_SRTP_NONE;

@@ -209,10 +209,10 @@ static void run(const struct tcase *tc)
 
 		case 'c':
 			TEST_ASSERT((size_t)s->arg < nopen);
-			rtp_socks_close(&socks[s->arg]);
+			rtpport_close(&socks[s->arg]);
 			TEST_EQ(socks[s->arg].rtp_fd, -1);
 			TEST_EQ(socks[s->arg].rtcp_fd, -1);
-			rtp_socks_close(&socks[s->arg]);  /* harmless twice */
+			rtpport_close(&socks[s->arg]);  /* harmless twice */
 			break;
 
 		case 'b':
@@ -229,7 +229,7 @@ static void run(const struct tcase *tc)
 	}
 
 	for (size_t i = 0; i < nopen; i++)
-		rtp_socks_close(&socks[i]);
+		rtpport_close(&socks[i]);
 	for (int i = 0; i < WINDOW; i++) {
 		if (others[i] >= 0)
 			(void)close(others[i]);
@@ -254,7 +254,7 @@ static void test_alloc(void)
 	TEST_ERR(rtpport_alloc(&rp, &a, 20000, 20001), 0);
 	TEST_ERR(rtpport_open(NULL, &sk), EINVAL);
 	TEST_ERR(rtpport_open(rp, NULL), EINVAL);
-	rtp_socks_close(NULL);
+	rtpport_close(NULL);
 	mem_deref(rp);
 }
 
