@@ -119,6 +119,12 @@ enum trunk_media_enc {
 	TRUNK_MEDIA_ENC_SRTP_REQUIRED,
 };
 
+/** Where a trunk's RTP may come from (rtp/latch.h) */
+enum trunk_rtp_latching {
+	TRUNK_RTP_LATCHING_OFF = 0,  /**< the SDP's address and port only  */
+	TRUNK_RTP_LATCHING_NAT,      /**< learn a NATed caller's source    */
+};
+
 /** One allowed source network; addr has its host bits zero, port 0 */
 struct trunk_cidr {
 	struct sa addr;
@@ -130,6 +136,7 @@ struct trunk {
 	char *name;                 /**< display name, "" if not set    */
 	enum trunk_kind kind;
 	enum trunk_media_enc media_encryption; /**< SRTP, both directions */
+	enum trunk_rtp_latching rtp_latching;  /**< RTP sources accepted   */
 	struct {
 		struct trunk_cidr *allowed;  /**< empty: any source     */
 		uint32_t allowedc;
@@ -158,6 +165,7 @@ bool trunk_allows_source(const struct trunk *t, const struct sa *src);
 const char *trunk_kind_name(enum trunk_kind k);
 const char *trunk_transport_name(enum sip_transp tp);
 const char *trunk_media_enc_name(enum trunk_media_enc m);
+const char *trunk_rtp_latching_name(enum trunk_rtp_latching l);
 
 
 /*

@@ -33,7 +33,8 @@ extern const char *const store_kind_one[K_COUNT];
     current one. Read: any since the oldest; a file in an older format is
     rewritten in the current one when the daemon opens it.
       1  a trunk's media_encryption in its outbound block
-      2  a trunk's media_encryption on the trunk (both directions) */
+      2  a trunk's media_encryption on the trunk (both directions);
+         a trunk's rtp_latching */
 enum {
 	STATE_FORMAT     = 2,
 	STATE_FORMAT_MIN = 1,

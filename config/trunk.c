@@ -19,13 +19,14 @@
 
 static const char *const kind_names[] = {"byoc", "twilio", NULL};
 static const char *const transport_names[] = {"udp", "tcp", "tls", NULL};
+static const char *const latching_names[] = {"off", "nat", NULL};
 static const char *const media_enc_names[] = {
 	"none", "srtp_optional", "srtp_required", NULL
 };
 
 static const char *const trunk_keys[] = {
-	"id", "name", "kind", "media_encryption", "inbound", "outbound",
-	"codecs", NULL
+	"id", "name", "kind", "media_encryption", "rtp_latching", "inbound",
+	"outbound", "codecs", NULL
 };
 static const char *const inbound_keys[] = {
 	"allowed_sources", "auth_username", "auth_password",
@@ -538,7 +539,7 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	struct model_ctx c = {err, errsz, ""};
 	const json_t *in, *outb;
 	struct trunk *t;
-	int kind = TRUNK_KIND_BYOC, menc_old = -1;
+	int kind = TRUNK_KIND_BYOC, menc_old = -1, latching;
 	int e;
 
 	if (!tp)
@@ -582,6 +583,12 @@ int trunk_decode(struct trunk **tp, const json_t *j, const struct trunk *old,
 	e = media_enc_decode(&c, t, j, menc_old);
 	if (e)
 		goto out;
+
+	latching = TRUNK_RTP_LATCHING_OFF;
+	e = model_dec_enum(&c, j, "rtp_latching", latching_names, &latching);
+	if (e)
+		goto out;
+	t->rtp_latching = (enum trunk_rtp_latching)latching;
 
 	e = model_dec_codecs(&c, j, "codecs", t->codecs, &t->codecc);
 
@@ -702,6 +709,8 @@ json_t *trunk_encode(const struct trunk *t, enum model_secrets secrets)
 	err |= model_enc_set(o, "kind", json_string(trunk_kind_name(t->kind)));
 	err |= model_enc_set(o, "media_encryption", json_string(
 			     trunk_media_enc_name(t->media_encryption)));
+	err |= model_enc_set(o, "rtp_latching", json_string(
+			     trunk_rtp_latching_name(t->rtp_latching)));
 	err |= model_enc_set(o, "inbound", inbound_encode(t, secrets));
 	err |= model_enc_set(o, "outbound", outbound_encode(t, secrets));
 	err |= model_enc_set(o, "codecs",
@@ -739,6 +748,7 @@ int trunk_dup(struct trunk **tp, const struct trunk *t)
 	d->outbound.port = t->outbound.port;
 	d->outbound.transport = t->outbound.transport;
 	d->media_encryption = t->media_encryption;
+	d->rtp_latching = t->rtp_latching;
 	memcpy(d->codecs, t->codecs, sizeof(d->codecs));
 	d->codecc = t->codecc;
 
@@ -806,4 +816,12 @@ const char *trunk_media_enc_name(enum trunk_media_enc m)
 {
 	return (m >= 0 && m <= TRUNK_MEDIA_ENC_SRTP_REQUIRED) ?
 		media_enc_names[m] : "?";
+}
+
+
+/** Name of an rtp_latching setting ("off", "nat") */
+const char *trunk_rtp_latching_name(enum trunk_rtp_latching l)
+{
+	return ((unsigned)l <= TRUNK_RTP_LATCHING_NAT) ?
+		latching_names[l] : "?";
 }

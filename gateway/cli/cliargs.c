@@ -76,6 +76,8 @@ static const struct cli_optdef optdefs[] = {
 	 "domain of the From header"},
 	{"media-encryption", true, CLI_C_TRUNK,
 	 "none (default), srtp_optional or srtp_required"},
+	{"rtp-latching", true, CLI_C_TRUNK,
+	 "off (default: RTP from the SDP's address only) or nat"},
 	{"header", true, CLI_C_TRUNK,
 	 "'Name: value' extra SIP header (repeatable)"},
 

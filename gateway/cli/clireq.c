@@ -217,6 +217,7 @@ json_t *clireq_trunk(const struct cli_args *args, const char *id)
 	set_str(t, "name", cliargs_get(args, "name"));
 	set_str(t, "kind", cliargs_get(args, "kind"));
 	set_str(t, "media_encryption", cliargs_get(args, "media-encryption"));
+	set_str(t, "rtp_latching", cliargs_get(args, "rtp-latching"));
 
 	json_object_set_new(in, "allowed_sources", list_opt(args, "allow"));
 	set_str(in, "auth_username", cliargs_get(args, "inbound-username"));

@@ -150,6 +150,8 @@ static const struct {
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"transport\":\"sctp\"}}", "outbound.transport: \"sctp\" is not one of udp, tcp, tls"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"media_encryption\":\"zrtp\"}}", "outbound.media_encryption: \"zrtp\" is not one of none, srtp_optional, srtp_required"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"zrtp\"}", "media_encryption: \"zrtp\" is not one of none, srtp_optional, srtp_required"},
+	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"rtp_latching\":\"on\"}", "rtp_latching: \"on\" is not one of off, nat"},
+	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"rtp_latching\":\"nat\"}", NULL},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"srtp_required\",\"outbound\":{\"media_encryption\":\"none\"}}", "media_encryption: is srtp_required, but outbound.media_encryption is none"},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"media_encryption\":\"srtp_required\",\"outbound\":{\"media_encryption\":\"srtp_required\"}}", NULL},
 	{TRUNK, "{\"id\":\"t\",\"kind\":\"byoc\",\"outbound\":{\"auth_password\":\"p\"}}", "outbound.auth_username: is required with auth_password"},
@@ -293,6 +295,7 @@ static void test_trunk_redaction_and_defaults(void)
 	TEST_EQ(t->outbound.port, 5061);   /* tls default */
 	TEST_EQ(t->outbound.transport, SIP_TRANSP_TLS);
 	TEST_EQ(t->media_encryption, TRUNK_MEDIA_ENC_NONE);
+	TEST_EQ(t->rtp_latching, TRUNK_RTP_LATCHING_OFF);
 	TEST_EQ(t->codecc, 0);
 
 	enc = trunk_encode(t, MODEL_REDACT);
