@@ -28,7 +28,7 @@
 #include "callreg.h"
 #include "gwmsg.h"
 #include "log.h"
-#include "media.h"
+#include "mcall.h"
 #include "msgq.h"
 #include "worker.h"
 

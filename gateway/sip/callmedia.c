@@ -12,7 +12,7 @@
 #include "callsdp.h"
 #include "codec.h"
 #include "gwconf.h"
-#include "media.h"
+#include "media_start.h"
 #include "model.h"
 #include "rtpport.h"
 #include "sid.h"

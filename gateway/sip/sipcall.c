@@ -25,7 +25,7 @@
 #include "codec.h"
 #include "gwconf.h"
 #include "log.h"
-#include "media.h"
+#include "media_start.h"
 #include "mstats.h"
 #include "resolver.h"
 #include "sid.h"

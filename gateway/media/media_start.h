@@ -1,20 +1,15 @@
 /**
- * @file media.h  Per-call media on a worker: RTP <-> agent WebSocket
+ * @file media_start.h  The hand-over of a call's media: SIP thread -> worker
  */
-#ifndef CB_MEDIA_H
-#define CB_MEDIA_H
+#ifndef CB_MEDIA_START_H
+#define CB_MEDIA_START_H
 
 #include <stdint.h>
 #include <stdbool.h>
 #include "cb_re.h"
-#include "codec.h"
 #include "gwconf.h"
-#include "gwmsg.h"
 #include "resolver.h"
 #include "twilio.h"
-
-struct worker;
-struct mcall;
 
 /** Agent wire protocol */
 enum agent_proto {
@@ -50,13 +45,5 @@ struct media_start {
 };
 
 int  media_start_alloc(struct media_start **msp);
-
-int  mcall_start(struct worker *w, struct media_start *ms);
-void mcall_answered(struct mcall *mc, const struct media_params *mp);
-void mcall_update(struct mcall *mc, const struct media_params *mp);
-void mcall_dtmf(struct mcall *mc, char digit, uint32_t duration);
-void mcall_stop(struct mcall *mc, enum end_reason reason);
-uint64_t mcall_id(const struct mcall *mc);
-void mcall_stats(const struct mcall *mc, struct media_stats *st);
 
 #endif
