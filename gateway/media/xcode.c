@@ -77,6 +77,82 @@ static void destructor(void *arg)
 }
 
 
+/* G.711 both ways at 8 kHz: concealment and comfort noise inbound */
+static int setup_g711(struct xcode *x)
+{
+	int err;
+
+	x->dec_rate = 8000;
+	x->enc_rate = 8000;
+
+	err = plc_alloc(&x->plc, 8000);
+	if (err)
+		return err;
+
+	return cng_alloc(&x->cng, 8000, rand_u32());
+}
+
+
+/* Opus: decode and encode at the agent's rate when libopus can, else at
+   48 kHz; the encoder as the peer's fmtp asks */
+static int setup_opus(struct xcode *x, const struct xcode_conf *conf)
+{
+	struct opusc_enc_conf ec;
+	struct opusc_fmtp fmtp;
+	int err;
+
+	opusc_fmtp_parse(&fmtp, conf->fmtp);
+	x->dec_rate = opusc_rate_valid(conf->agent_rate) ?
+		conf->agent_rate : 48000;
+	x->enc_rate = x->dec_rate;
+	err = opusc_dec_alloc(&x->odec, x->dec_rate);
+	if (err)
+		return err;
+
+	x->cache_max = x->dec_rate / 1000 * OPUS_MAX_MS;
+	x->cache = mem_alloc(x->cache_max * sizeof(*x->cache), NULL);
+	if (!x->cache)
+		return ENOMEM;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.rate = x->enc_rate;
+	ec.complexity = conf->opus_complexity;
+	ec.bitrate = conf->opus_bitrate;
+	if (fmtp.maxaveragebitrate &&
+	    fmtp.maxaveragebitrate < ec.bitrate)
+		ec.bitrate = fmtp.maxaveragebitrate;
+	ec.fec = fmtp.useinbandfec;
+	ec.dtx = fmtp.usedtx;
+	ec.cbr = fmtp.cbr;
+	ec.max_bandwidth_hz = fmtp.maxplaybackrate;
+
+	return opusc_enc_alloc(&x->oenc, &ec);
+}
+
+
+/* a converter each way where the codec's rate is not the agent's */
+static int setup_resamplers(struct xcode *x, const struct xcode_conf *conf)
+{
+	int err;
+
+	if (x->dec_rate != conf->agent_rate) {
+		err = resamp_alloc(&x->rs_in, x->dec_rate, conf->agent_rate,
+				   conf->resample_quality);
+		if (err)
+			return err;
+	}
+
+	if (conf->agent_rate != x->enc_rate) {
+		err = resamp_alloc(&x->rs_out, conf->agent_rate, x->enc_rate,
+				   conf->resample_quality);
+		if (err)
+			return err;
+	}
+
+	return 0;
+}
+
+
 /**
  * Set up the conversion for a call
  *
@@ -87,10 +163,8 @@ static void destructor(void *arg)
  */
 int xcode_alloc(struct xcode **xp, const struct xcode_conf *conf)
 {
-	struct opusc_enc_conf ec;
-	struct opusc_fmtp fmtp;
 	struct xcode *x;
-	int err = 0;
+	int err;
 
 	if (!xp || !conf || !conf->agent_rate || !conf->tx_ms)
 		return EINVAL;
@@ -110,41 +184,11 @@ int xcode_alloc(struct xcode **xp, const struct xcode_conf *conf)
 
 	case CODEC_PCMU:
 	case CODEC_PCMA:
-		x->dec_rate = 8000;
-		x->enc_rate = 8000;
-		err = plc_alloc(&x->plc, 8000);
-		if (!err)
-			err = cng_alloc(&x->cng, 8000, rand_u32());
+		err = setup_g711(x);
 		break;
 
 	case CODEC_OPUS:
-		opusc_fmtp_parse(&fmtp, conf->fmtp);
-		x->dec_rate = opusc_rate_valid(conf->agent_rate) ?
-			conf->agent_rate : 48000;
-		x->enc_rate = x->dec_rate;
-		err = opusc_dec_alloc(&x->odec, x->dec_rate);
-		if (err)
-			break;
-
-		x->cache_max = x->dec_rate / 1000 * OPUS_MAX_MS;
-		x->cache = mem_alloc(x->cache_max * sizeof(*x->cache), NULL);
-		if (!x->cache) {
-			err = ENOMEM;
-			break;
-		}
-
-		memset(&ec, 0, sizeof(ec));
-		ec.rate = x->enc_rate;
-		ec.complexity = conf->opus_complexity;
-		ec.bitrate = conf->opus_bitrate;
-		if (fmtp.maxaveragebitrate &&
-		    fmtp.maxaveragebitrate < ec.bitrate)
-			ec.bitrate = fmtp.maxaveragebitrate;
-		ec.fec = fmtp.useinbandfec;
-		ec.dtx = fmtp.usedtx;
-		ec.cbr = fmtp.cbr;
-		ec.max_bandwidth_hz = fmtp.maxplaybackrate;
-		err = opusc_enc_alloc(&x->oenc, &ec);
+		err = setup_opus(x, conf);
 		break;
 
 	default:
@@ -156,18 +200,7 @@ int xcode_alloc(struct xcode **xp, const struct xcode_conf *conf)
 
 	x->slot_samples = x->dec_rate / 50;
 
-	if (x->dec_rate != conf->agent_rate) {
-		err = resamp_alloc(&x->rs_in, x->dec_rate, conf->agent_rate,
-				   conf->resample_quality);
-		if (err)
-			goto out;
-	}
-	if (conf->agent_rate != x->enc_rate) {
-		err = resamp_alloc(&x->rs_out, conf->agent_rate, x->enc_rate,
-				   conf->resample_quality);
-		if (err)
-			goto out;
-	}
+	err = setup_resamplers(x, conf);
 
  out:
 	if (err)
