@@ -22,13 +22,13 @@
 #include "dtmf.h"
 #include "gwmsg.h"
 #include "latch.h"
+#include "playq.h"
 #include "rtcpx.h"
 #include "srtpx.h"
 
 struct alink;
 struct jb;
 struct media_start;
-struct playq;
 struct worker;
 struct xcode;
 
@@ -135,9 +135,25 @@ void mcall_rx_resume(struct mcall *mc);
 int  mcall_tx_init(struct mcall *mc);
 void mcall_tx_start(struct mcall *mc, uint64_t now);
 void mcall_tx_phase_note(struct mcall *mc);
-void mcall_tx_fed(struct mcall *mc);
 void mcall_tx_release(struct mcall *mc);
 void mcall_tx_rtcp_send(struct mcall *mc, bool bye);
+
+
+/**
+ * Agent audio was queued: a tick holding for it (tx_hold, mcall_tx.c)
+ * sends it now, once a whole packet time is there. Inline: it runs per
+ * agent media message and is rarely more than a test of tx_held.
+ *
+ * @param mc  The call
+ */
+static inline void mcall_tx_fed(struct mcall *mc)
+{
+	if (mc->tx_held && mc->state == MC_LIVE &&
+	    playq_len(mc->pq) >= mc->outframe_size) {
+		++mc->st.agent_held;
+		mcall_tx_release(mc);
+	}
+}
 
 /* mcall_agent.c */
 int  mcall_agent_connect(struct mcall *mc);

@@ -27,9 +27,10 @@
  * and shrinks slowly. And a tick that finds the queue dry right after
  * agent audio holds (tx_hold): it waits for the frame that is due until
  * the least margin before the next tick, and sends it the moment it
- * arrives (mcall_tx_fed). A late frame then costs that one packet its
- * lateness as jitter, and the margin PHASE_HELD_US, instead of a gap in
- * the caller's audio and a packet time more for every frame after it.
+ * arrives (mcall_tx_fed, inline in mcall_int.h). A late frame then
+ * costs that one packet its lateness as jitter, and the margin
+ * PHASE_HELD_US, instead of a gap in the caller's audio and a packet
+ * time more for every frame after it.
  * The price: the silence packet at the end of a talk spurt goes out that
  * much late, once. When the agent starts to talk (its first frame, or the
  * first after PHASE_PAUSE ticks with an empty queue) the tick jumps to
@@ -446,22 +447,6 @@ void mcall_tx_phase_note(struct mcall *mc)
 	if (!mc->ph_n || w < mc->ph_wmin)
 		mc->ph_wmin = w;
 	++mc->ph_n;
-}
-
-
-/**
- * Agent audio was queued: a tick holding for it (tx_hold) sends it now,
- * once a whole packet time is there
- *
- * @param mc  The call
- */
-void mcall_tx_fed(struct mcall *mc)
-{
-	if (mc->tx_held && mc->state == MC_LIVE &&
-	    playq_len(mc->pq) >= mc->outframe_size) {
-		++mc->st.agent_held;
-		mcall_tx_release(mc);
-	}
 }
 
 
