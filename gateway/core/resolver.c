@@ -6,7 +6,7 @@
  * the media worker, stalling every call on that worker for as long as DNS
  * takes. So the SIP thread resolves an agent's host before it hands the
  * call over, and the worker connects to its addresses, the next when one
- * refuses or stays silent for its turn (media.c link_connect; up to
+ * refuses or stays silent for its turn (media/mcall_agent.c link_connect; up to
  * RESOLVER_MAX_ADDRS, in getaddrinfo()'s order; the URL's host still
  * goes in Host, SNI and the certificate check).
  *

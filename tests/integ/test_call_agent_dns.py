@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An agent named by a host name with several addresses (gateway/core/resolver.c,
-media/media.c link_connect): the gateway tries them in getaddrinfo()'s order
+media/mcall_agent.c link_connect): the gateway tries them in getaddrinfo()'s order
 and goes on to the next when a connection is refused, as for an AAAA
 record without a route or one dead server of several.
 

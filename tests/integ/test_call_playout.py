@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Playout of the agent's audio to the caller: where the 20 ms send tick
 sits, and what happens to a real-time agent's standing backlog
-(gateway/media/media.c: phase_note, phase_steer, backlog_trim).
+(gateway/media/mcall_tx.c: mcall_tx_phase_note, phase_steer,
+backlog_trim).
 
 The agent is a callenv.PyAgent whose player sends Twilio `media` messages
 on its own absolute monotonic schedule, one 20 ms µ-law frame per slot
