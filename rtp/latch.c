@@ -1,37 +1,47 @@
 /**
- * @file latch.c  Media source latching with RTP-bleed protection
+ * @file latch.c  Where a call's RTP may come from
  *
  * Design note.
  * - Threat: "RTP bleed". Anyone who can reach the media port can send RTP;
  *   a gateway that follows the source of whatever arrives (naive symmetric
- *   RTP) lets them hijack the call's audio in both directions. But
- *   carriers and NATs do move media legitimately: the SDP may name a
- *   private address, and a NAT binding can change mid-call.
- * - Rule: the current source (first the SDP address) is always accepted. A
- *   different source becomes a candidate, and takes over only after N
- *   packets in a row from that one address, with one SSRC and each
- *   sequence number one above the last, and no packet from the current
- *   source in between. A live stream therefore can never be displaced:
- *   the real source's next packet resets the candidate. A NAT rebinding
- *   (the old source stops, the same stream appears from a new address)
- *   takes over after exactly N packets, about N x 20 ms.
- * - An optional minimum span adds a time condition: the candidate's run
- *   must also cover min_span_us, so a burst of N forged packets sent
- *   between two real packets cannot win either.
- * - Candidate packets are never accepted as audio and never redirect media;
- *   only the packet that completes the run is (LATCH_SWITCH).
- * - A re-INVITE with a different SDP address makes that address current
- *   (the old source, even a latched one, is forgotten); the same address
- *   again changes nothing, so a re-INVITE for hold does not undo a NAT
- *   latch.
- * - The caller feeds only packets that decoded as RTP and carry a
- *   negotiated payload type; the latch looks at address, SSRC and sequence
- *   number only.
+ *   RTP) lets them hijack the call's audio both ways. Following a source
+ *   that sends a run of good-looking packets is not enough either: while
+ *   the caller is silent (before its first packet, or in a pause with DTX
+ *   or silence suppression) nothing resets the run, and an attacker that
+ *   interleaves with the caller afterwards keeps it from winning back.
+ * - LATCH_STRICT (the default, as rtpengine's strict source and Asterisk's
+ *   strictrtp): the source is the SDP's address and port, from the first
+ *   packet on; everything else is dropped and counted, and never decides
+ *   where media goes. A re-INVITE with another address makes that one the
+ *   source; the same address again changes nothing.
+ * - LATCH_NAT (a trunk's rtp_latching nat: callers behind NAT, whose SDP
+ *   names a private address). Until media has flowed, the SDP's address
+ *   is accepted, and another source is learned after a run of N packets
+ *   from that one address with one SSRC and consecutive sequence numbers,
+ *   spanning at least min_span_us (a burst of forged packets between two
+ *   real ones cannot win). Once media has flowed, the source moves only
+ *   with a re-INVITE, or to a packet that continues the current stream: its
+ *   SSRC, a sequence number up to LATCH_SEQ_AHEAD ahead and a timestamp up
+ *   to LATCH_TS_AHEAD ahead, once the current source has been quiet for
+ *   LATCH_QUIET_US (a NAT rebinding mid-call: the old address stops). An
+ *   attacker who cannot see the stream cannot guess its 32-bit SSRC; one
+ *   who copies it cannot move a stream that is still flowing.
+ * - Dropped packets never redirect media. The caller feeds only packets
+ *   that decoded as RTP with a negotiated payload type (after SRTP's check,
+ *   when the call has SRTP).
  */
 #include <errno.h>
 #include <string.h>
 #include <re.h>
 #include "latch.h"
+
+enum {
+	LATCH_SEQ_AHEAD = 250,        /**< a move's sequence number ahead of
+					   the last accepted, at most (5 s
+					   of 20 ms packets)              */
+	LATCH_TS_AHEAD  = 48000 * 10, /**< its timestamp ahead, at most
+					   (10 s at Opus's 48 kHz clock)  */
+};
 
 
 static void cand_reset(struct latch *l)
@@ -43,22 +53,26 @@ static void cand_reset(struct latch *l)
 /**
  * Initialise a latch (for embedding in a call struct)
  *
- * @param l    Latch to initialise
- * @param sdp  Remote media address from the SDP
- * @param n    Packets a new source needs to take over, 1..LATCH_MAX_N;
- *             0 for LATCH_DEFAULT_N
+ * @param l     Latch to initialise
+ * @param sdp   Remote media address from the SDP
+ * @param mode  LATCH_STRICT or LATCH_NAT
+ * @param n     (LATCH_NAT) packets a new source needs to be learned,
+ *              1..LATCH_MAX_N; 0 for LATCH_DEFAULT_N
  *
  * @return 0 if success, EINVAL for a bad argument
  */
-int latch_init(struct latch *l, const struct sa *sdp, unsigned n)
+int latch_init(struct latch *l, const struct sa *sdp, enum latch_mode mode,
+	       unsigned n)
 {
-	if (!l || !sdp || n > LATCH_MAX_N)
+	if (!l || !sdp || n > LATCH_MAX_N ||
+	    (mode != LATCH_STRICT && mode != LATCH_NAT))
 		return EINVAL;
 
 	memset(l, 0, sizeof(*l));
-	l->sdp = *sdp;
-	l->cur = *sdp;
-	l->n   = n ? n : LATCH_DEFAULT_N;
+	l->mode = mode;
+	l->sdp  = *sdp;
+	l->cur  = *sdp;
+	l->n    = n ? n : LATCH_DEFAULT_N;
 
 	return 0;
 }
@@ -98,43 +112,50 @@ int latch_set_sdp(struct latch *l, const struct sa *sdp)
 
 	l->sdp = *sdp;
 	l->cur = *sdp;
+	l->flowed = false;   /* (NAT) the new address may be NATed too */
 	cand_reset(l);
 
 	return 0;
 }
 
 
-/**
- * Decide what to do with a received RTP packet
- *
- * @param l           Latch
- * @param src         Source address of the datagram
- * @param ssrc        SSRC of the packet
- * @param seq         Sequence number of the packet
- * @param arrival_us  Arrival time on the caller's monotonic clock [us]
- *
- * @return LATCH_ACCEPT, LATCH_SWITCH or LATCH_DROP
- */
-enum latch_verdict latch_check(struct latch *l, const struct sa *src,
-			       uint32_t ssrc, uint16_t seq,
-			       uint64_t arrival_us)
+static enum latch_verdict take(struct latch *l, uint32_t ssrc,
+				  uint16_t seq, uint32_t ts, uint64_t now,
+				  enum latch_verdict v)
 {
-	if (!l || !src)
-		return LATCH_DROP;
+	l->flowed = true;
+	l->last_us = now;
+	l->ssrc = ssrc;
+	l->seq = seq;
+	l->ts = ts;
+	cand_reset(l);
+	++l->accepted;
+	if (v == LATCH_SWITCH)
+		++l->switches;
 
-	/* a source with port 0 (or no address) can never be answered:
-	   foreign, whatever it sends */
-	if (!sa_isset(src, SA_ALL)) {
-		++l->dropped;
-		return LATCH_DROP;
-	}
+	return v;
+}
 
-	if (sa_cmp(&l->cur, src, SA_ALL)) {
-		cand_reset(l);
-		++l->accepted;
-		return LATCH_ACCEPT;
-	}
 
+/* (NAT, media has flowed) does this packet continue the current stream,
+   from a source quiet long enough to have moved? */
+static bool continues(const struct latch *l, uint32_t ssrc, uint16_t seq,
+		      uint32_t ts, uint64_t now)
+{
+	uint16_t dseq = (uint16_t)(seq - l->seq);
+	uint32_t dts = ts - l->ts;
+
+	return ssrc == l->ssrc && dseq >= 1 && dseq <= LATCH_SEQ_AHEAD &&
+		dts <= LATCH_TS_AHEAD && now >= l->last_us &&
+		now - l->last_us >= LATCH_QUIET_US;
+}
+
+
+/* (NAT, before media has flowed) one more packet of a candidate's run;
+   true when the run is complete */
+static bool cand_run(struct latch *l, const struct sa *src, uint32_t ssrc,
+		     uint16_t seq, uint64_t arrival_us)
+{
 	if (l->cand_count && sa_cmp(&l->cand, src, SA_ALL) &&
 	    ssrc == l->cand_ssrc && seq == (uint16_t)(l->cand_seq + 1)) {
 		++l->cand_count;
@@ -147,14 +168,52 @@ enum latch_verdict latch_check(struct latch *l, const struct sa *src,
 	}
 	l->cand_seq = seq;
 
-	if (l->cand_count >= l->n && arrival_us >= l->cand_first_us &&
-	    arrival_us - l->cand_first_us >= l->min_span_us) {
+	return l->cand_count >= l->n && arrival_us >= l->cand_first_us &&
+		arrival_us - l->cand_first_us >= l->min_span_us;
+}
 
+
+/**
+ * Decide what to do with a received RTP packet
+ *
+ * @param l           Latch
+ * @param src         Source address of the datagram
+ * @param ssrc        SSRC of the packet
+ * @param seq         Sequence number of the packet
+ * @param ts          RTP timestamp of the packet
+ * @param arrival_us  Arrival time on the caller's monotonic clock [us]
+ *
+ * @return LATCH_ACCEPT, LATCH_SWITCH or LATCH_DROP
+ */
+enum latch_verdict latch_check(struct latch *l, const struct sa *src,
+			       uint32_t ssrc, uint16_t seq, uint32_t ts,
+			       uint64_t arrival_us)
+{
+	bool move;
+
+	if (!l || !src)
+		return LATCH_DROP;
+
+	/* a source with port 0 (or no address) can never be answered:
+	   foreign, whatever it sends */
+	if (!sa_isset(src, SA_ALL)) {
+		++l->dropped;
+		return LATCH_DROP;
+	}
+
+	if (sa_cmp(&l->cur, src, SA_ALL))
+		return take(l, ssrc, seq, ts, arrival_us, LATCH_ACCEPT);
+
+	if (l->mode == LATCH_STRICT) {
+		++l->dropped;
+		return LATCH_DROP;
+	}
+
+	move = l->flowed ? continues(l, ssrc, seq, ts, arrival_us) :
+		cand_run(l, src, ssrc, seq, arrival_us);
+	if (move) {
 		l->cur = *src;
-		cand_reset(l);
-		++l->switches;
-		++l->accepted;
-		return LATCH_SWITCH;
+		return take(l, ssrc, seq, ts, arrival_us, LATCH_SWITCH);
 	}
 
 	++l->dropped;

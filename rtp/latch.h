@@ -1,13 +1,20 @@
 /**
- * @file latch.h  Media source latching with RTP-bleed protection
+ * @file latch.h  Where a call's RTP may come from: strict by default,
+ *                learning a NATed caller's address on request
  *
  * Decides, packet by packet, whether RTP from a source address is the
- * call's audio, and where the call's media is sent. The remote address
- * starts as the one in the SDP. Media from it is accepted. Another source
- * takes over only after LATCH_DEFAULT_N (or the configured N) valid packets
- * in a row from it, with one SSRC and consecutive sequence numbers, with no
- * packet from the current source in between; until then its packets are
- * dropped and never change where media goes.
+ * call's audio, and where the call's media is sent (latch.c has the rules
+ * and the threat they answer).
+ *
+ *   LATCH_STRICT  only the SDP's address and port, from the first packet
+ *                 on; a re-INVITE names another.
+ *   LATCH_NAT     a caller behind NAT (the SDP names a private address):
+ *                 the first source that sends a run of one SSRC with
+ *                 consecutive sequence numbers is learned; once media has
+ *                 flowed it moves only with a re-INVITE, or to a packet
+ *                 that continues the current stream (its SSRC, the next
+ *                 sequence numbers and timestamps) once the current
+ *                 source has been quiet for LATCH_QUIET_US.
  *
  * Locking: none. A latch belongs to one call and is used only by that
  * call's media worker thread.
@@ -30,27 +37,44 @@
 #error "latch.h needs libre's struct sa: include <re.h> first"
 #endif
 
-/** Packets a new source must send in a row before it takes over */
+/** Packets a new source must send in a row before it is learned */
 #define LATCH_DEFAULT_N 3
 /** Largest N accepted */
 #define LATCH_MAX_N     64
+/** (LATCH_NAT) how long the source must be quiet before the stream may
+    move to another address [us] */
+#define LATCH_QUIET_US  60000
+
+/** Which sources a call's media may come from */
+enum latch_mode {
+	LATCH_STRICT = 0,   /**< the SDP's address and port only          */
+	LATCH_NAT,          /**< learn the source, then follow the stream */
+};
 
 /** What to do with a packet */
 enum latch_verdict {
 	LATCH_ACCEPT = 0,   /**< from the current source: play it           */
-	LATCH_SWITCH,       /**< this packet completed a takeover: the
-			     *   source is now current; play it and send
-			     *   media to it from now on                    */
+	LATCH_SWITCH,       /**< (LATCH_NAT) this packet's source is now
+			     *   current: play it and send media to it
+			     *   from now on                                */
 	LATCH_DROP,         /**< from another source: drop it               */
 };
 
 /** Latching state of one call's media; locking: none, only the call's
  *  media worker thread touches it */
 struct latch {
+	enum latch_mode mode;
 	struct sa sdp;           /**< address from the latest SDP            */
 	struct sa cur;           /**< current source and media destination   */
-	unsigned  n;             /**< packets needed to take over            */
-	uint64_t  min_span_us;   /**< least time a takeover run spans [us]   */
+	unsigned  n;             /**< (NAT) packets to learn a source        */
+	uint64_t  min_span_us;   /**< (NAT) least time that run spans [us]   */
+
+	/* the stream accepted last (NAT: what a move must continue) */
+	bool      flowed;        /**< a packet was accepted since the SDP    */
+	uint64_t  last_us;       /**< its arrival [us]                       */
+	uint32_t  ssrc;
+	uint16_t  seq;
+	uint32_t  ts;
 
 	/* the candidate source */
 	struct sa cand;          /**< its address                            */
@@ -65,11 +89,12 @@ struct latch {
 	uint32_t  switches;      /**< takeovers                              */
 };
 
-int  latch_init(struct latch *l, const struct sa *sdp, unsigned n);
+int  latch_init(struct latch *l, const struct sa *sdp,
+		enum latch_mode mode, unsigned n);
 void latch_set_min_span(struct latch *l, uint64_t us);
 int  latch_set_sdp(struct latch *l, const struct sa *sdp);
 enum latch_verdict latch_check(struct latch *l, const struct sa *src,
-			       uint32_t ssrc, uint16_t seq,
+			       uint32_t ssrc, uint16_t seq, uint32_t ts,
 			       uint64_t arrival_us);
 const struct sa *latch_remote(const struct latch *l);
 const char *latch_verdict_str(enum latch_verdict v);

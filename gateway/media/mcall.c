@@ -204,9 +204,10 @@ static void set_params(struct mcall *mc, const struct media_params *mp)
 	mc->have_mp = true;
 
 	if (first) {
-		(void)latch_init(&mc->latch, &mp->raddr, LATCH_DEFAULT_N);
-		/* a takeover run must also last 40 ms: a burst of forged
-		   packets squeezed between two real ones cannot win */
+		(void)latch_init(&mc->latch, &mp->raddr, mc->ms->rtp_nat ?
+				 LATCH_NAT : LATCH_STRICT, LATCH_DEFAULT_N);
+		/* (NAT) a learning run must also last 40 ms: a burst of
+		   forged packets squeezed between two real ones cannot win */
 		latch_set_min_span(&mc->latch, 40000);
 		(void)rtcpx_init(&mc->rtcp, mc->ssrc, mc->ms->ids.call_sid,
 				 mp->srate, mp->srate);

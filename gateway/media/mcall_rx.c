@@ -168,7 +168,8 @@ static void rtp_packet(struct mcall *mc, uint8_t *buf, size_t len,
 		return;
 	}
 
-	switch (latch_check(&mc->latch, src, pkt.ssrc, pkt.seq, now)) {
+	switch (latch_check(&mc->latch, src, pkt.ssrc, pkt.seq, pkt.ts,
+			    now)) {
 
 	case LATCH_SWITCH:
 		log_info("call %s: media source moved to %J",

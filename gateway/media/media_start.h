@@ -40,6 +40,9 @@ struct media_start {
 	/* RTP; the codec and the peer's address come with CALL_ANSWERED */
 	int rtp_fd, rtcp_fd;          /**< bound, non-blocking (owned)    */
 	struct sa laddr;              /**< local RTP address              */
+	bool rtp_nat;                 /**< learn a NATed caller's source
+					   (the trunk's rtp_latching nat);
+					   false: the SDP's address only  */
 
 	struct media_conf conf;
 };

@@ -197,6 +197,7 @@ int callmedia_start_alloc(struct media_start **msp, struct call *call,
 	ms->proto = a->protocol == AGENT_PROTOCOL_RAW ? AGENT_PROTO_RAW :
 		AGENT_PROTO_TWILIO;
 	ms->l16 = a->audio.encoding == AGENT_ENCODING_L16;
+	ms->rtp_nat = rt->trunk->rtp_latching == TRUNK_RTP_LATCHING_NAT;
 	ms->agent_srate = agent_rate(a);
 
 	ms->custom = custom_params(msg, rt, call);

@@ -1,7 +1,8 @@
 /**
- * @file test_latch.c  Latching and RTP-bleed protection, table-driven
+ * @file test_latch.c  Strict RTP sources and NAT learning, table-driven
  *
- * Each case is a packet schedule: source, SSRC, sequence number, arrival
+ * Each case is a mode and a packet schedule: source, SSRC, sequence
+ * number (the timestamp is 160 per sequence number unless given), arrival
  * time and the verdict expected for each packet, then the expected
  * current remote and counters. Event kind SDP applies a re-INVITE.
  */
@@ -43,10 +44,14 @@ struct ev {
 	uint16_t seq;
 	uint32_t t_ms;
 	enum latch_verdict v;
+	uint32_t ts;               /* 0: seq * 160 */
 };
+
+#define STRICT LATCH_STRICT
 
 struct lcase {
 	const char *name;
+	enum latch_mode mode;
 	unsigned n;                /* 0: default */
 	uint32_t min_span_ms;
 	struct ev ev[32];
@@ -56,16 +61,77 @@ struct lcase {
 	uint32_t switches;
 };
 
-#define P(src, ssrc, seq, t, v) {PKT, src, ssrc, seq, t, v}
-#define REINVITE(src) {SDP, src, 0, 0, 0, ACC}
+#define P(src, ssrc, seq, t, v) {PKT, src, ssrc, seq, t, v, 0}
+#define PT(src, ssrc, seq, ts, t, v) {PKT, src, ssrc, seq, t, v, ts}
+#define REINVITE(src) {SDP, src, 0, 0, 0, ACC, 0}
 
 static const struct lcase cases[] = {
-	{"the SDP source is accepted", 0, 0,
+	/* LATCH_STRICT, the default: the SDP's address and port only */
+	{"strict: the SDP source is accepted", STRICT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), P(REAL, 1, 11, 20, ACC)}, 2,
+	 REAL, 2, 0, 0},
+
+	{"strict: an attacker before the caller's first packet", STRICT,
+	 0, 0,
+	 {P(EVIL, 9, 1, 0, DRP), P(EVIL, 9, 2, 20, DRP),
+	  P(EVIL, 9, 3, 40, DRP), P(EVIL, 9, 4, 60, DRP),
+	  P(EVIL, 9, 5, 80, DRP), P(REAL, 1, 10, 100, ACC)}, 6,
+	 REAL, 1, 5, 0},
+
+	{"strict: a run while the caller is silent, then interleaved",
+	 STRICT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), P(EVIL, 9, 1, 100, DRP),
+	  P(EVIL, 9, 2, 120, DRP), P(EVIL, 9, 3, 140, DRP),
+	  P(EVIL, 9, 4, 160, DRP), P(EVIL, 1, 11, 180, DRP),
+	  P(REAL, 1, 11, 2000, ACC), P(EVIL, 1, 12, 2001, DRP),
+	  P(REAL, 1, 12, 2020, ACC)}, 9,
+	 REAL, 3, 6, 0},
+
+	{"strict: a NATed source is never learned", STRICT, 0, 0,
+	 {P(NAT, 7, 1, 0, DRP), P(NAT, 7, 2, 20, DRP),
+	  P(NAT, 7, 3, 40, DRP), P(NAT, 7, 4, 60, DRP)}, 4,
+	 REAL, 0, 4, 0},
+
+	{"strict: same IP, other port is another source", STRICT, 0, 0,
+	 {P(PORT, 1, 10, 0, DRP), P(REAL, 1, 11, 20, ACC)}, 2,
+	 REAL, 1, 1, 0},
+
+	{"strict: a re-INVITE names the new source", STRICT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), REINVITE(NAT), P(REAL, 1, 11, 20, DRP),
+	  P(NAT, 1, 12, 40, ACC)}, 4,
+	 NAT, 2, 1, 0},
+
+	/* LATCH_NAT once media has flowed: re-INVITE or the stream only */
+	{"nat: another stream never takes over while the caller is silent",
+	 LATCH_NAT, 0, 40,
+	 {P(REAL, 1, 10, 0, ACC), P(EVIL, 9, 1, 100, DRP),
+	  P(EVIL, 9, 2, 120, DRP), P(EVIL, 9, 3, 140, DRP),
+	  P(EVIL, 9, 4, 160, DRP), P(EVIL, 9, 5, 180, DRP),
+	  P(REAL, 1, 11, 2000, ACC), P(EVIL, 9, 6, 2001, DRP),
+	  P(REAL, 1, 12, 2020, ACC)}, 9,
+	 REAL, 3, 6, 0},
+
+	{"nat: a move must continue the sequence, not leap", LATCH_NAT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), PT(NAT, 1, 500, 1760, 100, DRP),
+	  P(NAT, 1, 11, 120, SWI)}, 3,
+	 NAT, 2, 1, 1},
+
+	{"nat: a move must continue the timestamps", LATCH_NAT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), PT(NAT, 1, 11, 1600 + 480001, 100, DRP),
+	  PT(NAT, 1, 11, 1500, 120, DRP), PT(NAT, 1, 11, 1760, 140, SWI)},
+	 4, NAT, 2, 2, 1},
+
+	{"nat: a re-INVITE to a new address learns again", LATCH_NAT, 0, 0,
+	 {P(REAL, 1, 10, 0, ACC), REINVITE(V6), P(EVIL, 9, 1, 20, DRP),
+	  P(EVIL, 9, 2, 40, DRP), P(EVIL, 9, 3, 60, SWI)}, 5,
+	 EVIL, 2, 2, 1},
+
+	{"the SDP source is accepted", LATCH_NAT, 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), P(REAL, 1, 11, 20, ACC),
 	  P(REAL, 1, 12, 40, ACC)}, 3,
 	 REAL, 3, 0, 0},
 
-	{"spoofed packets interleaved with the real source never switch",
+	{"spoofed packets interleaved with the real source never switch", LATCH_NAT,
 	 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), P(EVIL, 9, 100, 5, DRP),
 	  P(REAL, 1, 11, 20, ACC), P(EVIL, 9, 101, 25, DRP),
@@ -75,112 +141,113 @@ static const struct lcase cases[] = {
 	  P(EVIL, 9, 106, 70, DRP), P(REAL, 1, 14, 80, ACC)}, 12,
 	 REAL, 5, 7, 0},
 
-	{"a spoofer copying SSRC and sequence still never switches", 0, 0,
+	{"a spoofer copying SSRC and sequence still never switches", LATCH_NAT, 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), P(EVIL, 1, 11, 1, DRP),
 	  P(EVIL, 1, 12, 2, DRP), P(REAL, 1, 11, 20, ACC),
 	  P(EVIL, 1, 13, 21, DRP), P(EVIL, 1, 14, 22, DRP),
 	  P(REAL, 1, 12, 40, ACC)}, 7,
 	 REAL, 3, 4, 0},
 
-	{"NAT rebinding switches after exactly N packets", 0, 0,
+	{"NAT rebinding: the stream moves once the source was quiet 60 ms", LATCH_NAT, 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), P(REAL, 1, 11, 20, ACC),
 	  P(NAT, 1, 12, 40, DRP), P(NAT, 1, 13, 60, DRP),
 	  P(NAT, 1, 14, 80, SWI), P(NAT, 1, 15, 100, ACC),
 	  P(REAL, 1, 16, 120, DRP), P(NAT, 1, 17, 140, ACC)}, 8,
 	 NAT, 5, 3, 1},
 
-	{"first media from a non-SDP address latches after N", 0, 0,
+	{"first media from a non-SDP address latches after N", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 1, 0, DRP), P(NAT, 7, 2, 20, DRP),
 	  P(NAT, 7, 3, 40, SWI), P(NAT, 7, 4, 60, ACC)}, 4,
 	 NAT, 2, 2, 1},
 
-	{"a sequence gap in the candidate restarts the count", 0, 0,
+	{"a sequence gap in the candidate restarts the count", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 10, 0, DRP), P(NAT, 7, 11, 20, DRP),
 	  P(NAT, 7, 13, 40, DRP), P(NAT, 7, 14, 60, DRP),
 	  P(NAT, 7, 15, 80, SWI)}, 5,
 	 NAT, 1, 4, 1},
 
-	{"a repeated sequence number restarts the count", 0, 0,
+	{"a repeated sequence number restarts the count", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 10, 0, DRP), P(NAT, 7, 11, 20, DRP),
 	  P(NAT, 7, 11, 25, DRP), P(NAT, 7, 12, 40, DRP),
 	  P(NAT, 7, 13, 60, SWI)}, 5,
 	 NAT, 1, 4, 1},
 
-	{"an SSRC change in the candidate restarts the count", 0, 0,
+	{"an SSRC change in the candidate restarts the count", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 10, 0, DRP), P(NAT, 7, 11, 20, DRP),
 	  P(NAT, 8, 12, 40, DRP), P(NAT, 8, 13, 60, DRP),
 	  P(NAT, 8, 14, 80, SWI)}, 5,
 	 NAT, 1, 4, 1},
 
-	{"a third source in between restarts the count", 0, 0,
+	{"a third source in between restarts the count", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 10, 0, DRP), P(NAT, 7, 11, 20, DRP),
 	  P(EVIL, 9, 1, 30, DRP), P(NAT, 7, 12, 40, DRP),
 	  P(NAT, 7, 13, 60, DRP), P(NAT, 7, 14, 80, SWI)}, 6,
 	 NAT, 1, 5, 1},
 
-	{"a source with port 0 never takes over", 0, 0,
+	{"a source with port 0 never takes over", LATCH_NAT, 0, 0,
 	 {P(ZERO, 7, 1, 0, DRP), P(ZERO, 7, 2, 20, DRP),
 	  P(ZERO, 7, 3, 40, DRP), P(ZERO, 7, 4, 60, DRP),
 	  P(ZERO, 7, 5, 80, DRP), P(REAL, 1, 10, 100, ACC)}, 6,
 	 REAL, 1, 5, 0},
 
-	{"two attackers alternating never switch", 0, 0,
+	{"two attackers alternating never switch", LATCH_NAT, 0, 0,
 	 {P(EVIL, 9, 1, 0, DRP), P(EVIL2, 9, 2, 1, DRP),
 	  P(EVIL, 9, 3, 2, DRP), P(EVIL2, 9, 4, 3, DRP),
 	  P(EVIL, 9, 5, 4, DRP), P(EVIL2, 9, 6, 5, DRP)}, 6,
 	 REAL, 0, 6, 0},
 
-	{"same IP, other port is another source", 0, 0,
+	{"same IP, other port is another source", LATCH_NAT, 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), P(PORT, 1, 11, 20, DRP),
 	  P(REAL, 1, 12, 40, ACC)}, 3,
 	 REAL, 2, 1, 0},
 
-	{"candidate sequence wraps at 65535", 0, 0,
+	{"candidate sequence wraps at 65535", LATCH_NAT, 0, 0,
 	 {P(NAT, 7, 65534, 0, DRP), P(NAT, 7, 65535, 20, DRP),
 	  P(NAT, 7, 0, 40, SWI)}, 3,
 	 NAT, 1, 2, 1},
 
-	{"N = 5", 5, 0,
+	{"N = 5", LATCH_NAT, 5, 0,
 	 {P(NAT, 7, 1, 0, DRP), P(NAT, 7, 2, 20, DRP),
 	  P(NAT, 7, 3, 40, DRP), P(NAT, 7, 4, 60, DRP),
 	  P(NAT, 7, 5, 80, SWI)}, 5,
 	 NAT, 1, 4, 1},
 
-	{"N = 1 follows any source at once", 1, 0,
-	 {P(REAL, 1, 1, 0, ACC), P(NAT, 7, 2, 20, SWI),
-	  P(REAL, 1, 3, 40, SWI)}, 3,
-	 REAL, 3, 0, 2},
+	{"N = 1 learns the first source at once, then only the stream",
+	 LATCH_NAT, 1, 0,
+	 {P(NAT, 7, 1, 0, SWI), P(NAT, 7, 2, 20, ACC),
+	  P(REAL, 1, 3, 40, DRP), P(REAL, 1, 4, 200, DRP)}, 4,
+	 NAT, 2, 2, 1},
 
-	{"re-INVITE to a new address: it is current at once", 0, 0,
+	{"re-INVITE to a new address: it is current at once", LATCH_NAT, 0, 0,
 	 {P(REAL, 1, 10, 0, ACC), REINVITE(NAT),
 	  P(NAT, 1, 11, 20, ACC), P(REAL, 1, 12, 40, DRP),
 	  P(NAT, 1, 13, 60, ACC)}, 5,
 	 NAT, 3, 1, 0},
 
-	{"re-INVITE resets a candidate run", 0, 0,
+	{"re-INVITE resets a candidate run", LATCH_NAT, 0, 0,
 	 {P(EVIL, 9, 1, 0, DRP), P(EVIL, 9, 2, 20, DRP), REINVITE(V6),
 	  P(EVIL, 9, 3, 40, DRP), P(V6, 1, 1, 50, ACC)}, 5,
 	 V6, 1, 3, 0},
 
-	{"re-INVITE with the same address keeps a NAT latch", 0, 0,
+	{"re-INVITE with the same address keeps a NAT latch", LATCH_NAT, 0, 0,
 	 {P(NAT, 1, 1, 0, DRP), P(NAT, 1, 2, 20, DRP),
 	  P(NAT, 1, 3, 40, SWI), REINVITE(REAL),
 	  P(NAT, 1, 4, 60, ACC), P(REAL, 1, 5, 80, DRP)}, 6,
 	 NAT, 2, 3, 1},
 
-	{"min span: a fast forged burst does not switch", 3, 40,
+	{"min span: a fast forged burst does not switch", LATCH_NAT, 3, 40,
 	 {P(REAL, 1, 10, 0, ACC), P(EVIL, 9, 1, 1, DRP),
 	  P(EVIL, 9, 2, 2, DRP), P(EVIL, 9, 3, 3, DRP),
 	  P(EVIL, 9, 4, 4, DRP), P(REAL, 1, 11, 20, ACC)}, 6,
 	 REAL, 2, 4, 0},
 
-	{"min span: a real rebinding switches once the span is covered",
+	{"min span: a real rebinding switches once the span is covered", LATCH_NAT,
 	 3, 40,
 	 {P(NAT, 1, 1, 0, DRP), P(NAT, 1, 2, 20, DRP),
 	  P(NAT, 1, 3, 39, DRP), P(NAT, 1, 4, 40, SWI)}, 4,
 	 NAT, 1, 3, 1},
 
-	{"IPv6 source", 0, 0,
+	{"IPv6 source", LATCH_NAT, 0, 0,
 	 {P(V6, 3, 1, 0, DRP), P(V6, 3, 2, 20, DRP), P(V6, 3, 3, 40, SWI),
 	  P(V6, 3, 4, 60, ACC)}, 4,
 	 V6, 2, 2, 1},
@@ -196,7 +263,7 @@ static void test_cases(void)
 		const struct lcase *lc = &cases[i];
 		struct latch l;
 
-		TEST_ERR(latch_init(&l, &addr[REAL], lc->n), 0);
+		TEST_ERR(latch_init(&l, &addr[REAL], lc->mode, lc->n), 0);
 		latch_set_min_span(&l, lc->min_span_ms * 1000ull);
 
 		for (size_t k = 0; k < lc->nev; k++) {
@@ -209,6 +276,7 @@ static void test_cases(void)
 			}
 
 			v = latch_check(&l, &addr[e->src], e->ssrc, e->seq,
+					e->ts ? e->ts : e->seq * 160u,
 					1000000ull + e->t_ms * 1000ull);
 			if (v != e->v)
 				TEST_FAIL("'%s' event %zu: %s, expected %s",
@@ -246,27 +314,42 @@ static void test_cases(void)
 
 
 /* a long spoofing run against a live stream: never a switch */
+/* long spoofing runs against a live stream: never a switch, in either
+   mode; in NAT mode even a copier of the stream's SSRC, sequence numbers
+   and timestamps, sending its packet just before each real one */
 static void test_flood(void)
 {
-	struct latch l;
-	uint16_t seq = 0, eseq = 1000;
+	for (int mode = LATCH_STRICT; mode <= LATCH_NAT; mode++) {
+		struct latch l;
+		uint16_t seq = 0, eseq = 1000;
 
-	TEST_ERR(latch_init(&l, &addr[REAL], 0), 0);
+		TEST_ERR(latch_init(&l, &addr[REAL], (enum latch_mode)mode,
+				    0), 0);
 
-	for (unsigned k = 0; k < 10000; k++) {
-		const uint64_t t = 20000ull * k;
+		for (unsigned k = 0; k < 10000; k++) {
+			const uint64_t t = 20000ull * k;
 
-		TEST_EQ(latch_check(&l, &addr[REAL], 1, seq++, t),
-			LATCH_ACCEPT);
-		/* the attacker sends N-1 perfect packets per real one */
-		for (unsigned j = 0; j + 1 < LATCH_DEFAULT_N; j++)
-			TEST_EQ(latch_check(&l, &addr[EVIL], 9, eseq++,
-					    t + 1 + j), LATCH_DROP);
+			/* N-1 perfect packets of its own stream */
+			for (unsigned j = 0; j + 1 < LATCH_DEFAULT_N; j++)
+			{
+				TEST_EQ(latch_check(&l, &addr[EVIL], 9,
+						    eseq, eseq * 160u,
+						    t + 1 + j), LATCH_DROP);
+				++eseq;
+			}
+			/* the next packet of the caller's */
+			TEST_EQ(latch_check(&l, &addr[EVIL], 1, seq,
+					    seq * 160u, t + 5), LATCH_DROP);
+			TEST_EQ(latch_check(&l, &addr[REAL], 1, seq,
+					    seq * 160u, t + 10),
+				LATCH_ACCEPT);
+			++seq;
+		}
+
+		TEST_EQ(l.switches, 0);
+		TEST_EQ(l.dropped, 10000 * LATCH_DEFAULT_N);
+		TEST_ASSERT(sa_cmp(latch_remote(&l), &addr[REAL], SA_ALL));
 	}
-
-	TEST_EQ(l.switches, 0);
-	TEST_EQ(l.dropped, 10000 * (LATCH_DEFAULT_N - 1));
-	TEST_ASSERT(sa_cmp(latch_remote(&l), &addr[REAL], SA_ALL));
 }
 
 
@@ -274,19 +357,21 @@ static void test_args(void)
 {
 	struct latch l;
 
-	TEST_ERR(latch_init(NULL, &addr[REAL], 0), EINVAL);
-	TEST_ERR(latch_init(&l, NULL, 0), EINVAL);
-	TEST_ERR(latch_init(&l, &addr[REAL], LATCH_MAX_N + 1), EINVAL);
-	TEST_ERR(latch_init(&l, &addr[REAL], LATCH_MAX_N), 0);
+	TEST_ERR(latch_init(NULL, &addr[REAL], LATCH_NAT, 0), EINVAL);
+	TEST_ERR(latch_init(&l, NULL, LATCH_NAT, 0), EINVAL);
+	TEST_ERR(latch_init(&l, &addr[REAL], LATCH_NAT, LATCH_MAX_N + 1),
+		 EINVAL);
+	TEST_ERR(latch_init(&l, &addr[REAL], (enum latch_mode)7, 0), EINVAL);
+	TEST_ERR(latch_init(&l, &addr[REAL], LATCH_NAT, LATCH_MAX_N), 0);
 	TEST_EQ(l.n, LATCH_MAX_N);
-	TEST_ERR(latch_init(&l, &addr[REAL], 0), 0);
+	TEST_ERR(latch_init(&l, &addr[REAL], LATCH_NAT, 0), 0);
 	TEST_EQ(l.n, LATCH_DEFAULT_N);
 	TEST_ERR(latch_set_sdp(&l, NULL), EINVAL);
-	TEST_EQ(latch_check(&l, NULL, 0, 0, 0), LATCH_DROP);
-	TEST_EQ(latch_check(NULL, &addr[REAL], 0, 0, 0), LATCH_DROP);
+	TEST_EQ(latch_check(&l, NULL, 0, 0, 0, 0), LATCH_DROP);
+	TEST_EQ(latch_check(NULL, &addr[REAL], 0, 0, 0, 0), LATCH_DROP);
 	TEST_ASSERT(latch_remote(NULL) == NULL);
 
-	TEST_ERR(latch_init(&l, &addr[NAT], 4), 0);
+	TEST_ERR(latch_init(&l, &addr[NAT], LATCH_NAT, 4), 0);
 	TEST_EQ(l.n, 4);
 	TEST_ASSERT(sa_cmp(latch_remote(&l), &addr[NAT], SA_ALL));
 }
