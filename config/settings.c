@@ -32,6 +32,7 @@ enum stype {
 	ST_PATH_EMPTY,  /**< path or empty                             */
 	ST_LEVEL,       /**< log level name                            */
 	ST_SID,         /**< "AC" + 32 hex characters, or empty        */
+	ST_CHOICE,      /**< one of names[], stored as its index       */
 };
 
 struct setting_def {
@@ -41,6 +42,15 @@ struct setting_def {
 	uint32_t min, max;      /**< bounds (ST_INT)                        */
 	const char *def;        /**< default, as it would be written        */
 	const char *help;       /**< one line for docs and --help           */
+};
+
+/** The values of each ST_CHOICE key, NULL-ended, in the order of their
+    enum (settings.h) */
+static const struct {
+	const char *key;
+	const char *const names[4];
+} choices[] = {
+	{"sip_flood_action", {"reply", "drop", NULL}},
 };
 
 #define F(field) offsetof(struct settings, field)
@@ -74,6 +84,20 @@ static const struct setting_def defs[] = {
 	 "media worker threads; 0: one per core"},
 	{"max_calls", ST_INT, F(max_calls), 1, 100000, "500",
 	 "calls at once; more are refused with 503"},
+	{"sip_invite_rate", ST_INT, F(sip_invite_rate), 1, 100000, "200",
+	 "INVITEs a second one source address may send (sustained) before "
+	 "its INVITEs are refused [1/s]"},
+	{"sip_invite_burst", ST_INT, F(sip_invite_burst), 1, 100000, "400",
+	 "INVITEs one source address may send at once, above its rate"},
+	{"sip_pending_per_source", ST_INT, F(sip_pending_per_source), 1,
+	 100000, "200", "calls one source address may have that are not "
+	 "yet ACKed (ringing, or answered and waiting for the ACK)"},
+	{"sip_flood_action", ST_CHOICE, F(sip_flood_action), 0, 0, "reply",
+	 "an INVITE over these limits: reply (503 with Retry-After) or "
+	 "drop (no answer)"},
+	{"sip_ack_timeout_ms", ST_INT, F(sip_ack_timeout_ms), 1000, 32000,
+	 "8000", "a call answered whose ACK does not come within this ends, "
+	 "freeing its slot and agent [ms]"},
 	{"agent_connect_timeout_ms", ST_INT, F(agent_connect_timeout_ms),
 	 100, 60000, "5000", "agent WebSocket connect timeout [ms]"},
 	{"max_call_duration_s", ST_INT, F(max_call_duration_s), 10, 86400,
@@ -363,6 +387,36 @@ static int apply_sid(char *field, const char *val, char *msg, size_t msgsz)
 }
 
 
+/* one of the key's choices; the field holds its index */
+static int apply_choice(void *field, const struct setting_def *d,
+			const char *val, char *msg, size_t msgsz)
+{
+	const char *const *names = NULL;
+	size_t o;
+
+	for (size_t k = 0; k < sizeof(choices) / sizeof(choices[0]); k++) {
+		if (!strcmp(choices[k].key, d->key))
+			names = choices[k].names;
+	}
+	if (!names)
+		return EINVAL;
+
+	for (uint32_t i = 0; names[i]; i++) {
+		if (!strcmp(val, names[i])) {
+			*(uint32_t *)field = i;
+			return 0;
+		}
+	}
+
+	o = (size_t)snprintf(msg, msgsz, "\"%s\" is not one of", val);
+	for (uint32_t i = 0; names[i] && o < msgsz; i++)
+		o += (size_t)snprintf(msg + o, msgsz - o, "%s %s",
+				      i ? "," : "", names[i]);
+
+	return EINVAL;
+}
+
+
 /* Apply one value; msg gets the reason when invalid */
 static int apply(struct settings *s, const struct setting_def *d,
 		 const char *val, const char *basedir, char *msg,
@@ -404,6 +458,9 @@ static int apply(struct settings *s, const struct setting_def *d,
 		snprintf(msg, msgsz, "\"%s\" is not one of debug, info, "
 			 "notice, warn, error", val);
 		return EINVAL;
+
+	case ST_CHOICE:
+		return apply_choice(field, d, val, msg, msgsz);
 	}
 
 	return EINVAL;

@@ -26,6 +26,12 @@ enum {
 /** Default state file */
 #define SETTINGS_DEFAULT_STATE_FILE "/var/lib/callbridge/state.json"
 
+/** What an INVITE over a source's flood limits gets */
+enum settings_flood_action {
+	SETTINGS_FLOOD_REPLY = 0,     /**< 503 with Retry-After            */
+	SETTINGS_FLOOD_DROP,          /**< nothing                         */
+};
+
 /** One SIP listening socket */
 struct settings_listen {
 	enum sip_transp transp;       /**< SIP_TRANSP_UDP or SIP_TRANSP_TCP */
@@ -52,6 +58,11 @@ struct settings {
 
 	uint32_t workers;             /**< media threads; 0 = cores         */
 	uint32_t max_calls;           /**< calls at once                    */
+	uint32_t sip_invite_rate;     /**< INVITEs per source [1/s]         */
+	uint32_t sip_invite_burst;    /**< ... at once above the rate       */
+	uint32_t sip_pending_per_source; /**< calls not yet ACKed per source */
+	uint32_t sip_flood_action;    /**< SETTINGS_FLOOD_REPLY or _DROP    */
+	uint32_t sip_ack_timeout_ms;  /**< answered, no ACK: end [ms]       */
 	uint32_t agent_connect_timeout_ms;  /**< WebSocket connect [ms]     */
 	uint32_t max_call_duration_s; /**< hang up after [s]                */
 	uint32_t rtp_timeout_s;       /**< no RTP for this long [s]; 0 off  */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "cb_re.h"
 #include "callreg.h"
+#include "gwstats.h"
 #include "store.h"
 #include "log.h"
 #include "ctl_ops.h"
@@ -409,6 +410,8 @@ static enum code op_status(struct req *r, enum kind k)
 		c = set(r, "account_sid",
 			json_string(r->env->gw.account_sid ?
 				    r->env->gw.account_sid : ""));
+	if (!c)
+		c = set(r, "gateway", gwstats_json());
 
 	return c;
 }

@@ -46,7 +46,8 @@ enum call_state {
 	X(END_RTP_TIMEOUT,   "rtp-timeout")   /* no RTP from the caller   */ \
 	X(END_MAX_DURATION,  "max-duration")  /* configured limit reached */ \
 	X(END_SHUTDOWN,      "shutdown")      /* the gateway is stopping  */ \
-	X(END_SIP_ERROR,     "sip-error")     /* signalling failed        */
+	X(END_SIP_ERROR,     "sip-error")     /* signalling failed        */ \
+	X(END_NO_ACK,        "no-ack")        /* answered, never ACKed    */
 
 /** Why a call ends; in the log line, the control socket's views */
 enum end_reason {

@@ -42,6 +42,11 @@ void gwconf_from_settings(struct gwconf *c, const struct settings *s)
 	c->rtp_port_max = (uint16_t)s->rtp_port_max;
 	c->workers = s->workers;
 	c->max_calls = s->max_calls;
+	c->flood.invite_rate = s->sip_invite_rate;
+	c->flood.invite_burst = s->sip_invite_burst;
+	c->flood.pending = s->sip_pending_per_source;
+	c->flood.drop = s->sip_flood_action == SETTINGS_FLOOD_DROP;
+	c->flood.ack_timeout_ms = s->sip_ack_timeout_ms;
 	c->agent_timeout_ms = s->agent_connect_timeout_ms;
 	c->max_duration_s = s->max_call_duration_s;
 	if (s->account_sid[0])

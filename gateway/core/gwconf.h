@@ -40,6 +40,14 @@ struct gwconf {
 	uint16_t rtp_port_min, rtp_port_max;
 	uint32_t workers;               /**< media worker threads       */
 	uint32_t max_calls;             /**< concurrent calls           */
+	struct {
+		uint32_t invite_rate;   /**< per source [1/s]           */
+		uint32_t invite_burst;  /**< ... at once above the rate */
+		uint32_t pending;       /**< calls not yet ACKed, per
+					     source                     */
+		bool drop;              /**< over: no answer (else 503) */
+		uint32_t ack_timeout_ms;/**< answered, no ACK: end [ms] */
+	} flood;                        /**< flood limits (sip/sipflood.c) */
 	uint32_t agent_timeout_ms;      /**< agent must be ready [ms]   */
 	uint32_t max_duration_s;        /**< longest call [s]           */
 	char account_sid[SID_LEN + 1];

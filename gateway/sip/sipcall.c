@@ -24,6 +24,7 @@
 #include "callsdp.h"
 #include "codec.h"
 #include "gwconf.h"
+#include "gwstats.h"
 #include "log.h"
 #include "media_start.h"
 #include "mstats.h"
@@ -34,12 +35,25 @@
 #include "sipreply.h"
 
 
+/* no longer waiting for its ACK: out of its source's count */
+static void unpend(struct call *call)
+{
+	if (!call->pending)
+		return;
+
+	call->pending = false;
+	sipflood_pending(call->gw->flood, &call->src, -1);
+}
+
+
 static void call_destructor(void *arg)
 {
 	struct call *call = arg;
 
+	unpend(call);
 	tmr_cancel(&call->tmr_agent);
 	tmr_cancel(&call->tmr_maxdur);
+	tmr_cancel(&call->tmr_ack);
 	hash_unlink(&call->he);
 	mem_deref(call->sess);
 	mem_deref(call->sdp);
@@ -115,8 +129,10 @@ void sipcall_end(struct call *call, enum end_reason reason,
 
 	call->ended = true;
 	call->reason = reason;
+	unpend(call);
 	tmr_cancel(&call->tmr_agent);
 	tmr_cancel(&call->tmr_maxdur);
+	tmr_cancel(&call->tmr_ack);
 
 	log_info("call %s: ending (%s%s%s)", call->call_sid,
 		 callstate_reason_name(reason), why ? ": " : "",
@@ -152,6 +168,22 @@ static void agent_timeout(void *arg)
 
 	sipcall_end(call, END_AGENT_TIMEOUT, SIPREPLY_SERVICE_UNAVAILABLE,
 		    "agent not ready in time");
+}
+
+
+/*
+ * Answered, and no ACK within sip_ack_timeout_ms (RFC 3261 allows 32 s):
+ * the call ends, which frees its slot and its agent now. libre goes on
+ * retransmitting the 200 OK, and sends the BYE when it gives up (64 x
+ * T1 after the answer).
+ */
+static void ack_timeout(void *arg)
+{
+	struct call *call = arg;
+
+	gwstats_add(GWSTAT_SIP_ACK_TIMEOUTS, 1);
+	sipcall_end(call, END_NO_ACK, SIPREPLY_SERVER_ERROR,
+		    "no ACK to the 200 OK");
 }
 
 
@@ -237,6 +269,8 @@ static void estab_handler(const struct sip_msg *msg, void *arg)
 
 	(void)msg;
 
+	tmr_cancel(&call->tmr_ack);
+	unpend(call);
 	log_debug("call %s: established", call->call_sid);
 }
 
@@ -523,6 +557,8 @@ static void answer_call(struct call *call)
 	call->state = CALL_ANSWERED;
 	call->t_answer = tmr_jiffies();
 	callreg_state(call->gw->reg, call->id, CALL_ANSWERED);
+	tmr_start(&call->tmr_ack, call->gw->conf->flood.ack_timeout_ms,
+		  ack_timeout, call);
 
 	if (call->gw->conf->max_duration_s)
 		tmr_start(&call->tmr_maxdur,

@@ -58,6 +58,7 @@ static void destructor(void *arg)
 	mem_deref(gw->dnsc);
 	mem_deref(gw->ports);
 	mem_deref(gw->mq);
+	mem_deref(gw->flood);   /* after the calls, which count in it */
 }
 
 
@@ -215,6 +216,10 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 		goto out;
 
 	err = resolver_alloc(&gw->resolver, sipcall_agent_resolved, gw);
+	if (err)
+		goto out;
+
+	err = sipflood_alloc(&gw->flood, conf);
 	if (err)
 		goto out;
 

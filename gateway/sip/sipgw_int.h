@@ -19,6 +19,8 @@
 #include "sipreply.h"
 
 struct callsdp;
+struct gwconf;
+struct sipflood;
 struct resolver_addrs;
 struct media_start;
 struct rtp_socks;
@@ -38,6 +40,7 @@ struct sipgw {
 	struct msgq *mq;          /**< workers -> SIP thread        */
 	struct resolver *resolver;/**< agent host names             */
 	struct rtpport *ports;
+	struct sipflood *flood;   /**< limits per source address    */
 	struct hash *calls;       /**< struct call by id            */
 	uint32_t ncalls;          /**< calls holding resources      */
 	uint8_t nonce_key[32];    /**< signs digest nonces          */
@@ -69,6 +72,10 @@ struct call {
 	struct media_params mp;   /**< agreed media                 */
 	struct tmr tmr_agent;     /**< agent connect deadline       */
 	struct tmr tmr_maxdur;    /**< maximum call duration        */
+	struct tmr tmr_ack;       /**< answered: the ACK's deadline */
+	struct sa src;            /**< where its INVITE came from   */
+	bool pending;             /**< counted in its source's calls
+				       not ACKed (sipflood.c)       */
 	uint64_t t_invite;        /**< [ms] tmr_jiffies             */
 	uint64_t t_answer;        /**< [ms]                         */
 	char call_sid[SID_LEN + 1];
@@ -76,6 +83,12 @@ struct call {
 	char from[128];
 	char agent_id[MODEL_ID_MAX + 8];
 };
+
+/* sipflood.c: flood limits per source address */
+int  sipflood_alloc(struct sipflood **flp, const struct gwconf *conf);
+bool sipflood_admit(struct sipflood *fl, struct sip *sip,
+		    const struct sip_msg *msg);
+void sipflood_pending(struct sipflood *fl, const struct sa *src, int delta);
 
 /* sipreq.c: what every request passes */
 bool sipreq_filter(const struct sip_msg *msg, void *arg);

@@ -4,6 +4,7 @@
  * Design note. A call is admitted or refused in the INVITE handler with no
  * waiting (the store is in memory):
  *
+ *   a source over its flood limits 503 or nothing (sipflood.c),
  *   unknown number 404, source outside the trunk's allowed_sources 403,
  *   no inbound agent 480, no common codec 488, over max_calls or out of
  *   RTP ports 503 (with Retry-After), bad SDP 400, body not SDP 415.
@@ -183,6 +184,9 @@ static bool admit_number(struct sipgw *gw, const struct sip_msg *msg,
 static bool admit(struct sipgw *gw, const struct sip_msg *msg,
 		  struct admit *ad)
 {
+	if (!sipflood_admit(gw->flood, gw->sip, msg))
+		return false;
+
 	if (!admit_number(gw, msg, ad))
 		return false;
 
@@ -231,6 +235,9 @@ static struct call *call_create(struct sipgw *gw, const struct sip_msg *msg,
 		return NULL;
 	}
 
+	call->src = msg->src;
+	call->pending = true;
+	sipflood_pending(gw->flood, &call->src, +1);
 	str_ncpy(call->number, ad->number, sizeof(call->number));
 	str_ncpy(call->agent_id, ad->rt->inbound_agent->id,
 		 sizeof(call->agent_id));

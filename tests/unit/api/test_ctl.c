@@ -221,6 +221,10 @@ static void ops_status(int fd)
 		"calls"), "max")), 9);
 	TEST_STREQ(json_string_value(json_object_get(r, "account_sid")),
 		   "ACtest");
+	TEST_ASSERT(json_is_integer(json_object_get(json_object_get(r,
+		"gateway"), "sip_flood_refused")));
+	TEST_ASSERT(json_is_array(json_object_get(json_object_get(r,
+		"gateway"), "flooding")));
 	json_decref(r);
 }
 

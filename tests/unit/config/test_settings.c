@@ -93,6 +93,8 @@ static void test_good_file(void)
 		"log_level debug\n"
 		"workers 256\n"
 		"max_calls 100000\n"
+		"sip_flood_action drop\n"
+		"sip_ack_timeout_ms 1000\n"
 		"agent_connect_timeout_ms 100\n"
 		"max_call_duration_s 10\n"
 		"rtp_timeout_s 0\n"
@@ -128,6 +130,10 @@ static void test_good_file(void)
 	TEST_EQ(s->log_level, LOGL_DEBUG);
 	TEST_EQ(s->workers, 256);
 	TEST_EQ(s->max_calls, 100000);
+	TEST_EQ(s->sip_flood_action, SETTINGS_FLOOD_DROP);
+	TEST_EQ(s->sip_ack_timeout_ms, 1000);
+	TEST_EQ(s->sip_invite_rate, 200);        /* defaults */
+	TEST_EQ(s->sip_pending_per_source, 200);
 	TEST_EQ(s->rtp_timeout_s, 0);
 	TEST_EQ(s->jb_min_ms, 20);
 	TEST_EQ(s->resample_quality, 0);
@@ -170,6 +176,9 @@ static const struct {
 	{"rtp_timeout_s 3601\n", "out of range 0..3600"},
 	{"resample_quality 11\n", "out of range 0..10"},
 	{"log_level verbose\n", "log_level: \"verbose\" is not one of debug"},
+	{"sip_flood_action ignore\n", "sip_flood_action: \"ignore\" is not one of reply, drop"},
+	{"sip_ack_timeout_ms 32001\n", "out of range 1000..32000"},
+	{"sip_invite_rate 0\n", "out of range 1..100000"},
 	{"rtp_address localhost\n", "rtp_address: \"localhost\" is not an IP address"},
 	{"rtp_address\n", "rtp_address: \"\" is not an IP address"},
 	{"rtp_advertise 0.0.0.0\n", "cannot be advertised"},

@@ -211,6 +211,7 @@ static void test_tables(void)
 		{END_MAX_DURATION, "max-duration", CALL_FAILED},
 		{END_SHUTDOWN, "shutdown", CALL_FAILED},
 		{END_SIP_ERROR, "sip-error", CALL_FAILED},
+		{END_NO_ACK, "no-ack", CALL_FAILED},
 	};
 
 	TEST_EQ(ARRAY_SIZE(states), CALL_STATE_COUNT);
