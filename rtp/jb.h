@@ -14,6 +14,9 @@
  *     on the timer:              while (!jb_get(jb, now, &out)) play(&out);
  *     re-arm the timer at:       jb_next_due(jb)    (JB_NEVER before start)
  *
+ * When more packets are known to be waiting (a socket read in batches),
+ * take only the slots that are ready, !jb_waiting(jb), until they are in.
+ *
  * Every result covers exactly one slot. A slot is a list of segments that
  * together cover the slot's media: normally one whole 20 ms packet, but a
  * 10 ms stream gives two packets per slot and a 30 ms or 60 ms stream gives
@@ -194,6 +197,7 @@ int  jb_alloc(struct jb **jbp, const struct jb_conf *conf);
 int  jb_put(struct jb *jb, uint64_t now_us, const struct jb_pkt *pkt);
 int  jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out);
 uint64_t jb_next_due(const struct jb *jb);
+bool jb_waiting(const struct jb *jb);
 void jb_note_seq(struct jb *jb, uint32_t ssrc, uint16_t seq);
 int  jb_clock_set(struct jb *jb, uint32_t clock_rate);
 void jb_stats(const struct jb *jb, struct jb_stats *st);

@@ -412,3 +412,28 @@ uint64_t jb_next_due(const struct jb *jb)
 
 	return pl.wait ? jb->next_due + (uint64_t)jb->grace_us : jb->next_due;
 }
+
+
+/**
+ * Whether the next slot has a gap that a packet may still fill: jb_get()
+ * waits for it (until jb_next_due()) and then conceals it. A caller that
+ * knows more packets are waiting to be put (a socket not read to the end)
+ * gets only the slots that do not wait, and decides the others once they
+ * are in.
+ *
+ * @param jb Jitter buffer
+ *
+ * @return true if the next slot waits for media, false if it is ready
+ *         when due (or the stream has not started)
+ */
+bool jb_waiting(const struct jb *jb)
+{
+	struct plan pl;
+
+	if (!jb || !jb->started)
+		return false;
+
+	plan_slot(jb, jb->play, &pl);
+
+	return pl.wait;
+}

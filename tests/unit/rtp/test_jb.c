@@ -1244,6 +1244,7 @@ static void test_grace(void)
 	uint8_t pl[160] = {0};
 
 	TEST_ERR(jb_alloc(&jb, NULL), 0);
+	TEST_ASSERT(!jb_waiting(jb));            /* not started */
 	memset(&p, 0, sizeof(p));
 	p.ssrc = A;
 	p.payload = pl;
@@ -1252,11 +1253,13 @@ static void test_grace(void)
 	p.seq = 1;
 	p.ts = 160;
 	TEST_ERR(jb_put(jb, 20 * MS, &p), 0);
+	TEST_ASSERT(!jb_waiting(jb));
 	TEST_ERR(jb_get(jb, 20 * MS, &out), 0);
 	TEST_EQ(out.kind, JB_FRAME);
 
 	/* packet 2 is due at 40 ms and missing: nothing until 45 ms */
 	TEST_EQ(jb_next_due(jb), 45 * MS);
+	TEST_ASSERT(jb_waiting(jb));
 	TEST_ERR(jb_get(jb, 40 * MS, &out), EAGAIN);
 	TEST_ERR(jb_get(jb, 44 * MS, &out), EAGAIN);
 	TEST_EQ(out.kind, JB_NONE);
@@ -1266,6 +1269,7 @@ static void test_grace(void)
 	p.ts = 320;
 	TEST_ERR(jb_put(jb, 44 * MS, &p), 0);
 	TEST_EQ(jb_next_due(jb), 40 * MS);
+	TEST_ASSERT(!jb_waiting(jb));
 	TEST_ERR(jb_get(jb, 44 * MS, &out), 0);
 	TEST_EQ(out.kind, JB_FRAME);
 	TEST_EQ(out.seg[0].seq, 2);
