@@ -43,6 +43,16 @@ enum mc_state {
 	MC_ENDING,            /**< asked the SIP thread to end     */
 };
 
+/*
+ * The media timers (the jitter buffer's, the send tick, RTCP) run at this
+ * libev priority, below all input (RTP, RTCP, the agent's WebSocket, the
+ * worker's queue: 0). libev runs a loop iteration's pending watchers by
+ * priority, and within one priority the timers first: so after a worker
+ * woke late, the jitter buffer would conceal packets waiting in its socket
+ * and the send tick run dry before the agent's frame is read.
+ */
+#define MCALL_TICK_PRI (-1)
+
 /**
  * The media side of one call. Worker thread only; no locks.
  */

@@ -8,13 +8,16 @@
  *        --> slot (20 ms) --> decode (xcode) --> agent format
  *        --> mcall_agent_frame --> `media` message --> WebSocket --> agent
  *
- * One wake-up takes everything queued in the socket with one recvmmsg
- * (RX_BATCH datagrams at most) into the jitter buffer before any slot is
- * decided, so a stall of the loop does not conceal media that was already
- * here. SRTP is checked before anything else: nothing unauthenticated
- * moves the latch. The latch decides where media comes from (and so where
- * ours goes): the SDP address first, a new source only after a run of
- * packets that also lasts 40 ms. RTCP comes on its own socket or muxed on
+ * One wake-up takes everything queued in the socket (recvmmsg, RX_BATCH
+ * datagrams a call, while a batch comes back full, RX_ROUNDS at most)
+ * into the jitter buffer before a slot with a gap is decided (between
+ * batches only the slots whose media is here go out: jb_waiting), and the
+ * media timers run below input (MCALL_TICK_PRI), so a stall of the loop
+ * does not conceal media that was already here. SRTP is checked before
+ * anything else: nothing unauthenticated moves the latch. The latch
+ * decides where media comes from (and so where ours goes): the SDP's
+ * address and port (rtp/latch.c; on a trunk with rtp_latching nat, the
+ * source it learns). RTCP comes on its own socket or muxed on
  * the RTP one, and counts only from the latched source. Until the answer's
  * media parameters reach the worker, RTP stays in the socket.
  *
@@ -41,23 +44,32 @@
 
 enum {
 	MAX_RTP        = 1500,          /**< largest datagram we take       */
-	RX_BATCH       = 8,             /**< datagrams per wake-up          */
+	RX_BATCH       = 8,             /**< datagrams per system call      */
+	RX_ROUNDS      = 16,            /**< system calls per wake-up, most  */
 };
 
 
 /* give every slot that is due to the agent */
-static void jb_drain(struct mcall *mc, uint64_t now)
+static void jb_drain(struct mcall *mc, uint64_t now, bool ready_only)
 {
 	uint8_t frame[960 * 2];
 	struct jb_out out;
 	uint64_t due;
 
-	for (int i = 0; i < 16 && !jb_get(mc->jb, now, &out); i++) {
-		int n = xcode_decode_slot(mc->xc, &out, frame, sizeof(frame));
+	for (int i = 0; i < 16; i++) {
+		int n;
 
+		if ((ready_only && jb_waiting(mc->jb)) ||
+		    jb_get(mc->jb, now, &out))
+			break;
+
+		n = xcode_decode_slot(mc->xc, &out, frame, sizeof(frame));
 		if (n > 0 && mc->mp.dir.recv)
 			mcall_agent_frame(mc, frame, (size_t)n);
 	}
+
+	if (ready_only)
+		return;
 
 	/* re-arm only when the due time moved: most packets leave it */
 	due = jb_next_due(mc->jb);
@@ -93,7 +105,7 @@ static void jb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	}
 
-	jb_drain(mc, now);
+	jb_drain(mc, now, false);
 }
 
 
@@ -240,27 +252,16 @@ static ssize_t udp_recv(int fd, uint8_t *buf, size_t size, struct sa *src)
 }
 
 
-static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+/* one recvmmsg: up to RX_BATCH datagrams into rtp_packet; returns how
+   many (negative when the socket is drained) */
+static int rtp_read_batch(struct mcall *mc)
 {
 	static __thread uint8_t bufs[RX_BATCH][MAX_RTP];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sa src[RX_BATCH];
-	struct mcall *mc = io->data;
 	int n;
 
-	(void)revents;
-
-	/* before the answer's media parameters reach this worker, RTP stays
-	   in the socket (the caller may start the moment it sees the 200,
-	   before ANSWERED is here): mcall_rx_resume starts reading again */
-	if (!mc->have_mp) {
-		ev_io_stop(loop, io);
-		return;
-	}
-
-	/* everything queued in one system call (usually one datagram:
-	   recvfrom in a loop would cost a second call that says EAGAIN) */
 	for (int i = 0; i < RX_BATCH; i++) {
 		sa_init(&src[i], AF_UNSPEC);
 		iov[i].iov_base = bufs[i];
@@ -280,12 +281,39 @@ static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 		rtp_packet(mc, bufs[i], msgs[i].msg_len, &src[i]);
 	}
 
-	/* everything queued in the socket is in the jitter buffer before
-	   any slot is decided, so a stall does not conceal media that was
-	   already here */
+	return n;
+}
+
+
+static void rtp_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct mcall *mc = io->data;
+
+	(void)revents;
+
+	/* before the answer's media parameters reach this worker, RTP stays
+	   in the socket (the caller may start the moment it sees the 200,
+	   before ANSWERED is here): mcall_rx_resume starts reading again */
+	if (!mc->have_mp) {
+		ev_io_stop(loop, io);
+		return;
+	}
+
+	/* everything queued (usually one datagram: recvfrom in a loop would
+	   cost a second call that says EAGAIN). A full batch means more may
+	   wait, as after a worker that woke late: the slots whose media is
+	   here go out (the buffer holds only so many packets), and the
+	   reading goes on. So everything queued in the socket is in the
+	   jitter buffer before a slot with a gap is decided, and a stall
+	   does not conceal media that was already here */
+	for (int r = 0; r < RX_ROUNDS && rtp_read_batch(mc) == RX_BATCH; r++) {
+		if (mc->jb_pending)
+			jb_drain(mc, worker_now_us(), true);
+	}
+
 	if (mc->jb_pending) {
 		mc->jb_pending = false;
-		jb_drain(mc, worker_now_us());
+		jb_drain(mc, worker_now_us(), false);
 	}
 }
 
@@ -320,6 +348,7 @@ void mcall_rx_init(struct mcall *mc)
 	mc->rtcp_io.data = mc;
 	ev_io_start(mc->loop, &mc->rtcp_io);
 	ev_init(&mc->jb_tmr, jb_cb);
+	ev_set_priority(&mc->jb_tmr, MCALL_TICK_PRI);
 	mc->jb_tmr.data = mc;
 }
 

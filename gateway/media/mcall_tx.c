@@ -516,8 +516,10 @@ int mcall_tx_init(struct mcall *mc)
 		return err;
 
 	ev_init(&mc->tx_tmr, tx_cb);
+	ev_set_priority(&mc->tx_tmr, MCALL_TICK_PRI);
 	mc->tx_tmr.data = mc;
 	ev_init(&mc->rtcp_tmr, rtcp_cb);
+	ev_set_priority(&mc->rtcp_tmr, MCALL_TICK_PRI);
 	mc->rtcp_tmr.data = mc;
 
 	return 0;
