@@ -45,8 +45,8 @@ jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 build() { # build <dir> [cmake args...]
 	dir=$1; shift
-	cmake -S . -B "$dir" "$@" >/dev/null
-	cmake --build "$dir" -j "$jobs"
+	cmake -S . -B "$dir" "$@" >/dev/null &&
+		cmake --build "$dir" -j "$jobs"
 }
 
 case "${1:-}" in
@@ -64,12 +64,24 @@ run)
 	;;
 test)
 	deps
-	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	(cd build && ctest --output-on-failure -j "$jobs")
-	if [ "${CB_SKIP_SANITIZE:-0}" != 1 ]; then
-		build build-asan -DCMAKE_BUILD_TYPE=Debug -DCB_SANITIZE=ON
-		(cd build-asan && ctest --output-on-failure -j "$jobs")
+	# Both builds run whatever the other's result, so one failure does
+	# not hide another; the summary names each and the exit status is 1
+	# when either failed.
+	plain=failed; asan=skipped
+	if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+	   (cd build && ctest --output-on-failure -j "$jobs"); then
+		plain=passed
 	fi
+	if [ "${CB_SKIP_SANITIZE:-0}" != 1 ]; then
+		asan=failed
+		if build build-asan -DCMAKE_BUILD_TYPE=Debug -DCB_SANITIZE=ON &&
+		   (cd build-asan && ctest --output-on-failure -j "$jobs"); then
+			asan=passed
+		fi
+	fi
+	echo "setup: plain build: $plain; ASan+UBSan build: $asan"
+	[ "$plain" = passed ] && [ "$asan" != failed ] ||
+		{ echo "setup: tests failed" >&2; exit 1; }
 	echo "setup: all tests passed"
 	;;
 *)
