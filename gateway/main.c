@@ -440,6 +440,36 @@ static void log_ready(void)
 }
 
 
+/* libre's and libsrtp2's process-wide state */
+static int libs_init(void)
+{
+	int err;
+
+	err = libre_init();
+	if (err) {
+		log_error("libre init failed: %m", err);
+		return err;
+	}
+
+	err = srtpx_init();
+	if (err)
+		log_error("libsrtp2 init failed");
+
+	return err;
+}
+
+
+/* --check's answer: what was read */
+static void print_check(void)
+{
+	uint32_t na, nt, nn;
+
+	store_counts(gw.store, &na, &nt, &nn);
+	printf("callbridge: settings and state OK (%u agents, %u "
+	       "trunks, %u numbers)\n", na, nt, nn);
+}
+
+
 int main(int argc, char *argv[])
 {
 	const char *config = NULL;
@@ -469,17 +499,9 @@ int main(int argc, char *argv[])
 
 	log_set_level(gw.set->log_level);
 
-	err = libre_init();
-	if (err) {
-		log_error("libre init failed: %m", err);
+	err = libs_init();
+	if (err)
 		goto out;
-	}
-
-	err = srtpx_init();
-	if (err) {
-		log_error("libsrtp2 init failed");
-		goto out;
-	}
 
 	if (!check) {
 		err = fds_setup();
@@ -492,11 +514,7 @@ int main(int argc, char *argv[])
 		goto out;
 
 	if (check) {
-		uint32_t na, nt, nn;
-
-		store_counts(gw.store, &na, &nt, &nn);
-		printf("callbridge: settings and state OK (%u agents, %u "
-		       "trunks, %u numbers)\n", na, nt, nn);
+		print_check();
 		ret = 0;
 		goto out;
 	}

@@ -156,6 +156,36 @@ static int listen_entry(struct sipgw *gw, enum sip_transp tp,
 }
 
 
+/* libre's SIP stack: its transports on every listen entry, the filter
+   that sees every request first, and the session socket for INVITEs */
+static int sip_stack_alloc(struct sipgw *gw, const struct gwconf *conf)
+{
+	char ua[64];
+	int err;
+
+	snprintf(ua, sizeof(ua), "callbridge/%s", CB_VERSION);
+	err = sip_alloc(&gw->sip, gw->dnsc, HASH_SIZE, HASH_SIZE, HASH_SIZE,
+			ua, sip_exit_handler, gw);
+	if (err)
+		return err;
+
+	for (unsigned i = 0; i < conf->listenc; i++) {
+		err = listen_entry(gw, conf->listen[i].tp,
+				 &conf->listen[i].addr);
+		if (err)
+			return err;
+	}
+
+	/* first listener: checks that apply to every request */
+	err = sip_listen(&gw->lsnr, gw->sip, true, sipreq_filter, gw);
+	if (err)
+		return err;
+
+	return sipsess_listen(&gw->sock, gw->sip, HASH_SIZE,
+			      sipinvite_handler, gw);
+}
+
+
 /**
  * Start SIP signalling on the calling thread's libre loop
  *
@@ -173,7 +203,6 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 		unsigned nworkers, struct callreg *reg)
 {
 	struct sipgw *gw;
-	char ua[64];
 	int err;
 
 	if (!gwp || !conf || !store || !reg)
@@ -223,26 +252,7 @@ int sipgw_alloc(struct sipgw **gwp, const struct gwconf *conf,
 	if (err)
 		goto out;
 
-	snprintf(ua, sizeof(ua), "callbridge/%s", CB_VERSION);
-	err = sip_alloc(&gw->sip, gw->dnsc, HASH_SIZE, HASH_SIZE, HASH_SIZE,
-			ua, sip_exit_handler, gw);
-	if (err)
-		goto out;
-
-	for (unsigned i = 0; i < conf->listenc; i++) {
-		err = listen_entry(gw, conf->listen[i].tp,
-				 &conf->listen[i].addr);
-		if (err)
-			goto out;
-	}
-
-	/* first listener: checks that apply to every request */
-	err = sip_listen(&gw->lsnr, gw->sip, true, sipreq_filter, gw);
-	if (err)
-		goto out;
-
-	err = sipsess_listen(&gw->sock, gw->sip, HASH_SIZE,
-			     sipinvite_handler, gw);
+	err = sip_stack_alloc(gw, conf);
 
  out:
 	if (err)
