@@ -320,6 +320,7 @@ static void link_text(const char *txt, size_t len, void *arg)
 static void link_bin(const uint8_t *data, size_t len, void *arg)
 {
 	struct mcall *mc = arg;
+	size_t q;
 
 	if (mc->ms->proto != AGENT_PROTO_RAW) {
 		log_debug("call %s: binary frame ignored (twilio protocol)",
@@ -339,9 +340,13 @@ static void link_bin(const uint8_t *data, size_t len, void *arg)
 		return;
 	}
 
+	q = playq_write(mc->pq, data, len);
 	mc->st.agent_bytes += len;
-	if (playq_write(mc->pq, data, len) < len)
-		mc->st.agent_dropped += len;
+	if (q < len)
+		mc->st.agent_dropped += len - q;
+
+	/* the tick held for this frame: send it now */
+	mcall_tx_fed(mc);
 }
 
 

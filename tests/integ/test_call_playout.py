@@ -280,6 +280,7 @@ class Schedule:
         self.error = None
         self.realtime = False   # the player ran SCHED_FIFO
         self.late = 0.0         # the player's worst lateness [s]
+        self.raw = False        # raw protocol: binary 16-bit PCM frames
 
     def media(self, slot, *frames, lag=0.0):
         """frames in one message in slot; lag: that many packet times
@@ -330,7 +331,9 @@ class Schedule:
                     if what == "media":
                         # the slot's frames count as sent at once, when
                         # its first write began
-                        t1 = link.media(arg)
+                        t1 = (link.send(2, g711.pcm16le(
+                                  g711.ulaw_decode(arg)))
+                              if self.raw else link.media(arg))
                         if t is None:
                             t = t1
                             self.late = max(self.late, t - due)
@@ -486,6 +489,7 @@ def ms(x):
 class PlayoutBase(callenv.CallTestCase):
 
     SETTINGS = {}
+    AGENT = {}                  # more of the agent's settings
 
     @classmethod
     def setUpClass(cls):
@@ -496,8 +500,8 @@ class PlayoutBase(callenv.CallTestCase):
         sys.setswitchinterval(0.0005)
         cls.env = callenv.CallEnv(agents=0, settings=cls.SETTINGS)
         cls.agent = callenv.PyAgent()
-        cls.env.request("agents.put", agent={
-            "id": "py", "url": cls.agent.url("/playout")})
+        cls.env.request("agents.put", agent=dict(
+            {"id": "py", "url": cls.agent.url("/playout")}, **cls.AGENT))
         cls.env.number(NUMBER, "py")
 
     @classmethod
@@ -811,6 +815,30 @@ class PlayoutTrimOffTest(PlayoutBase):
         heard, call, _ = self.call(sched, "trim-off")
         self.assert_accounted(heard, sched, call)
         self.burst_kept(heard, n, burst)
+
+
+class PlayoutRawTest(PlayoutBase):
+    """The raw protocol's binary frames (16-bit PCM at 8 kHz, which turns
+    back into the same µ-law bytes) are played as Twilio's are: a tick
+    holding for a late binary frame sends it when it comes."""
+
+    AGENT = {"protocol": "raw"}
+
+    def test_late_frame_held(self):
+        n, late = 200, (60, 110, 160)              # 4 s
+        sched = Schedule(0.004)
+        sched.raw = True
+        for k in range(n):
+            sched.media(k, (k, True), lag=0.8 if k in late else 0.0)
+        heard, call, _ = self.call(sched, "raw-late")
+        with self.subTest("every frame, in order, exact"):
+            self.assertEqual(heard.missing, [])
+            self.assert_in_order_exact(heard, list(range(n)))
+        with self.subTest("no silence between frames for them"):
+            self.assertEqual([(a, b) for _, a, b in heard.fills
+                              if b in late], [])
+        with self.subTest("counted: held for"):
+            self.assertGreaterEqual(call["stats"]["agent_held"], 1)
 
 
 if __name__ == "__main__":
