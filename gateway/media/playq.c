@@ -322,13 +322,6 @@ size_t playq_len(const struct playq *q)
 }
 
 
-/** Marks waiting to be reached */
-size_t playq_marks(const struct playq *q)
-{
-	return q ? list_count(&q->marks) : 0;
-}
-
-
 /** Bytes refused because the queue was full */
 uint64_t playq_dropped(const struct playq *q)
 {

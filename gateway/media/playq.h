@@ -33,7 +33,6 @@ size_t playq_peek(const struct playq *q, uint8_t *out, size_t len);
 int    playq_mark(struct playq *q, const char *name);
 void   playq_clear(struct playq *q);
 size_t playq_len(const struct playq *q);
-size_t playq_marks(const struct playq *q);
 uint64_t playq_dropped(const struct playq *q);
 
 #endif
