@@ -635,6 +635,17 @@ class CallTestCase(unittest.TestCase):
                              % self.env.dump())
 
 
+class EnvPerTest(CallTestCase):
+    """A call test whose tests each start a daemon of their own (in
+    self.env): whatever a test left running is closed after it."""
+
+    def tearDown(self):
+        super().tearDown()
+        if self.env:
+            self.env.close(check=False)
+            self.env = None
+
+
 def run_tests():
     """Isolate when possible, then unittest.main(verbosity=2)."""
     isolate()

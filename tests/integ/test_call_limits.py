@@ -21,16 +21,10 @@ NUMBER = "+14155550401"
 N_HANG = "+14155550402"
 
 
-class LimitsTest(callenv.CallTestCase):
+class LimitsTest(callenv.EnvPerTest):
 
     def setUp(self):
         callenv.require_sipp(pcap=True)
-
-    def tearDown(self):
-        super().tearDown()
-        if self.env:
-            self.env.close(check=False)
-            self.env = None
 
     def start_env(self, **settings):
         self.env = env = callenv.CallEnv(settings=settings)

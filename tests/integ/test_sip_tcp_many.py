@@ -25,16 +25,10 @@ HOLD_MS = 60000
 MAX_SOCKET = ("-max_socket", "2000")
 
 
-class TcpManyTest(callenv.CallTestCase):
+class TcpManyTest(callenv.EnvPerTest):
 
     def setUp(self):
         callenv.require_sipp(pcap=True)
-
-    def tearDown(self):
-        super().tearDown()
-        if self.env:
-            self.env.close(check=False)
-            self.env = None
 
     def test_01_limit_too_low_refused(self):
         """max_calls that cannot fit in the hard limit: exit 1, and the
