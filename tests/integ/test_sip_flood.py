@@ -92,16 +92,24 @@ class Uac:
         self.sock.close()
 
 
-class FloodTest(callenv.CallTestCase):
+def udp_drops(port):
+    """Datagrams the kernel dropped for want of room in the receive buffer
+    of the UDP socket bound to 127.0.0.1:port (/proc/net/udp's drops): on
+    a busy host a flood outruns the SIP thread, and what the kernel drops
+    never reached the gateway to be counted."""
+    want = "0100007F:%04X" % port
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            col = line.split()
+            if col[1] == want:
+                return int(col[-1])
+    raise AssertionError("no UDP socket on 127.0.0.1:%d" % port)
+
+
+class FloodTest(callenv.EnvPerTest):
 
     def setUp(self):
         callenv.require_sipp()
-
-    def tearDown(self):
-        super().tearDown()
-        if self.env:
-            self.env.close(check=False)
-            self.env = None
 
     def start_env(self, **settings):
         base = {"sip_invite_rate": 50, "sip_invite_burst": 100,
@@ -150,9 +158,11 @@ class FloodTest(callenv.CallTestCase):
         self.assertGreater(answered, 0)
         self.assertLessEqual(answered, 100 + 50 * 2 + 10)
         st = self.gateway_stats(env)
-        self.assertEqual(answered + st["sip_flood_refused"], 2000,
-                         "every INVITE a call or refused")
-        self.assertGreater(refused, 1500, "503s the flooder got")
+        lost = udp_drops(env.gw.sip_port)
+        self.assertEqual(answered + st["sip_flood_refused"] + lost, 2000,
+                         "every INVITE a call or refused (%d dropped by "
+                         "the kernel)" % lost)
+        self.assertGreater(refused, 1500 - lost, "503s the flooder got")
         self.assertLessEqual(refused, st["sip_flood_refused"])
         self.assertEqual(st["sip_flood_episodes"], 1)
         log = env.gw.run_log()
@@ -183,7 +193,7 @@ class FloodTest(callenv.CallTestCase):
         self.assertEqual(len(fl.replies), answered,
                          "no answer at all to the refused INVITEs")
         self.assertEqual(self.gateway_stats(env)["sip_flood_refused"],
-                         300 - answered)
+                         300 - answered - udp_drops(env.gw.sip_port))
         fl.close()
 
     def test_03_unacked_call_frees_its_slot(self):
