@@ -19,37 +19,10 @@
 #include <stdlib.h>
 #include "wsproto.h"
 #include "fake_lws.h"
+#include "wsframe.h"
 #include "test.h"
 
 enum { BIG = ALINK_MAX_RX + 1 };
-
-/* a server frame (unmasked) at buf; its length */
-static size_t frame(uint8_t *buf, int b0, const char *payload, size_t len)
-{
-	size_t k = 0;
-
-	buf[k++] = (uint8_t)b0;
-	if (len < 126) {
-		buf[k++] = (uint8_t)len;
-	}
-	else if (len < 65536) {
-		buf[k++] = 126;
-		buf[k++] = (uint8_t)(len >> 8);
-		buf[k++] = (uint8_t)len;
-	}
-	else {
-		buf[k++] = 127;
-		for (int i = 7; i >= 0; i--)
-			buf[k++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
-	if (payload)
-		memcpy(buf + k, payload, len);
-	else
-		memset(buf + k, 'x', len);
-
-	return k + len;
-}
-
 
 struct rcase {
 	const char *name;
@@ -132,29 +105,29 @@ int main(void)
 
 	TEST_ASSERT(big != NULL);
 
-	k = frame(b[0], 0x81, "hello", 5);
-	k += frame(b[0] + k, 0x82, "\x01\x02", 2);
+	k = wsframe(b[0], 0x81, "hello", 5);
+	k += wsframe(b[0] + k, 0x82, "\x01\x02", 2);
 	cases[nc++] = (struct rcase){"text and binary", b[0], k, 0, 1, 1,
 		"hello", "", 0, NULL};
 
-	k = frame(b[1], 0x01, "Hel", 3);
-	k += frame(b[1] + k, 0x89, "p1", 2);
-	k += frame(b[1] + k, 0x00, "lo ", 3);
-	k += frame(b[1] + k, 0x80, "world", 5);
-	k += frame(b[1] + k, 0x8a, "unasked", 7);
+	k = wsframe(b[1], 0x01, "Hel", 3);
+	k += wsframe(b[1] + k, 0x89, "p1", 2);
+	k += wsframe(b[1] + k, 0x00, "lo ", 3);
+	k += wsframe(b[1] + k, 0x80, "world", 5);
+	k += wsframe(b[1] + k, 0x8a, "unasked", 7);
 	cases[nc++] = (struct rcase){"fragments, a ping between", b[1], k,
 		0, 1, 0, "Hello world", "Pp1", 0, NULL};
 
-	k = frame(b[2], 0x88, "\x03\xe9" "going", 7);
-	k += frame(b[2] + k, 0x81, "late", 4);
+	k = wsframe(b[2], 0x88, "\x03\xe9" "going", 7);
+	k += wsframe(b[2] + k, 0x81, "late", 4);
 	cases[nc++] = (struct rcase){"close 1001, echoed", b[2], k, -1, 0, 0,
 		NULL, "C1001", 0, NULL};
 
-	k = frame(b[3], 0x88, "", 0);
+	k = wsframe(b[3], 0x88, "", 0);
 	cases[nc++] = (struct rcase){"empty close, 1000", b[3], k, -1, 0, 0,
 		NULL, "C1000", 0, NULL};
 
-	k = frame(b[4], 0x81, "ok", 2);
+	k = wsframe(b[4], 0x81, "ok", 2);
 	b[4][k++] = 0x81;              /* masked: servers never mask */
 	b[4][k++] = 0x81;
 	memcpy(b[4] + k, "\1\2\3\4a", 5);
@@ -162,8 +135,8 @@ int main(void)
 	cases[nc++] = (struct rcase){"protocol error", b[4], k, -1, 1, 0,
 		"ok", "C1002", EPROTO, "masked frame from the server"};
 
-	k = frame(big, 0x82, NULL, ALINK_MAX_RX + 1);
-	k += frame(big + k, 0x81, "next", 4);
+	k = wsframe(big, 0x82, NULL, ALINK_MAX_RX + 1);
+	k += wsframe(big + k, 0x81, "next", 4);
 	cases[nc++] = (struct rcase){"over ALINK_MAX_RX", big, k, 0, 1, 0,
 		"next", "", 0, NULL};
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "wsproto.h"
+#include "wsframe.h"
 #include "test.h"
 
 enum { MAXEV = 8, BIG = 70000 };
@@ -47,33 +48,6 @@ static int on_msg(enum wsp_op op, const uint8_t *data, size_t len,
 		TEST_FAIL("text not NUL-terminated");
 
 	return (r->stop_at && (int)r->n == r->stop_at) ? 7 : 0;
-}
-
-/* a server frame (unmasked) appended to buf */
-static size_t frame(uint8_t *buf, int b0, const void *payload, size_t len)
-{
-	size_t k = 0;
-
-	buf[k++] = (uint8_t)b0;
-	if (len < 126) {
-		buf[k++] = (uint8_t)len;
-	}
-	else if (len < 65536) {
-		buf[k++] = 126;
-		buf[k++] = (uint8_t)(len >> 8);
-		buf[k++] = (uint8_t)len;
-	}
-	else {
-		buf[k++] = 127;
-		for (int i = 7; i >= 0; i--)
-			buf[k++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
-	if (payload)
-		memcpy(buf + k, payload, len);
-	else
-		memset(buf + k, 'x', len);
-
-	return k + len;
 }
 
 struct dcase {
@@ -144,41 +118,41 @@ static void test_decoder(void)
 	memset(cases, 0, sizeof(cases));
 
 	/* 1: a text message */
-	k = frame(b[0], 0x81, "hello", 5);
+	k = wsframe(b[0], 0x81, "hello", 5);
 	cases[nc++] = (struct dcase){"text", 1 << 20, b[0], k,
 		{{WSP_TEXT, 5, "hello"}}, 1, 0};
 
 	/* 2: 16- and 64-bit lengths */
-	k = frame(b[1], 0x82, NULL, 300);
-	k += frame(b[1] + k, 0x82, NULL, BIG);
+	k = wsframe(b[1], 0x82, NULL, 300);
+	k += wsframe(b[1] + k, 0x82, NULL, BIG);
 	cases[nc++] = (struct dcase){"lengths", 1 << 20, b[1], k,
 		{{WSP_BIN, 300, "xxxxxxxxxxxxxxxxxxxxxxx"},
 		 {WSP_BIN, BIG, "xxxxxxxxxxxxxxxxxxxxxxx"}}, 2, 0};
 
 	/* 3: fragments with a ping between them, then empty frames */
-	k = frame(b[2], 0x01, "Hel", 3);
-	k += frame(b[2] + k, 0x89, "p", 1);
-	k += frame(b[2] + k, 0x00, "lo ", 3);
-	k += frame(b[2] + k, 0x80, "world", 5);
-	k += frame(b[2] + k, 0x81, "", 0);
-	k += frame(b[2] + k, 0x89, "", 0);
-	k += frame(b[2] + k, 0x8a, "q", 1);
+	k = wsframe(b[2], 0x01, "Hel", 3);
+	k += wsframe(b[2] + k, 0x89, "p", 1);
+	k += wsframe(b[2] + k, 0x00, "lo ", 3);
+	k += wsframe(b[2] + k, 0x80, "world", 5);
+	k += wsframe(b[2] + k, 0x81, "", 0);
+	k += wsframe(b[2] + k, 0x89, "", 0);
+	k += wsframe(b[2] + k, 0x8a, "q", 1);
 	cases[nc++] = (struct dcase){"fragments", 1 << 20, b[2], k,
 		{{WSP_PING, 1, "p"}, {WSP_TEXT, 11, "Hello world"},
 		 {WSP_TEXT, 0, ""}, {WSP_PING, 0, ""}, {WSP_PONG, 1, "q"}},
 		5, 0};
 
 	/* 4: close with a status and a reason */
-	k = frame(b[3], 0x88, "\x03\xe8" "bye", 5);
+	k = wsframe(b[3], 0x88, "\x03\xe8" "bye", 5);
 	cases[nc++] = (struct dcase){"close", 1 << 20, b[3], k,
 		{{WSP_CLOSE, 5, "\x03\xe8" "bye"}}, 1, 0};
 
 	/* 5: over max, whole and in fragments: skipped, the next kept */
-	k = frame(b[4], 0x82, NULL, 150);
-	k += frame(b[4] + k, 0x01, NULL, 60);
-	k += frame(b[4] + k, 0x89, "in", 2);
-	k += frame(b[4] + k, 0x80, NULL, 60);
-	k += frame(b[4] + k, 0x81, "ok", 2);
+	k = wsframe(b[4], 0x82, NULL, 150);
+	k += wsframe(b[4] + k, 0x01, NULL, 60);
+	k += wsframe(b[4] + k, 0x89, "in", 2);
+	k += wsframe(b[4] + k, 0x80, NULL, 60);
+	k += wsframe(b[4] + k, 0x81, "ok", 2);
 	cases[nc++] = (struct dcase){"oversized", 100, b[4], k,
 		{{WSP_PING, 2, "in"}, {WSP_TEXT, 2, "ok"}}, 2, 2};
 
@@ -237,9 +211,9 @@ static void test_errors(void)
 		uint8_t in[32];
 		struct wsp_dec d;
 		struct rec r;
-		size_t k = frame(in, 0x81, "a", 1);
+		size_t k = wsframe(in, 0x81, "a", 1);
 
-		k += frame(in + k, 0x81, "b", 1);
+		k += wsframe(in + k, 0x81, "b", 1);
 		memset(&r, 0, sizeof(r));
 		r.stop_at = 1;
 		wsp_dec_init(&d, 1000);
