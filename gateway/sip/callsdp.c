@@ -11,6 +11,9 @@
  *
  * The chosen codec is sticky: a re-INVITE (hold, unhold, new address) must
  * offer it again, else the re-INVITE gets 488 and the call stays as it was.
+ * A re-INVITE with the stream at port 0 stops media (RFC 3264 8.2): the
+ * answer has port 0 and the worker neither sends nor takes RTP until an
+ * SDP with a port brings it back.
  *
  * SRTP (SDES, RFC 4568). The trunk's media_encryption decides the
  * transport: none takes RTP/AVP only, srtp_optional takes RTP/AVP or
@@ -32,6 +35,7 @@ struct callsdp {
 	enum codec_id prefs[CODEC_COUNT];
 	size_t prefc;
 	enum codec_id chosen;     /**< CODEC_NONE until agreed */
+	struct media_params agreed; /**< the last media agreed with a port */
 	bool mux_offered;
 	enum callsdp_srtp srtp;   /**< policy                  */
 	struct srtpx_crypto local;/**< our key; suite NONE until used */
@@ -359,16 +363,45 @@ static void result_transport(struct callsdp *cs, struct media_params *res)
 
 
 /*
+ * The stream at port 0 (RFC 3264 8.2): once media was agreed, this
+ * stops it -- the answer has port 0 too (libre prints that) and the
+ * worker neither sends nor takes RTP -- and a later SDP with a port
+ * brings it back. The codec, payload types and keys stay what they were,
+ * so the worker keeps its codec and SRTP state for that moment. Before
+ * any agreement there is nothing to stop: refused.
+ */
+static int settle_disabled(const struct callsdp *cs, bool port0,
+			   struct media_params *res)
+{
+	if (!port0 || cs->chosen == CODEC_NONE)
+		return ENOTSUP;
+
+	*res = cs->agreed;
+	res->raddr = *sdp_media_raddr(cs->m);
+	res->raddr_rtcp = res->raddr;
+	res->dir.send = false;
+	res->dir.recv = false;
+
+	return 0;
+}
+
+
+/*
  * Keep one codec and its companions; fill in the result.
  * Returns ENOTSUP if no acceptable codec was offered.
+ * port0: the SDP's m=audio line itself has port 0 (see port0_written)
  */
-static int settle(struct callsdp *cs, struct media_params *res)
+static int settle(struct callsdp *cs, bool port0, struct media_params *res)
 {
 	enum codec_id pick;
 	struct sdp_format *cf;
+	int err;
 
-	if (sdp_media_disabled(cs->m) || !sa_port(sdp_media_raddr(cs->m)))
+	if (sdp_media_disabled(cs->m))
 		return ENOTSUP;
+
+	if (!sa_port(sdp_media_raddr(cs->m)))
+		return settle_disabled(cs, port0, res);
 
 	pick = codec_pick(cs);
 	if (pick == CODEC_NONE)
@@ -382,7 +415,28 @@ static int settle(struct callsdp *cs, struct media_params *res)
 	result_codec(cs, pick, cf, res);
 	result_transport(cs, res);
 
-	return crypto_settle(cs, res);
+	err = crypto_settle(cs, res);
+	if (!err)
+		cs->agreed = *res;
+
+	return err;
+}
+
+
+/*
+ * Is the port of the (first) m=audio line 0 as written? libre also
+ * reports port 0 for a transport we do not take (RTP/AVP on a trunk that
+ * requires SRTP): that one stays a 488, not a stream the peer disabled.
+ */
+static bool port0_written(const struct mbuf *mb)
+{
+	struct pl port;
+
+	if (re_regex((const char *)mbuf_buf(mb), mbuf_get_left(mb),
+		     "\nm=audio [0-9]+ ", &port))
+		return false;
+
+	return pl_u32(&port) == 0;
 }
 
 
@@ -393,8 +447,9 @@ static int settle(struct callsdp *cs, struct media_params *res)
  * @param mb   SDP text
  * @param res  What was agreed
  *
- * @return 0 if success, ENOTSUP if no acceptable codec (answer 488),
- *         EBADMSG if the SDP does not parse
+ * @return 0 if success (also for the stream at port 0 once media was
+ *         agreed: media stops, the answer has port 0), ENOTSUP if no
+ *         acceptable codec (answer 488), EBADMSG if the SDP does not parse
  */
 int callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 		       struct media_params *res)
@@ -408,7 +463,7 @@ int callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (err)
 		return err == ENOMEM ? ENOMEM : EBADMSG;
 
-	return settle(cs, res);
+	return settle(cs, port0_written(mb), res);
 }
 
 
@@ -427,7 +482,7 @@ int callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (err)
 		return err == ENOMEM ? ENOMEM : EBADMSG;
 
-	return settle(cs, res);
+	return settle(cs, port0_written(mb), res);
 }
 
 

@@ -12,7 +12,8 @@ cb-test-agent or a slow WebSocket agent, RTP recorded on loopback):
     connection;
   - re-INVITE hold (a=sendonly, a=inactive, c=0.0.0.0) stops the
     gateway's RTP, unhold resumes it, the call stays up and the caller's
-    audio keeps reaching the agent;
+    audio keeps reaching the agent; a re-INVITE with the stream at port 0
+    is answered with port 0 (RFC 3264 8.2) and stops RTP too;
   - a re-INVITE that moves the caller's media address moves the gateway's
     RTP there;
   - INVITE without SDP: the gateway offers in the 200, takes the answer in
@@ -36,6 +37,7 @@ import callenv
 import cbtest
 import gensig
 import rtpsniff
+import sipp
 
 N_FAST = "+14155550201"
 N_SLOW = "+14155550202"
@@ -200,16 +202,19 @@ class FlowTest(callenv.NothingLeft, callenv.CallTestCase):
 
     # -- re-INVITE ---------------------------------------------------------
 
-    def hold_unhold(self, hold_dir, hold_ip, talk=800, hold=800, talk2=800):
+    def hold_unhold(self, hold_dir, hold_ip, talk=800, hold=800, talk2=800,
+                    port0=False):
         env = self.env
         before, n = self.sids(), len(self.rec.conns())
-        w = env.workdir("hold-" + hold_dir)
+        w = env.workdir("hold-" + hold_dir + ("-port0" if port0 else ""))
         ref = env.pcap(w, "ulaw", (talk + hold + talk2) / 1000.0 - 0.2,
                        seed=23)
+        mport = sipp.free_media_port()
         run = env.sipp("uac_hold.xml", w, keys={
             "number": N_FAST, "fmt": "0 101", "hold_dir": hold_dir,
-            "hold_ip": hold_ip},
-            sets={"talk": talk, "hold": hold, "talk2": talk2})
+            "hold_ip": hold_ip, "hold_port": 0 if port0 else mport},
+            sets={"talk": talk, "hold": hold, "talk2": talk2},
+            media_port=mport)
         with rtpsniff.Sniffer(run.media_port) as sn:
             res = run.run()
         self.assertEqual(res.rc, 0, res.summary())
@@ -219,8 +224,11 @@ class FlowTest(callenv.NothingLeft, callenv.CallTestCase):
         ans_unhold = res.final_msg("INVITE", 3).body
         want = {"sendonly": "a=recvonly", "inactive": "a=inactive",
                 "sendrecv": "a=sendrecv"}[hold_dir]
-        if hold_ip != "0.0.0.0":
+        if port0:
+            self.assertRegex(ans_hold, r"(?m)^m=audio 0 RTP/AVP ")
+        elif hold_ip != "0.0.0.0":
             self.assertIn(want, ans_hold)
+        self.assertRegex(ans_unhold, r"(?m)^m=audio [1-9][0-9]* RTP/AVP ")
         self.assertNotIn("a=recvonly", ans_unhold)
         self.assertNotIn("a=inactive", ans_unhold)
 
@@ -256,6 +264,12 @@ class FlowTest(callenv.NothingLeft, callenv.CallTestCase):
     def test_08_hold_rfc2543_unhold(self):
         self.hold_unhold("sendrecv", "0.0.0.0", talk=600, hold=600,
                          talk2=600)
+
+    def test_08b_hold_port0_unhold(self):
+        # RFC 3264 8.2: the stream at port 0 is answered with port 0,
+        # not 488, and the gateway's RTP stops until the unhold
+        self.hold_unhold("sendrecv", "127.0.0.1", talk=600, hold=600,
+                         talk2=600, port0=True)
 
     def test_09_reinvite_moves_media(self):
         env = self.env
