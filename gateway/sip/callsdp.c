@@ -34,6 +34,8 @@ struct callsdp {
 	struct sdp_media *m;
 	enum codec_id prefs[CODEC_COUNT];
 	size_t prefc;
+	struct sdp_format *fmts[CODEC_COUNT + 3]; /**< ours, in our order */
+	size_t fmtc;
 	enum codec_id chosen;     /**< CODEC_NONE until agreed */
 	struct media_params agreed; /**< the last media agreed with a port */
 	bool mux_offered;
@@ -56,17 +58,18 @@ static void destructor(void *arg)
  * never hears, and our decoder does less work (narrowband SILK decodes in
  * about 40 % of the time of wideband-and-up packets to the same rate).
  */
-static int add_codec(struct sdp_media *m, enum codec_id c, uint32_t audio_hz)
+static int add_codec(struct sdp_format **fp, struct sdp_media *m,
+		     enum codec_id c, uint32_t audio_hz)
 {
 	char fmtp[128];
 
 	switch (c) {
 
 	case CODEC_PCMU:
-		return sdp_format_add(NULL, m, false, "0", "PCMU", 8000, 1,
+		return sdp_format_add(fp, m, false, "0", "PCMU", 8000, 1,
 				      NULL, NULL, NULL, false, NULL);
 	case CODEC_PCMA:
-		return sdp_format_add(NULL, m, false, "8", "PCMA", 8000, 1,
+		return sdp_format_add(fp, m, false, "8", "PCMA", 8000, 1,
 				      NULL, NULL, NULL, false, NULL);
 	case CODEC_OPUS:
 		if (audio_hz >= 8000 && audio_hz < 48000)
@@ -77,7 +80,7 @@ static int add_codec(struct sdp_media *m, enum codec_id c, uint32_t audio_hz)
 		else
 			str_ncpy(fmtp, "minptime=10;useinbandfec=1",
 				 sizeof(fmtp));
-		return sdp_format_add(NULL, m, false, "111", "opus", 48000, 2,
+		return sdp_format_add(fp, m, false, "111", "opus", 48000, 2,
 				      NULL, NULL, NULL, false, fmtp);
 	default:
 		return EINVAL;
@@ -152,17 +155,20 @@ int callsdp_alloc(struct callsdp **csp, const struct sa *laddr,
 	cs->local.tag = 1;
 
 	for (size_t i = 0; i < cs->prefc; i++) {
-		err = add_codec(cs->m, cs->prefs[i], audio_hz);
+		err = add_codec(&cs->fmts[cs->fmtc++], cs->m, cs->prefs[i],
+				audio_hz);
 		if (err)
 			goto out;
 	}
 
-	err  = sdp_format_add(NULL, cs->m, false, "101", "telephone-event",
-			      8000, 1, NULL, NULL, NULL, false, "0-16");
-	err |= sdp_format_add(NULL, cs->m, false, "102", "telephone-event",
-			      48000, 1, NULL, NULL, NULL, false, "0-16");
-	err |= sdp_format_add(NULL, cs->m, false, "13", "CN", 8000, 1,
-			      NULL, NULL, NULL, false, NULL);
+	err  = sdp_format_add(&cs->fmts[cs->fmtc++], cs->m, false, "101",
+			      "telephone-event", 8000, 1, NULL, NULL, NULL,
+			      false, "0-16");
+	err |= sdp_format_add(&cs->fmts[cs->fmtc++], cs->m, false, "102",
+			      "telephone-event", 48000, 1, NULL, NULL, NULL,
+			      false, "0-16");
+	err |= sdp_format_add(&cs->fmts[cs->fmtc++], cs->m, false, "13",
+			      "CN", 8000, 1, NULL, NULL, NULL, false, NULL);
 	if (err)
 		goto out;
 
@@ -486,6 +492,26 @@ int callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
 }
 
 
+/*
+ * An offer lists our formats in our order of preference (RFC 3264 5.1).
+ * libre reorders its list to each offer it decodes (the formats offered
+ * in the offer's order, the others last), and a refused re-offer leaves
+ * that order behind; so before each offer of ours the list goes back to
+ * the order it was made in: the codecs by preference, then
+ * telephone-event/8000, telephone-event/48000, CN. libre has no call for
+ * this: the list is its own, only the order changes.
+ */
+static void formats_ours_first(struct callsdp *cs)
+{
+	struct list *l = (struct list *)sdp_media_format_lst(cs->m, true);
+
+	for (size_t i = 0; i < cs->fmtc; i++) {
+		list_unlink(&cs->fmts[i]->le);
+		list_append(l, &cs->fmts[i]->le, cs->fmts[i]);
+	}
+}
+
+
 /**
  * Print our SDP
  *
@@ -499,6 +525,9 @@ int callsdp_encode(struct callsdp *cs, struct mbuf **mbp, bool offer)
 
 	if (!cs || !mbp)
 		return EINVAL;
+
+	if (offer)
+		formats_ours_first(cs);
 
 	if (offer && cs->chosen == CODEC_NONE) {
 		/* a fresh offer lists everything we can do */

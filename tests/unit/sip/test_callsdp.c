@@ -568,6 +568,27 @@ static const struct tcase cases[] = {
 		  NULL}},
 	 }},
 
+	/* RFC 3264 5.1: formats in order of preference, whatever order
+	   libre was left in by the refused re-offer */
+	{.name = "after a refused re-offer, our offer lists the codec first",
+	 .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 8" CRLF PCMU PCMA,
+	   .mp = MP_PCMU(-1), .want = {"m=audio 30000 RTP/AVP 0"}},
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 8" CRLF PCMA,
+	   .err = ENOTSUP},
+	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 101 13"}},
+	 }},
+
+	{.name = "re-offer after an offer in reverse order: codec first",
+	 .prefs = {CODEC_OPUS, CODEC_PCMU}, .prefc = 2, .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 13 101 0" CRLF CN
+	   TE(101, 8000) PCMU,
+	   .mp = {CODEC_PCMU, 0, 8000, 1, "", 101, 13, 0, "127.0.0.2:40000",
+		  "127.0.0.2:40001", false, true, true, 0, NULL},
+	   .want = {"m=audio 30000 RTP/AVP *"}},
+	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 101 13"}},
+	 }},
+
 	{.name = "our offer with SRTP required; the peer's key answered",
 	 .srtp = CALLSDP_SRTP_REQUIRED, .steps = {
 	  {.op = OUT,
@@ -607,19 +628,6 @@ static const struct tcase cases[] = {
 	 }},
 
 	/* -- suspected faults: must fail until callsdp.c is fixed ---------- */
-
-	{.name = "after a refused re-offer, our offer lists the codec first",
-	 .xfail = "RFC 3264 5.1: formats in order of preference; the "
-	 "re-offer after a 488 reads m=audio 30000 RTP/AVP 101 13 0 "
-	 "(libre's order from the refused offer), telephone-event first",
-	 .xfail_step = 3,
-	 .steps = {
-	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 8" CRLF PCMU PCMA,
-	   .mp = MP_PCMU(-1), .want = {"m=audio 30000 RTP/AVP 0"}},
-	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 8" CRLF PCMA,
-	   .err = ENOTSUP},
-	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 101 13"}},
-	 }},
 
 	{.name = "our offer answered with Opus at another PT: we send that PT",
 	 .xfail = "RFC 3264 5.1/6.1: the answer's payload types are the "
