@@ -54,15 +54,30 @@ struct media_dir {
 	bool recv;            /**< we accept RTP         */
 };
 
-/** What SDP offer/answer agreed for a call's audio */
+/**
+ * What SDP offer/answer agreed for a call's audio.
+ *
+ * Payload types come in two sets (RFC 3264 5.1, 6.1): each side receives
+ * with the numbers of its own SDP. In the answers we make they are the
+ * offer's, the same both ways; the answer to an offer of ours may number
+ * a format otherwise, and we then send with its numbers and receive with
+ * ours.
+ */
 struct media_params {
 	int codec;            /**< enum codec_id                  */
-	int pt;               /**< its payload type               */
+	int pt;               /**< its payload type, as we send it
+				   (the peer's SDP)               */
 	uint32_t srate;       /**< its RTP clock rate [Hz]        */
 	uint8_t ch;           /**< channels in rtpmap             */
 	char fmtp[256];       /**< the peer's fmtp for the codec  */
-	int telev_pt;         /**< telephone-event PT, -1 if none */
-	int cn_pt;            /**< comfort noise PT, -1 if none   */
+	int telev_pt;         /**< telephone-event PT as we send it,
+				   -1 if none                     */
+	int cn_pt;            /**< comfort noise PT as we would send
+				   it, -1 if none                 */
+	int rx_pt;            /**< the codec's PT in the RTP we take
+				   (our SDP)                      */
+	int rx_telev_pt;      /**< telephone-event PT we take, -1 */
+	int rx_cn_pt;         /**< comfort noise PT we take, -1   */
 	uint32_t ptime;       /**< peer's a=ptime [ms], 0 if none */
 	struct sa raddr;      /**< where to send RTP              */
 	struct sa raddr_rtcp; /**< where to send RTCP             */

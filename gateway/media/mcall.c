@@ -261,7 +261,8 @@ static int codec_setup(struct mcall *mc)
 	jc.clock_rate = mc->mp.srate;
 	jc.min_wait = mc->ms->conf.jb_min_ms;
 	jc.max_wait = mc->ms->conf.jb_max_ms;
-	jc.cn_pt = mc->mp.cn_pt >= 0 ? (uint32_t)mc->mp.cn_pt : JB_PT_NONE;
+	jc.cn_pt = mc->mp.rx_cn_pt >= 0 ? (uint32_t)mc->mp.rx_cn_pt :
+		JB_PT_NONE;
 	if (mc->mp.codec == CODEC_OPUS)
 		jc.max_payload = 1500;
 	err = jb_alloc(&mc->jb, &jc);

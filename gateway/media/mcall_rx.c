@@ -128,7 +128,7 @@ static void rtp_audio(struct mcall *mc, const struct rtpkt *pkt,
 					     48000);
 		jp.dur = n > 0 ? (uint32_t)n : 0;
 	}
-	else if ((int)pkt->pt == mc->mp.pt) {
+	else if ((int)pkt->pt == mc->mp.rx_pt) {
 		jp.dur = (uint32_t)pkt->payload_len;   /* G.711: 1 byte each */
 	}
 	jp.payload = pkt->payload;
@@ -199,12 +199,12 @@ static void rtp_packet(struct mcall *mc, uint8_t *buf, size_t len,
 	if (mc->rtcp_on)
 		(void)rtcpx_rtp_recv(&mc->rtcp, &pkt, now);
 
-	if (pkt.pt == mc->mp.pt || (int)pkt.pt == mc->mp.cn_pt) {
+	if ((int)pkt.pt == mc->mp.rx_pt || (int)pkt.pt == mc->mp.rx_cn_pt) {
 		++mc->st.rtp_rx;
 		if (mc->state == MC_LIVE)
 			rtp_audio(mc, &pkt, now);
 	}
-	else if ((int)pkt.pt == mc->mp.telev_pt) {
+	else if ((int)pkt.pt == mc->mp.rx_telev_pt) {
 		++mc->st.rtp_rx;
 		if (mc->jb)
 			jb_note_seq(mc->jb, pkt.ssrc, pkt.seq);

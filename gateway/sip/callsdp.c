@@ -334,6 +334,10 @@ static void result_codec(const struct callsdp *cs, enum codec_id pick,
 	f = lformat(cs, "CN", cf->srate);
 	res->cn_pt = (f && f->sup) ? f->pt : -1;
 
+	res->rx_pt = res->pt;
+	res->rx_telev_pt = res->telev_pt;
+	res->rx_cn_pt = res->cn_pt;
+
 	attr = sdp_media_rattr(cs->m, "ptime");
 	res->ptime = attr ? (uint32_t)atoi(attr) : 0;
 }

@@ -89,6 +89,9 @@ struct want_mp {
 	bool send, recv;
 	int srtp;             /**< suite, 0: plain RTP            */
 	const char *rx_key;   /**< base64 of the peer's key       */
+	bool rx_own;          /**< false: we receive with the PTs
+				   we send with (rx_* unused)     */
+	int rx_pt, rx_telev_pt, rx_cn_pt; /**< rx_own: the PTs we take */
 };
 
 struct step {
@@ -915,6 +918,9 @@ static void check_mp(struct state *st, const struct want_mp *w,
 	MP_EQ(dir.send, w->send);
 	MP_EQ(dir.recv, w->recv);
 	MP_EQ(srtp_suite, w->srtp);
+	MP_EQ(rx_pt, w->rx_own ? w->rx_pt : w->pt);
+	MP_EQ(rx_telev_pt, w->rx_own ? w->rx_telev_pt : w->telev_pt);
+	MP_EQ(rx_cn_pt, w->rx_own ? w->rx_cn_pt : w->cn_pt);
 #undef MP_EQ
 
 	if (strcmp(mp->fmtp, w->fmtp))
