@@ -15,6 +15,13 @@
  * answer has port 0 and the worker neither sends nor takes RTP until an
  * SDP with a port brings it back.
  *
+ * Payload types. Each side receives with the numbers of its own SDP
+ * (RFC 3264 5.1). In an answer we make libre gives our formats the offer's
+ * numbers, the same both ways; the answer to an offer of ours may number
+ * a format otherwise, and then we send with its numbers (media_params pt,
+ * telev_pt) and take ours (rx_pt, rx_telev_pt). Our offers list the
+ * formats in our order of preference, whatever order libre was left in.
+ *
  * SRTP (SDES, RFC 4568). The trunk's media_encryption decides the
  * transport: none takes RTP/AVP only, srtp_optional takes RTP/AVP or
  * RTP/SAVP, whichever the peer offers, srtp_required takes RTP/SAVP only
@@ -314,29 +321,65 @@ static void keep_only(struct callsdp *cs, const struct sdp_format *cf)
 }
 
 
-/* the agreed codec, its companions' payload types, the peer's ptime */
+/*
+ * The number the peer's SDP gave a format of ours: the first of its
+ * formats that matches. In an answer we make libre has given our formats
+ * the offer's numbers already; the answer to our offer may number a
+ * format otherwise (RFC 3264 6.1 asks the same numbers with SHOULD), and
+ * the peer receives with its own numbers (5.1), we with ours.
+ */
+static int peer_pt(const struct callsdp *cs, const struct sdp_format *lf)
+{
+	const struct list *l = sdp_media_format_lst(cs->m, false);
+
+	for (struct le *le = list_head(l); le; le = le->next) {
+		const struct sdp_format *rf = le->data;
+
+		if (rf->sup && sdp_format_cmp(lf, rf))
+			return rf->pt;
+	}
+
+	return lf->pt;
+}
+
+
+/* a companion of the codec at its clock rate, as we take it (rx) and
+   as we send it (tx); -1 both if not agreed */
+static void companion_pts(const struct callsdp *cs, const char *name,
+			  uint32_t srate, bool answer, int *rx, int *tx)
+{
+	const struct sdp_format *f = lformat(cs, name, srate);
+
+	if (!f || !f->sup) {
+		*rx = *tx = -1;
+		return;
+	}
+
+	*rx = f->pt;
+	*tx = answer ? peer_pt(cs, f) : f->pt;
+}
+
+
+/* the agreed codec, its companions' payload types, the peer's ptime;
+   answer: the peer's SDP answers an offer of ours */
 static void result_codec(const struct callsdp *cs, enum codec_id pick,
-			 const struct sdp_format *cf,
+			 const struct sdp_format *cf, bool answer,
 			 struct media_params *res)
 {
-	const struct sdp_format *f;
 	const char *attr;
 
 	res->codec = pick;
-	res->pt    = cf->pt;
+	res->rx_pt = cf->pt;
+	res->pt    = answer ? peer_pt(cs, cf) : cf->pt;
 	res->srate = cf->srate;
 	res->ch    = cf->ch;
 	if (cf->rparams)
 		str_ncpy(res->fmtp, cf->rparams, sizeof(res->fmtp));
 
-	f = lformat(cs, "telephone-event", cf->srate);
-	res->telev_pt = (f && f->sup) ? f->pt : -1;
-	f = lformat(cs, "CN", cf->srate);
-	res->cn_pt = (f && f->sup) ? f->pt : -1;
-
-	res->rx_pt = res->pt;
-	res->rx_telev_pt = res->telev_pt;
-	res->rx_cn_pt = res->cn_pt;
+	companion_pts(cs, "telephone-event", cf->srate, answer,
+		      &res->rx_telev_pt, &res->telev_pt);
+	companion_pts(cs, "CN", cf->srate, answer, &res->rx_cn_pt,
+		      &res->cn_pt);
 
 	attr = sdp_media_rattr(cs->m, "ptime");
 	res->ptime = attr ? (uint32_t)atoi(attr) : 0;
@@ -373,6 +416,23 @@ static void result_transport(struct callsdp *cs, struct media_params *res)
 
 
 /*
+ * Is the port of the (first) m=audio line 0 as written? libre also
+ * reports port 0 for a transport we do not take (RTP/AVP on a trunk that
+ * requires SRTP): that one stays a 488, not a stream the peer disabled.
+ */
+static bool port0_written(const struct mbuf *mb)
+{
+	struct pl port;
+
+	if (re_regex((const char *)mbuf_buf(mb), mbuf_get_left(mb),
+		     "\nm=audio [0-9]+ ", &port))
+		return false;
+
+	return pl_u32(&port) == 0;
+}
+
+
+/*
  * The stream at port 0 (RFC 3264 8.2): once media was agreed, this
  * stops it -- the answer has port 0 too (libre prints that) and the
  * worker neither sends nor takes RTP -- and a later SDP with a port
@@ -399,9 +459,10 @@ static int settle_disabled(const struct callsdp *cs, bool port0,
 /*
  * Keep one codec and its companions; fill in the result.
  * Returns ENOTSUP if no acceptable codec was offered.
- * port0: the SDP's m=audio line itself has port 0 (see port0_written)
+ * mb: the peer's SDP just decoded; offer: it is an offer
  */
-static int settle(struct callsdp *cs, bool port0, struct media_params *res)
+static int settle(struct callsdp *cs, const struct mbuf *mb, bool offer,
+		  struct media_params *res)
 {
 	enum codec_id pick;
 	struct sdp_format *cf;
@@ -411,7 +472,7 @@ static int settle(struct callsdp *cs, bool port0, struct media_params *res)
 		return ENOTSUP;
 
 	if (!sa_port(sdp_media_raddr(cs->m)))
-		return settle_disabled(cs, port0, res);
+		return settle_disabled(cs, port0_written(mb), res);
 
 	pick = codec_pick(cs);
 	if (pick == CODEC_NONE)
@@ -422,7 +483,7 @@ static int settle(struct callsdp *cs, bool port0, struct media_params *res)
 	cs->chosen = pick;
 
 	memset(res, 0, sizeof(*res));
-	result_codec(cs, pick, cf, res);
+	result_codec(cs, pick, cf, !offer, res);
 	result_transport(cs, res);
 
 	err = crypto_settle(cs, res);
@@ -430,23 +491,6 @@ static int settle(struct callsdp *cs, bool port0, struct media_params *res)
 		cs->agreed = *res;
 
 	return err;
-}
-
-
-/*
- * Is the port of the (first) m=audio line 0 as written? libre also
- * reports port 0 for a transport we do not take (RTP/AVP on a trunk that
- * requires SRTP): that one stays a 488, not a stream the peer disabled.
- */
-static bool port0_written(const struct mbuf *mb)
-{
-	struct pl port;
-
-	if (re_regex((const char *)mbuf_buf(mb), mbuf_get_left(mb),
-		     "\nm=audio [0-9]+ ", &port))
-		return false;
-
-	return pl_u32(&port) == 0;
 }
 
 
@@ -473,7 +517,7 @@ int callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (err)
 		return err == ENOMEM ? ENOMEM : EBADMSG;
 
-	return settle(cs, port0_written(mb), res);
+	return settle(cs, mb, true, res);
 }
 
 
@@ -492,7 +536,7 @@ int callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (err)
 		return err == ENOMEM ? ENOMEM : EBADMSG;
 
-	return settle(cs, port0_written(mb), res);
+	return settle(cs, mb, false, res);
 }
 
 

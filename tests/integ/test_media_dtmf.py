@@ -22,6 +22,12 @@ numbers continuing the audio's, no audio packet while the event plays,
 audio again afterwards. Without telephone-event the keys go as SIP INFO
 (application/dtmf-relay, Signal= and Duration=), which SIPp answers with
 200; the RTP then carries audio only.
+
+Offer in the 200 (INVITE without SDP), answered with other numbers
+(telephone-event at 96 for our 101; Opus at 96 and telephone-event/48000
+at 97 for our 111 and 102): the agent's keys and audio go out with the
+answer's numbers, and the caller's key, sent with our 101, still reaches
+the agent (RFC 3264 5.1: each side receives with its own SDP's numbers).
 """
 
 import os
@@ -161,6 +167,56 @@ class DtmfTest(callenv.CallTestCase):
                     conn = self.env.conn(aid)
                     st = self.env.call_record(conn)["stats"]
                     self.assertEqual(st["dtmf_tx"], len(keys), st)
+
+    def test_offer_in_200_answer_numbers_its_own(self):
+        # INVITE without SDP: the gateway offers PCMU 0, Opus 111,
+        # telephone-event 101 (8 kHz) and 102 (48 kHz); the answer in the
+        # ACK numbers them its own way. RFC 3264 5.1: each side receives
+        # with the numbers of its own SDP, so the agent's keys (and Opus)
+        # go out with the answer's numbers, and the caller's key, sent
+        # with the offer's 101 (SIPp's pcap), still reaches the agent.
+        callenv.require_sipp(pcap=True)
+        keys = [("5", 200), ("*", 400)]
+        script = ",".join("dtmf:%s:%d,wait:500" % (d, ms)
+                          for d, ms in keys)
+        cases = [
+            # name, answer, audio PT, telephone-event PT, clock, caller
+            # key taken
+            ("pcmu-te96", {"fmt": "0 96", "te_pt": 96, "opus_pt": 98,
+                           "te48_pt": 99}, 0, 96, 8000, True),
+            ("opus96-te97", {"fmt": "96 97", "opus_pt": 96, "te_pt": 98,
+                             "te48_pt": 97}, 96, 97, 48000, False),
+        ]
+        placed = []
+        for name, answer, apt, tpt, clock, rx in cases:
+            aid, number = self.line("/script/wait:300," + script)
+            call = mh.MediaCall(self.env, "media_nosdp.xml", number, aid,
+                                keys=answer, sniff=True,
+                                files={"d01.pcap": mh.sipp_dtmf("7")},
+                                sets={"lead": 400, "tail": 2600})
+            placed.append((name, aid, apt, tpt, clock, rx, call))
+        mh.run_all([p[-1] for p in placed])
+        for name, aid, apt, tpt, clock, rx, call in placed:
+            with self.subTest(case=name):
+                res = call.result
+                self.assertEqual(res.rc, 0, res.summary())
+                offer = mh.answer_sdp(res)
+                self.assertEqual(offer["rtpmap"][101].lower(),
+                                 "telephone-event/8000", offer)
+                self.assertEqual(offer["rtpmap"][102].lower(),
+                                 "telephone-event/48000", offer)
+                self.assertEqual(res.requests("INFO"), [],
+                                 "no SIP INFO with telephone-event")
+                pkts = [mh.rtpsniff.parse_rtp(p.payload)
+                        for p in call.rtp]
+                self.check_events(pkts, keys, apt, tpt, clock, 20)
+                conn = self.env.conn(aid)
+                st = self.env.call_record(conn)["stats"]
+                self.assertEqual(st["dtmf_tx"], len(keys), st)
+                if rx:
+                    self.assertEqual(conn.dtmf_digits(), ["7"])
+                    self.assertEqual(st["dtmf_rx"], 1, st)
+                    self.assertEqual(st["rtp_bad"], 0, st)
 
     def check_events(self, pkts, keys, apt, tpt, clock, ptime):
         step = clock * ptime // 1000

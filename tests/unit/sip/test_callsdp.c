@@ -592,6 +592,40 @@ static const struct tcase cases[] = {
 	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 101 13"}},
 	 }},
 
+	/* RFC 3264 5.1/6.1: the answer's payload types are the ones the
+	   answerer receives: we send with them, and take ours */
+	{.name = "our offer answered with Opus at another PT: we send that PT",
+	 .prefs = {CODEC_OPUS}, .prefc = 1, .audio_hz = 48000, .steps = {
+	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 111 101 102 13"}},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/AVP 96 97" CRLF
+	   "a=rtpmap:96 opus/48000/2" CRLF TE(97, 48000),
+	   .mp = {CODEC_OPUS, 96, 48000, 2, "", 97, -1, 0, "127.0.0.2:40000",
+		  "127.0.0.2:40001", false, true, true, 0, NULL,
+		  true, 111, 102, -1}},
+	  /* a re-offer keeps our numbers (RFC 3264 8.3.2) */
+	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 111 102",
+			       "a=rtpmap:111 opus/48000/2",
+			       "a=rtpmap:102 telephone-event/48000"}},
+	 }},
+
+	{.name = "our offer answered with telephone-event at 96, CN at 13",
+	 .steps = {
+	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 8 111 101 102 13"}},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 96 13" CRLF PCMU
+	   TE(96, 8000) CN,
+	   .mp = {CODEC_PCMU, 0, 8000, 1, "", 96, 13, 0, "127.0.0.2:40000",
+		  "127.0.0.2:40001", false, true, true, 0, NULL,
+		  true, 0, 101, 13}},
+	  /* the peer re-offers with its numbers: the answer takes them,
+	     and both ways use them */
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 96" CRLF PCMU
+	   TE(96, 8000),
+	   .mp = MP_PCMU(96),
+	   .want = {"m=audio 30000 RTP/AVP 0 96",
+		    "a=rtpmap:96 telephone-event/8000"},
+	   .never = {"a=rtpmap:101 *"}},
+	 }},
+
 	{.name = "our offer with SRTP required; the peer's key answered",
 	 .srtp = CALLSDP_SRTP_REQUIRED, .steps = {
 	  {.op = OUT,
@@ -631,19 +665,6 @@ static const struct tcase cases[] = {
 	 }},
 
 	/* -- suspected faults: must fail until callsdp.c is fixed ---------- */
-
-	{.name = "our offer answered with Opus at another PT: we send that PT",
-	 .xfail = "RFC 3264 5.1/6.1: the answer's payload types are the "
-	 "ones the answerer receives; media_params.pt/telev_pt stay ours "
-	 "(111/102)",
-	 .xfail_step = 2,
-	 .prefs = {CODEC_OPUS}, .prefc = 1, .audio_hz = 48000, .steps = {
-	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 111 101 102 13"}},
-	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/AVP 96 97" CRLF
-	   "a=rtpmap:96 opus/48000/2" CRLF TE(97, 48000),
-	   .mp = {CODEC_OPUS, 96, 48000, 2, "", 97, -1, 0, "127.0.0.2:40000",
-		  "127.0.0.2:40001", false, true, true, 0, NULL}},
-	 }},
 
 	{.name = "our SRTP offer answered with a tag and suite never offered",
 	 .xfail = "RFC 4568 5.1.3: the offerer MUST check that the answer "
