@@ -28,7 +28,9 @@
  * (libre answers another transport with port 0, which we refuse as 488).
  * With RTP/SAVP the first a=crypto line of the peer's that we can use
  * (a suite we speak, no MKI, no session parameters) gives the peer's key;
- * ours, random per call, goes in our a=crypto with the same tag.
+ * ours, random per call, goes in our a=crypto with the same tag. An
+ * answer to our offer must echo the tag and suite we offered (RFC 4568
+ * 5.1.3), else it is refused like an answer without a key.
  */
 #include <errno.h>
 #include <string.h>
@@ -224,6 +226,7 @@ bool callsdp_codec_offered(const struct callsdp *cs, enum codec_id codec)
 
 
 struct crypto_pick {
+	const struct srtpx_crypto *offered; /**< ours, if an answer */
 	struct srtpx_crypto remote;
 	bool found;
 };
@@ -238,13 +241,21 @@ static bool crypto_apply(const char *name, const char *value, void *arg)
 	if (srtpx_crypto_decode(&cp->remote, value))
 		return false;   /* not one we can use: try the next line */
 
+	/* RFC 4568 5.1.3: an answer's key goes with the tag and suite of
+	   one we offered (we offer one) */
+	if (cp->offered && (cp->remote.tag != cp->offered->tag ||
+			    cp->remote.suite != cp->offered->suite))
+		return false;
+
 	cp->found = true;
 	return true;
 }
 
 
-/* SRTP: the peer's key from its a=crypto, ours in our answer/offer */
-static int crypto_settle(struct callsdp *cs, struct media_params *res)
+/* SRTP: the peer's key from its a=crypto, ours in our answer/offer;
+   answer: the peer's SDP answers our offer */
+static int crypto_settle(struct callsdp *cs, bool answer,
+			 struct media_params *res)
 {
 	struct crypto_pick cp;
 	char attr[SRTPX_ATTR_MAX];
@@ -258,6 +269,7 @@ static int crypto_settle(struct callsdp *cs, struct media_params *res)
 	}
 
 	memset(&cp, 0, sizeof(cp));
+	cp.offered = answer ? &cs->local : NULL;
 	(void)sdp_media_rattr_apply(cs->m, "crypto", crypto_apply, &cp);
 	if (!cp.found)
 		return ENOTSUP;   /* RTP/SAVP without a usable key: 488 */
@@ -486,7 +498,7 @@ static int settle(struct callsdp *cs, const struct mbuf *mb, bool offer,
 	result_codec(cs, pick, cf, !offer, res);
 	result_transport(cs, res);
 
-	err = crypto_settle(cs, res);
+	err = crypto_settle(cs, !offer, res);
 	if (!err)
 		cs->agreed = *res;
 

@@ -644,6 +644,35 @@ static const struct tcase cases[] = {
 	   .err = ENOTSUP},
 	 }},
 
+	/* RFC 4568 5.1.3: the offerer checks that the answer echoes an
+	   offered tag and suite */
+	{.name = "our SRTP offer answered with a tag and suite never offered",
+	 .srtp = CALLSDP_SRTP_REQUIRED, .steps = {
+	  {.op = OUT, .want = {"a=crypto:1" C80 "*"}},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:7" C32 KEY_B CRLF, .err = ENOTSUP},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:1" C32 KEY_B CRLF, .err = ENOTSUP},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:2" C80 KEY_B CRLF, .err = ENOTSUP},
+	 }},
+
+	{.name = "SRTP re-offer after an offer in: the answer echoes tag 3",
+	 .srtp = CALLSDP_SRTP_REQUIRED, .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:3" C32 KEY_A CRLF,
+	   .mp = {CODEC_PCMU, 0, 8000, 1, "", -1, -1, 0, "127.0.0.2:40000",
+		  "127.0.0.2:40001", false, true, true, S32, KEY_A},
+	   .want = {"a=crypto:3" C32 "*"}},
+	  {.op = OUT, .want = {"a=crypto:3" C32 "*"}},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:1" C80 KEY_B CRLF, .err = ENOTSUP},
+	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
+	   "a=crypto:3" C32 KEY_B CRLF,
+	   .mp = {CODEC_PCMU, 0, 8000, 1, "", -1, -1, 0, "127.0.0.2:40000",
+		  "127.0.0.2:40001", false, true, true, S32, KEY_B}},
+	 }},
+
 	{.name = "our offer; answered with port 0 or no common codec: refused",
 	 .steps = {
 	  {.op = OUT, .want = {"m=audio 30000 RTP/AVP 0 8 111 101 102 13"}},
@@ -664,18 +693,8 @@ static const struct tcase cases[] = {
 		  "[::1]:40001", false, true, true, 0, NULL}},
 	 }},
 
-	/* -- suspected faults: must fail until callsdp.c is fixed ---------- */
-
-	{.name = "our SRTP offer answered with a tag and suite never offered",
-	 .xfail = "RFC 4568 5.1.3: the offerer MUST check that the answer "
-	 "echoes an offered tag and suite; tag 7 AES_CM_128_HMAC_SHA1_32 "
-	 "is taken",
-	 .xfail_step = 2,
-	 .srtp = CALLSDP_SRTP_REQUIRED, .steps = {
-	  {.op = OUT, .want = {"a=crypto:1" C80 "*"}},
-	  {.op = ANS, .sdp = HEAD4 "m=audio 40000 RTP/SAVP 0" CRLF
-	   "a=crypto:7" C32 KEY_B CRLF, .err = ENOTSUP},
-	 }},
+	/* -- suspected faults (.xfail): must fail until callsdp.c is fixed;
+	   none known ----------------------------------------------------- */
 };
 
 
