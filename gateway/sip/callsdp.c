@@ -31,6 +31,11 @@
  * ours, random per call, goes in our a=crypto with the same tag. An
  * answer to our offer must echo the tag and suite we offered (RFC 4568
  * 5.1.3), else it is refused like an answer without a key.
+ *
+ * The peer's SDP goes to sdp_decode() without its a=rtpmap lines that
+ * have no clock rate: libre refuses a whole SDP for one of them, and RFC
+ * 4475's offers carry "a=rtpmap:31 LPC" on a video line that we refuse
+ * anyway; the audio must still be answered.
  */
 #include <errno.h>
 #include <string.h>
@@ -506,6 +511,60 @@ static int settle(struct callsdp *cs, const struct mbuf *mb, bool offer,
 }
 
 
+/* an a=rtpmap line libre's sdp_decode() refuses: no clock rate */
+static bool rtpmap_unreadable(struct pl line)
+{
+	static const char attr[] = "a=rtpmap:";
+	const size_t n = sizeof(attr) - 1;
+
+	while (line.l && (line.p[line.l - 1] == '\n' ||
+			  line.p[line.l - 1] == '\r'))
+		--line.l;
+
+	if (line.l < n || memcmp(line.p, attr, n))
+		return false;
+
+	return re_regex(line.p + n, line.l - n, "[^ ]+ [^/]+/[0-9]+",
+			NULL, NULL, NULL) != 0;
+}
+
+
+/* the peer's SDP into sdp_decode(), without unreadable rtpmap lines */
+static int decode(struct callsdp *cs, const struct mbuf *mb, bool offer)
+{
+	struct pl txt, line;
+	struct mbuf *clean;
+	int err = 0;
+
+	clean = mbuf_alloc(mbuf_get_left(mb) + 1);
+	if (!clean)
+		return ENOMEM;
+
+	txt.p = (const char *)mbuf_buf(mb);
+	txt.l = mbuf_get_left(mb);
+
+	while (txt.l && !err) {
+		const char *nl = memchr(txt.p, '\n', txt.l);
+
+		line.p = txt.p;
+		line.l = nl ? (size_t)(nl - txt.p) + 1 : txt.l;
+		txt.p += line.l;
+		txt.l -= line.l;
+
+		if (!rtpmap_unreadable(line))
+			err = mbuf_write_pl(clean, &line);
+	}
+
+	clean->pos = 0;
+	if (!err)
+		err = sdp_decode(cs->sess, clean, offer);
+
+	mem_deref(clean);
+
+	return err == ENOMEM ? ENOMEM : err ? EBADMSG : 0;
+}
+
+
 /**
  * Take the peer's offer (INVITE or re-INVITE body)
  *
@@ -525,9 +584,9 @@ int callsdp_offer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (!cs || !mb || !res)
 		return EINVAL;
 
-	err = sdp_decode(cs->sess, mb, true);
+	err = decode(cs, mb, true);
 	if (err)
-		return err == ENOMEM ? ENOMEM : EBADMSG;
+		return err;
 
 	return settle(cs, mb, true, res);
 }
@@ -544,9 +603,9 @@ int callsdp_answer_recv(struct callsdp *cs, struct mbuf *mb,
 	if (!cs || !mb || !res)
 		return EINVAL;
 
-	err = sdp_decode(cs->sess, mb, false);
+	err = decode(cs, mb, false);
 	if (err)
-		return err == ENOMEM ? ENOMEM : EBADMSG;
+		return err;
 
 	return settle(cs, mb, false, res);
 }

@@ -288,6 +288,16 @@ static const struct tcase cases[] = {
 	   .never = {"a=rtpmap:96 *"}},
 	 }},
 
+	{.name = "RFC 4475 offer: a refused video line's rtpmap without a "
+		 "clock rate does not cost the audio",
+	 .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 12" CRLF
+	   "m=video 3227 RTP/AVP 31" CRLF "a=rtpmap:31 LPC" CRLF,
+	   .mp = MP_PCMU(-1),
+	   .want = {"m=audio 30000 RTP/AVP 0", "m=video 0 RTP/AVP *"},
+	   .never = {"a=rtpmap:31 *", "a=rtpmap:12 *"}},
+	 }},
+
 	/* -- direction (RFC 3264 6.1, 8.4) -------------------------------- */
 
 	{.name = "hold: a=sendonly answered a=recvonly, then unhold",
