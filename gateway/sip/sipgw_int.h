@@ -92,6 +92,7 @@ void sipflood_pending(struct sipflood *fl, const struct sa *src, int delta);
 
 /* sipreq.c: what every request passes */
 bool sipreq_filter(const struct sip_msg *msg, void *arg);
+enum sipreply sipreq_verdict(const struct sip_msg *msg);
 int  sipreq_sdp_body(const struct sip_msg *msg, bool *has);
 
 /* sipauth.c: is an INVITE from its trunk (sources, digest) */

@@ -7,7 +7,10 @@
  *   a source over its flood limits 503 or nothing (sipflood.c),
  *   unknown number 404, source outside the trunk's allowed_sources 403,
  *   no inbound agent 480, no common codec 488, over max_calls or out of
- *   RTP ports 503 (with Retry-After), bad SDP 400, body not SDP 415.
+ *   RTP ports 503 (with Retry-After), SDP that does not read 400.
+ *
+ * Before any of these, sipreq.c has refused what is broken whatever the
+ * number: syntax 400, a body not SDP 415, an Accept without SDP 406.
  *
  * An admitted call gets 100 Trying and 180 Ringing at once, and its life
  * goes on in sipcall.c.
@@ -205,10 +208,8 @@ static bool admit(struct sipgw *gw, const struct sip_msg *msg,
 		return false;
 	}
 
-	if (sipreq_sdp_body(msg, &ad->has_sdp)) {
-		(void)sipreply_send(gw->sip, msg, SIPREPLY_BODY_NOT_SDP);
-		return false;
-	}
+	/* a body other than SDP had its 415 in sipreq_filter() */
+	(void)sipreq_sdp_body(msg, &ad->has_sdp);
 
 	if (rtpport_open(gw->ports, &ad->socks)) {
 		sipreply_refuse(gw->sip, msg, SIPREPLY_SERVICE_UNAVAILABLE,

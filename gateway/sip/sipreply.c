@@ -6,7 +6,7 @@
  * sipreply.h. A reply is sent in a server transaction (libre retransmits
  * a final answer to an INVITE over UDP until the ACK, and answers a
  * retransmitted request again) or stateless (the request filter's 400,
- * 483 and 416, 100 Trying, answers to INFO), as each caller says.
+ * 483, 416 and 505, 100 Trying, answers to INFO), as each caller says.
  */
 #include <stdarg.h>
 #include "cb_re.h"

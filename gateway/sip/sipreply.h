@@ -34,6 +34,7 @@
 	X(FORBIDDEN,           403, "Forbidden",               0, 0, 0)  \
 	X(NOT_FOUND,           404, "Not Found",               0, 0, 0)  \
 	X(METHOD_NOT_ALLOWED,  405, "Method Not Allowed",      1, 0, 0)  \
+	X(SDP_NOT_ACCEPTED,    406, "Not Acceptable",          0, 1, 0)  \
 	X(BODY_NOT_SDP,        415, "Unsupported Media Type",  0, 1, 0)  \
 	X(INFO_NOT_DTMF,       415, "Unsupported Media Type",  0, 0, 0)  \
 	X(URI_SCHEME,          416, "Unsupported URI Scheme",  0, 0, 0)  \
@@ -42,10 +43,12 @@
 	X(TOO_MANY_HOPS,       483, "Too Many Hops",           0, 0, 0)  \
 	X(NOT_ACCEPTABLE,      488, "Not Acceptable Here",     0, 0, 0)  \
 	X(SERVER_ERROR,        500, "Server Internal Error",   0, 0, 0)  \
-	X(SERVICE_UNAVAILABLE, 503, "Service Unavailable",     0, 0, 1)
+	X(SERVICE_UNAVAILABLE, 503, "Service Unavailable",     0, 0, 1)  \
+	X(VERSION_NOT_SUPPORTED, 505, "Version Not Supported", 0, 0, 0)
 
-/* OPTIONS_OK answers OPTIONS, OK anything else; BODY_NOT_SDP refuses an
-   INVITE whose body is not SDP, INFO_NOT_DTMF an INFO whose body is not
+/* OPTIONS_OK answers OPTIONS, OK anything else; SDP_NOT_ACCEPTED refuses
+   an INVITE whose Accept leaves out SDP (the 406 says what we can send),
+   BODY_NOT_SDP an INVITE whose body is not SDP, INFO_NOT_DTMF an INFO whose body is not
    dtmf-relay; SERVICE_UNAVAILABLE is every 503 (shutting down, a limit
    reached, the agent not ready in time, ...) */
 

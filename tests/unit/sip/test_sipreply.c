@@ -32,6 +32,7 @@ static const struct tcase cases[] = {
 	{SIPREPLY_FORBIDDEN,           403, "Forbidden",               ""},
 	{SIPREPLY_NOT_FOUND,           404, "Not Found",               ""},
 	{SIPREPLY_METHOD_NOT_ALLOWED,  405, "Method Not Allowed",      ALLOW},
+	{SIPREPLY_SDP_NOT_ACCEPTED,    406, "Not Acceptable",          ACCEPT},
 	{SIPREPLY_BODY_NOT_SDP,        415, "Unsupported Media Type",  ACCEPT},
 	{SIPREPLY_INFO_NOT_DTMF,       415, "Unsupported Media Type",  ""},
 	{SIPREPLY_URI_SCHEME,          416, "Unsupported URI Scheme",  ""},
@@ -41,6 +42,7 @@ static const struct tcase cases[] = {
 	{SIPREPLY_NOT_ACCEPTABLE,      488, "Not Acceptable Here",     ""},
 	{SIPREPLY_SERVER_ERROR,        500, "Server Internal Error",   ""},
 	{SIPREPLY_SERVICE_UNAVAILABLE, 503, "Service Unavailable",     RETRY},
+	{SIPREPLY_VERSION_NOT_SUPPORTED, 505, "Version Not Supported", ""},
 };
 
 
