@@ -161,7 +161,7 @@ def code_of(payload):
     return int(m.group(1)) if m else None
 
 
-class TortureTest(callenv.CallTestCase):
+class TortureTest(callenv.EnvPerTest):
 
     @classmethod
     def setUpClass(cls):
@@ -272,12 +272,6 @@ class TortureTest(callenv.CallTestCase):
         self.assertEqual(env.leftovers(), [])
         self.env = None
         return got
-
-    def tearDown(self):
-        super().tearDown()
-        if self.env:
-            self.env.close(check=False)
-            self.env = None
 
     def test_01_udp(self):
         results = {}
