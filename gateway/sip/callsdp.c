@@ -432,6 +432,22 @@ static void result_transport(struct callsdp *cs, struct media_params *res)
 }
 
 
+/* RTP carries a payload type in 7 bits (RFC 3550 5.1): a format the
+   peer numbered outside 0..127 can be neither sent nor recognised, so it
+   counts as not offered (libre takes any number) */
+static void pt_check(struct callsdp *cs)
+{
+	const struct list *l = sdp_media_format_lst(cs->m, true);
+
+	for (struct le *le = list_head(l); le; le = le->next) {
+		struct sdp_format *f = le->data;
+
+		if (f->pt < 0 || f->pt > 127)
+			f->sup = false;
+	}
+}
+
+
 /*
  * Is the port of the (first) m=audio line 0 as written? libre also
  * reports port 0 for a transport we do not take (RTP/AVP on a trunk that
@@ -490,6 +506,8 @@ static int settle(struct callsdp *cs, const struct mbuf *mb, bool offer,
 
 	if (!sa_port(sdp_media_raddr(cs->m)))
 		return settle_disabled(cs, port0_written(mb), res);
+
+	pt_check(cs);
 
 	pick = codec_pick(cs);
 	if (pick == CODEC_NONE)

@@ -213,6 +213,21 @@ static const struct tcase cases[] = {
 	   .err = ENOTSUP},
 	 }},
 
+	/* found by fuzzing (tests/fuzz/corpus/sdp/crash-pt-over-127):
+	   RTP has 7 bits for the payload type (RFC 3550 5.1) */
+	{.name = "Opus at payload type 214: not a payload type; refused",
+	 .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 214" CRLF
+	   "a=rtpmap:214 opus/48000/2" CRLF, .err = ENOTSUP},
+	 }},
+
+	{.name = "telephone-event at payload type 200: ignored", .steps = {
+	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 0 200" CRLF PCMU
+	   TE(200, 8000), .mp = MP_PCMU(-1),
+	   .want = {"m=audio 30000 RTP/AVP 0"},
+	   .never = {"a=rtpmap:200 *", "a=fmtp:200 *"}},
+	 }},
+
 	{.name = "telephone-event only: refused", .steps = {
 	  {.op = IN, .sdp = HEAD4 "m=audio 40000 RTP/AVP 101" CRLF
 	   TE(101, 8000), .err = ENOTSUP},
