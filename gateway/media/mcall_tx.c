@@ -194,7 +194,7 @@ static void tx_frame(struct mcall *mc)
 	bool marker = mc->tx_marker;
 	uint32_t ts = mc->ts;
 	size_t n, len;
-	int plen;
+	int plen, err;
 
 	/* an agent's key press replaces the audio of this packet time; the
 	   agent's audio waits in the queue meanwhile */
@@ -238,12 +238,16 @@ static void tx_frame(struct mcall *mc)
 
 
  send:
-	(void)rtpkt_encode(pkt, sizeof(pkt), marker, pt, mc->seq, ts, mc->ssrc);
+	/* a header that cannot be written (a payload type over 127) is
+	   never sent: its bytes would be whatever the stack held */
+	err = rtpkt_encode(pkt, sizeof(pkt), marker, pt, mc->seq, ts,
+			   mc->ssrc);
 	mc->tx_marker = false;
 	++mc->seq;
 	mc->ts += mc->tx_samples;
 
-	if (!mc->mp.dir.send || !sa_isset(latch_remote(&mc->latch), SA_ALL))
+	if (err || !mc->mp.dir.send ||
+	    !sa_isset(latch_remote(&mc->latch), SA_ALL))
 		return;
 
 	len = RTPKT_HDR_SIZE + (size_t)plen;
