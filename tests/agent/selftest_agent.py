@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -350,6 +351,45 @@ def test_waitmark(ag, sig):
     check("waitmark never timed out" in c.notes, "waitmark: timeout noted")
 
 
+def push_until_full(sock, frame, deadline, slack):
+    """Send frame (bytes) again and again on sock, not blocking, until
+    the socket refuses more and then, once full, takes more than slack
+    bytes [B], or until deadline [monotonic s]; the frame under way is then
+    completed (10 s at most) so that the stream stays whole. Returns
+    (bytes taken, t_full, t_free): when the socket first refused more, when
+    it had taken slack bytes more since [monotonic s], None if never. The
+    send buffer is set to a fixed size first: one that grows by itself
+    (Linux's autotuning, up to tcp_wmem's maximum) takes bytes again with
+    nobody reading."""
+    view = memoryview(frame)
+    taken, off, t_full, t_free, at_full = 0, 0, None, None, 0
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+    sock.setblocking(False)
+    for _ in range(1 << 20):
+        now = time.monotonic()
+        if now >= deadline or (off == 0 and t_free is not None):
+            break
+        try:
+            n = sock.send(view[off:])
+        except BlockingIOError:
+            if t_full is None:
+                t_full, at_full = now, taken
+            select.select([], [sock], [], min(0.05, deadline - now))
+            continue
+        taken += n
+        off = (off + n) % len(view)
+        if t_full is not None and t_free is None and \
+                taken - at_full > slack:
+            t_free = now
+    sock.settimeout(10.0)
+    try:
+        if off:
+            sock.sendall(view[off:])
+    except OSError:
+        pass
+    return taken, t_full, t_free
+
+
 def test_failures(ag, sig):
     """drop, stall and /hang: an agent that fails, stops reading, or
     never answers."""
@@ -373,22 +413,33 @@ def test_failures(ag, sig):
     Stream(ws).begin()
     msgs = recv_until(ws, is_mark("s"))
     check(len(media_audio(msgs)) == 160, "stall: audio before the stall")
-    ws.sock.settimeout(1.0)
-    try:
-        blob = json.dumps({"event": "media", "media": {
-            "payload": base64.b64encode(b"\0" * 600000).decode()}})
-        for _ in range(200):
-            ws.send_text(blob)
-        check(False, "stall: 160 MB were taken by an agent not reading")
-    except socket.timeout:
-        pass
-    ws.sock.close()
+    blob = json.dumps({"event": "media", "media": {
+        "payload": base64.b64encode(b"\0" * 600000).decode()}})
+    # lws may still make one read of its rx buffer (64 KB, cb-agent's
+    # rx_buffer_size) after the stall began: allow twice that
+    taken, t_full, t_free = push_until_full(
+        ws.sock, WsClient.frame(OP_TEXT, blob), time.monotonic() + 5.0,
+        128 * 1024)
+    ws.close()                  # the agent has read all of it after this
     c = ag.rec.wait_closed(1, path=path)[0]
     st = next(r for r in c.records if r["ev"] == "stall")
+    t_end = (st["t_us"] + st["ms"] * 1000) / 1e6     # the stall's end [s]
+    check(st["ms"] == 1500, "stall: recorded 1500 ms")
+    # the socket fills only when the agent does not read, and once full
+    # it takes bytes again only when the agent reads: on any host, the
+    # stall is the span from the socket full to the socket taking bytes
+    # (the sender, a mask and a send of one prepared frame, is fast enough
+    # to fill it in a few ms on a loaded host)
+    check(t_full is not None and t_full < t_end,
+          "stall: the socket was not full before the stall ended "
+          "(%.1f MB taken)" % (taken / 1e6))
+    check(t_full is None or (t_free is not None and t_free >= t_end),
+          "stall: the agent never read again" if t_free is None else
+          "stall: the agent read %.0f ms into its 1500 ms stall" %
+          ((t_free - t_end) * 1e3 + 1500))
     later = [f for f in c.received() if f.t_us > st["t_us"]]
-    check(st["ms"] == 1500 and all(f.t_us >= st["t_us"] + 1500000
-                                   for f in later),
-          "stall: nothing read during the stall")
+    check(later and all(f.t_us >= st["t_us"] + 1500000 for f in later),
+          "stall: nothing read during the stall, all of it after")
 
     s = socket.create_connection(("127.0.0.1", ag.port), timeout=10)
     s.sendall(b"GET /hang?n=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"

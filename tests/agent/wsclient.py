@@ -25,6 +25,18 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
+def mask_payload(payload, mask):
+    """payload XOR the 4-byte mask repeated (RFC 6455 5.3), as one big
+    integer operation: a few milliseconds for 800 KB, where a byte loop in
+    Python takes 100 ms or more."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^
+            int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
 class HandshakeError(Exception):
     """The server refused the upgrade; status is the HTTP status code."""
 
@@ -105,7 +117,9 @@ class WsClient:
 
     # -- sending -----------------------------------------------------
 
-    def send_frame(self, opcode, payload, fin=True):
+    @staticmethod
+    def frame(opcode, payload, fin=True):
+        """One masked client frame, as bytes on the wire."""
         if isinstance(payload, str):
             payload = payload.encode()
         mask = os.urandom(4)
@@ -117,8 +131,10 @@ class WsClient:
             head = struct.pack("!BBH", b0, 0x80 | 126, n)
         else:
             head = struct.pack("!BBQ", b0, 0x80 | 127, n)
-        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
+        return head + mask + mask_payload(payload, mask)
+
+    def send_frame(self, opcode, payload, fin=True):
+        self.sock.sendall(self.frame(opcode, payload, fin))
 
     def send_text(self, text, fragments=1):
         self._send_message(OP_TEXT, text.encode(), fragments)
