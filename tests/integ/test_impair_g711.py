@@ -10,7 +10,8 @@ records what it gets. The test asserts, per call:
     to the call's time in 20 ms within 2, no frame lagging the 20 ms grid
     by more than 60 ms (see check_pacing());
   - stats.jitter_buffer (calls.get after hang-up) against the relay's log:
-    received, duplicate, lost, reordered exactly; late exactly the packets
+    received, duplicate, lost, reordered exactly; late plus dropped (the
+    buffer's skips after a stall of the host) exactly the packets
     delivered but not played; concealed exactly the concealed frames;
   - the audio: every frame is packet k's bytes (PCMA: G.711 Table 4), a
     frame whose last 10 ms are packet k's right after a concealment (the

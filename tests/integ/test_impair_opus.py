@@ -9,8 +9,9 @@ straight to the agent's rate) records what it gets. Per call:
 
   - 50 frames per second, no gap (as in test_impair_g711.py);
   - stats.jitter_buffer against the relay's log: received, duplicate,
-    lost, reordered exactly; late exactly the delivered packets that were
-    not decoded; concealed the frames concealed (PLC or FEC);
+    lost, reordered exactly; late plus dropped (the buffer's skips after a
+    stall of the host) exactly the delivered packets that were not
+    decoded; concealed the frames concealed (PLC or FEC);
   - the audio: libopus through ctypes replays the gateway's decoder, and
     every frame must be, bit for bit, packet k decoded, packet k recovered
     by FEC from packet k+1, or PLC, from the state the frames before it
