@@ -32,20 +32,23 @@ lock every frame would wait w0 for its tick:
 
   - phase lock: w0 = 15 ms (an unlucky phase), silent frames. Design: when
     the agent starts to talk (its first frame, or the first after 10 empty
-    ticks) the tick jumps to the margin after that frame, 5 ms at first
-    (2 ms plus 3 ms that shrink by 10 us per 10 frames while no frame
-    misses its tick, and grow by 2 ms when one does, 1 ms when the tick
-    held for it: test_05); from then on it
-    follows the frames by at most 0.5 ms per 10 frames. Asserted: over
-    the first second and over the last 3 s (from 7.5 s) the median offset
-    is below 9 ms: the 5 ms margin, plus what lies between the player's
-    clock reading and the gateway's (a Python write, loopback TCP, lws;
-    ~0.3 ms here), plus the spread of arrivals within a window (the tick
-    sits the margin after the latest of them, so the median frame waits
-    longer) and the tick's own lateness, with room for a loaded machine;
-    unlocked, the tick would stay 15 ms after the frames. (Measured here:
-    5.2-6.2 ms.) The packet rate stays one per 20 ms: consecutive
-    sequence numbers, timestamps +160, one packet per 20 ms over the span
+    ticks) the tick jumps to the margin after that frame, 5 ms at first (2
+    ms plus 3 ms that shrink by 10 us per 10 frames while no frame misses
+    its tick, and grow by 2 ms when one does, 1 ms when the tick held for
+    it: test_05); from then on it follows the frames by at most 0.5 ms per
+    10 frames. Asserted: over the first second and over the last 3 s (from
+    7.5 s) the offset's 10th percentile is below 9 ms (a busy host makes
+    some ticks late, which only adds: the low end shows where the tick is
+    set; the median was 12.1 ms under stress-ng --cpu 2, the 10th percentile
+    3.4 ms): the 5 ms margin, plus what lies between the player's clock
+    reading and the gateway's (a Python write, loopback TCP, lws; ~0.3 ms
+    here), plus the spread of arrivals within a window (the tick sits the
+    margin after the latest of them, so the median frame waits longer) and
+    the tick's own lateness, with room for a loaded machine; unlocked, the
+    tick would stay 15 ms after the frames, and lateness only adds to that.
+    (Measured here: 5.2-6.2 ms.) The packet rate stays one per 20 ms:
+    consecutive sequence numbers, timestamps +160 (but for the ticks a
+    worker held up over 60 ms skips), one packet per 20 ms over the span
     (+-2), and no two packets closer than 10 ms except where the agent
     starts (the tick jumps once: 10 ms early here, or anywhere within a
     packet time; twice if the player stalled long enough to look like a
@@ -438,6 +441,17 @@ class Heard:
             raise AssertionError("no frame of %d..%d arrived" % (lo, hi - 1))
         return statistics.median(d)
 
+    def low(self, what, lo, hi, q=0.1):
+        """The q quantile [s] of delay/offset over the frames lo..hi-1
+        that arrived: where the tick is set, seen through the lateness a
+        busy host adds to some ticks (it only ever adds: seen under
+        stress-ng, a median offset of 12.1 ms with the 10th percentile at
+        3.4 ms)."""
+        d = sorted(what[k] for k in range(lo, hi) if k in what)
+        if not d:
+            raise AssertionError("no frame of %d..%d arrived" % (lo, hi - 1))
+        return d[int(q * (len(d) - 1))]
+
     def profile(self, step=25):
         """The call at a glance, for failure messages: per `step` frames
         the median delay [ms] (and standing frames when any), the frames
@@ -484,6 +498,20 @@ LOCKED_MAX = 0.009
 
 def ms(x):
     return "%.2f ms" % (x * 1000)
+
+
+def late_behind_ts(pkts, span=25):
+    """Per packet, how far it came behind its RTP timestamp [s], against
+    the earliest of the `span` packets before it: a tick that ran late
+    (its worker held up by a busy host) and the ones that catch up after
+    it come behind; a tick that moved earlier (the phase jump where the
+    agent starts) does not."""
+    if not pkts:
+        return []
+    ts0 = pkts[0].rtp["ts"]
+    lag = [p.t - ((p.rtp["ts"] - ts0) & 0xFFFFFFFF) / 8000.0 for p in pkts]
+    return [lag[i] - min(lag[max(0, i - span):i + 1])
+            for i in range(len(lag))]
 
 
 class PlayoutBase(callenv.CallTestCase):
@@ -563,8 +591,15 @@ class PlayoutBase(callenv.CallTestCase):
         self.assertEqual(heard.bad, 0, "payloads tagged as test frames "
                          "that are not exactly one")
         # the stream itself: one SSRC, PCMU, consecutive sequence numbers,
-        # timestamps +160, 160-byte payloads
-        self.assertEqual(rtpsniff.rtp_report(pkts).problems(pt=0), [])
+        # timestamps +160 (but where a worker the host held up over 60 ms
+        # skipped the ticks it missed, and the packet came that late),
+        # 160-byte payloads
+        rep = rtpsniff.rtp_report(pkts)
+        self.assertEqual(rep.problems(pt=0, skips=True), [])
+        if rep.skips():
+            sys.stderr.write("%s: ticks skipped after a stall at %s\n"
+                             % (name, [(i, rep.ts_steps[i] // 160)
+                                       for i in rep.skips()]))
         return heard, call, rec
 
     def echoes(self, rec):
@@ -660,13 +695,16 @@ class PlayoutTest(callenv.NothingLeft, PlayoutBase):
         self.env.take_baseline()
 
         off = heard.offset
-        d0 = heard.median(off, 0, 50)
-        last = heard.median(off, n - 150, n)
+        d0 = heard.low(off, 0, 50)
+        last = heard.low(off, n - 150, n)
         raw = heard.median(heard.delay, n - 150, n)
         sys.stderr.write("phase lock: the tick %s after the frames of the "
-                         "first second, %s over the last 3 s (median delay "
+                         "first second, %s over the last 3 s (10th "
+                         "percentiles; median offset %s, median delay "
                          "%s); missed ticks %d, trimmed %d, late %d\n"
-                         % (ms(d0), ms(last), ms(raw), len(heard.fills),
+                         % (ms(d0), ms(last),
+                            ms(heard.median(off, n - 150, n)), ms(raw),
+                            len(heard.fills),
                             len(heard.missing),
                             call["stats"].get("agent_late", -1)))
         with self.subTest("the tick jumps to the frames at the first one"):
@@ -679,15 +717,23 @@ class PlayoutTest(callenv.NothingLeft, PlayoutBase):
         # the rate: one packet per 20 ms all along (sequence and
         # timestamps were checked in call())
         pk = heard.pkts
-        with self.subTest("one packet per 20 ms over the span, +-2"):
+        with self.subTest("one packet per 20 ms over the span, +-2, "
+                          "counting the ticks a held-up worker skipped"):
             span = pk[-1].t - pk[0].t
-            self.assertAlmostEqual(len(pk) - 1, span / FRAME, delta=2)
+            rep = rtpsniff.rtp_report(pk)
+            skipped = sum(rep.ts_steps[i] // 160 - 1 for i in rep.skips())
+            self.assertAlmostEqual(len(pk) - 1 + skipped, span / FRAME,
+                                   delta=2)
         with self.subTest("jumps only where the agent starts: no two "
                           "packets closer than 10 ms, unless the first was "
-                          "late (the pair spans two packet times)"):
+                          "late (the pair spans two packet times, or the "
+                          "first came 10 ms or more behind its timestamp: "
+                          "a held-up worker's ticks catching up)"):
             gaps = [b.t - a.t for a, b in zip(pk, pk[1:])]
+            behind = late_behind_ts(pk)
             jumps = [i for i, g in enumerate(gaps) if g < 0.010 and
-                     not (i > 0 and gaps[i - 1] + g >= 0.035)]
+                     not (i > 0 and gaps[i - 1] + g >= 0.035) and
+                     behind[i] < 0.010]
             # the start, and one more if the player stalled 200 ms (then
             # the gateway saw a pause and a new start: right)
             self.assertLessEqual(len(jumps), 2, "packets closer than 10 ms "
@@ -725,9 +771,9 @@ class PlayoutTest(callenv.NothingLeft, PlayoutBase):
                                      if k in st), st[burst - 1])
         with self.subTest("the tick locked before the burst and after "
                           "(the margin and what test_01 allows for)"):
-            self.assertLess(heard.median(heard.offset, burst - 25, burst),
+            self.assertLess(heard.low(heard.offset, burst - 25, burst),
                             LOCKED_MAX)
-            self.assertLess(heard.median(heard.offset, n - 100, n),
+            self.assertLess(heard.low(heard.offset, n - 100, n),
                             LOCKED_MAX)
         with self.subTest("voiced frames all arrived, in order, exact"):
             self.assert_in_order_exact(heard, sorted(heard.rx))
