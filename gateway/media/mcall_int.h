@@ -126,6 +126,8 @@ struct mcall {
 	size_t bl_min, bl_max;        /**< queue depth this window [bytes] */
 	unsigned bl_n;                /**< ticks in this window           */
 	size_t bl_trim;               /**< bytes we may still trim        */
+	size_t bl_skip;               /**< ... more, for ticks a stalled
+					   worker skipped [bytes]          */
 	uint32_t tx_samples;          /**< RTP clock units per packet     */
 	struct playq *pq;
 	size_t outframe_size;         /**< agent bytes per packet time    */

@@ -44,7 +44,11 @@
  * watched at each tick: when over the last second it never fell below
  * one frame yet never rose above backlog_trim_ms (more than that is an
  * agent sending ahead of real time, whose audio is never touched), the
- * standing frames are trimmed, each only when it is silent.
+ * standing frames are trimmed, each only when it is silent. A worker the
+ * host held up more than 3 ticks skips the ticks it missed (the RTP
+ * timestamp jumps): the frames that came in meanwhile would stand for
+ * good, above backlog_trim_ms, so that many silent packet times may be
+ * trimmed too (backlog_skipped).
  *
  * An agent's key press (RFC 4733) takes the place of the audio of its
  * packet times; the audio waits in the queue meanwhile. Marks ride in the
@@ -174,13 +178,43 @@ static void backlog_trim(struct mcall *mc)
 	}
 
 	/* drop silent packet times at the head, at most one per tick */
-	if (mc->bl_trim >= mc->outframe_size && depth > mc->outframe_size &&
+	if (mc->bl_trim + mc->bl_skip >= mc->outframe_size &&
+	    depth > mc->outframe_size &&
 	    playq_peek(mc->pq, head, mc->outframe_size) == mc->outframe_size &&
 	    agent_quiet(mc, head, mc->outframe_size)) {
 		(void)playq_read(mc->pq, head, mc->outframe_size);
-		mc->bl_trim -= mc->outframe_size;
+		/* both are whole packet times: one of them has one */
+		if (mc->bl_skip >= mc->outframe_size)
+			mc->bl_skip -= mc->outframe_size;
+		else
+			mc->bl_trim -= mc->outframe_size;
 		++mc->st.agent_trimmed;
 	}
+}
+
+
+/*
+ * The worker was held up and tx_run skips `missed` ticks: a real-time
+ * agent's frames that came in meanwhile would stand in the queue for the
+ * rest of the call, more than backlog_trim_ms, which the window above
+ * leaves alone (an agent ahead of real time). So when the queue holds no
+ * more than those frames and a standing backlog the trim allows, as many
+ * silent packet times may go, whatever the window says; until the queue
+ * runs dry. An agent ahead of real time (a deeper queue) is not touched.
+ */
+static void backlog_skipped(struct mcall *mc, uint64_t missed)
+{
+	size_t limit;
+
+	if (!mc->ms->conf.backlog_trim_ms || missed > TRIM_WINDOW)
+		return;
+
+	limit = xcode_agent_bytes(mc->xc, mc->ms->conf.backlog_trim_ms);
+	if (playq_len(mc->pq) > (missed + 1) * mc->outframe_size + limit +
+	    mc->bl_skip)
+		return;
+
+	mc->bl_skip += missed * mc->outframe_size;
 }
 
 
@@ -221,6 +255,8 @@ static void tx_frame(struct mcall *mc)
 		worker_now_us() : 0;
 	mc->tx_had_audio = n == mc->outframe_size;
 	mc->tx_empty = n ? 0 : mc->tx_empty + 1;
+	if (n < mc->outframe_size)
+		mc->bl_skip = 0;
 
 	plen = xcode_encode(mc->xc, agent, mc->outframe_size,
 			    pkt + RTPKT_HDR_SIZE, 1500);
@@ -336,6 +372,7 @@ static void tx_run(struct mcall *mc, uint64_t now)
 
 		mc->ts += (uint32_t)(missed * mc->tx_samples);
 		mc->tx_next_us += missed * mc->tx_ms * 1000;
+		backlog_skipped(mc, missed);
 	}
 
 	while (mc->tx_next_us <= now + 500 && frames++ < 3) {

@@ -849,6 +849,51 @@ class PlayoutTest(callenv.NothingLeft, PlayoutBase):
                                     call["stats"]["agent_held"])
 
 
+    def test_06_stalled_worker_leaves_no_backlog(self):
+        """The host holds the gateway up (SIGSTOP for 150 ms, 3 s into the
+        agent's audio): the worker wakes more than 3 ticks late and skips
+        the ticks it missed, while the real-time agent's frames of that
+        time wait in its queue. They would stand there for the rest of the
+        call, above agent_backlog_trim_ms (seen under stress-ng: +18
+        frames, 360 ms more delay to the end); the gateway trims as many
+        silent frames as ticks it skipped, so the delay comes back."""
+        n = 400                                    # 8 s
+        sched = Schedule(0.004)
+        realtime(sched, 0, n)
+        stop = threading.Thread(target=self.stall_gateway,
+                                args=(sched, 3.0, 0.150), daemon=True)
+        stop.start()
+        heard, call, _ = self.call(sched, "stall")
+        stop.join(30)
+        before = heard.median(heard.standing, 100, 150)
+        end = heard.median(heard.standing, n - 50, n)
+        sys.stderr.write("stall: standing before %s, at the end %s; "
+                         "trimmed %s\n" % (before, end, heard.missing))
+        self.assertTrue(rtpsniff.rtp_report(heard.pkts).skips(),
+                        "the gateway skipped no tick: no stall?")
+        self.assertGreaterEqual(len(heard.missing), 5)
+        self.assertLessEqual(end, before, heard.profile())
+        self.assertEqual([k for k in heard.order if sched.voiced[k]],
+                         [k for k in range(n) if sched.voiced[k]])
+        self.assert_accounted(heard, sched, call)
+
+    def stall_gateway(self, sched, after, length):
+        """SIGSTOP the daemon `after` s into the schedule, for `length` s."""
+        import signal
+        deadline = time.monotonic() + 30
+        while sched.t0 is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if sched.t0 is None:
+            return
+        wait_until(sched.t0 + after)
+        proc = self.env.gw.proc
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(length)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+
+
 class PlayoutTrimOffTest(PlayoutBase):
     """agent_backlog_trim_ms 0: the trim test's plan, nothing trimmed."""
 
