@@ -239,23 +239,45 @@ class FlowTest(callenv.NothingLeft, callenv.CallTestCase):
         during = sn.rtp(since=t_hold + 0.05, until=t_unhold_sent)
         self.assertEqual(during, [], "no RTP while on hold")
         after = sn.rtp(since=t_unhold + 0.05, until=t_bye)
-        self.assertAlmostEqual(len(after), (t_bye - t_unhold) / 0.02,
-                               delta=4, msg="RTP resumes at 50/s")
+        self.assertTrue(after, "no RTP after unhold")
+        # resumes at once, and at 50/s: the rate over the packets' own
+        # (kernel) times, not SIPp's, which a busy host holds up; a
+        # worker held up more than 3 ticks skips them (the timestamp
+        # jumps where the packet came that late: rtpsniff skips())
         rep = rtpsniff.rtp_report(after)
-        self.assertEqual(rep.problems(pt=0), [])
+        self.assertEqual(rep.problems(pt=0, skips=True), [])
+        skipped = sum(rep.ts_steps[i] // 160 - 1 for i in rep.skips())
+        self.assertLess(after[0].t - t_unhold, 0.25, "RTP resumes")
+        self.assertLess(t_bye - after[-1].t, 0.25, "RTP until the BYE")
+        self.assertAlmostEqual(len(after) - 1 + skipped,
+                               (after[-1].t - after[0].t) / 0.02,
+                               delta=2, msg="RTP resumes at 50/s")
 
-        self.ended_once("caller-bye", before)
+        rec = self.ended_once("caller-bye", before)
         conn = self.new_conns(n, 1)[0]
         self.assertEqual(agentlog.check_twilio_stream(conn), [])
         self.assertEqual(conn.event_names().count("start"), 1)
-        return conn, ref
+        return conn, ref, rec
 
     def test_06_hold_sendonly_unhold(self):
-        conn, ref = self.hold_unhold("sendonly", "127.0.0.1")
+        conn, ref, rec = self.hold_unhold("sendonly", "127.0.0.1")
         # a caller on hold still sends (music on hold): the agent hears
-        # all of it
+        # all of it, in order, once; on a busy host the jitter buffer may
+        # conceal a slot whose packet came late (held up, with SIPp or the
+        # gateway's worker, 50-150 ms under stress-ng --cpu 2) and then
+        # discard that packet, or play the part of it still ahead (the
+        # next frame is then half concealment): two frames at most per
+        # packet it counted, and no more concealment than it counted
         rep = gensig.check_frames(ref, conn.inbound_audio)
-        self.assertTrue(rep.exact, str(rep))
+        if rep.exact:
+            return
+        jb = rec["stats"]["jitter_buffer"]
+        why = "%s; jitter buffer %s" % (rep, jb)
+        self.assertEqual(rep.duplicates, 0, why)
+        self.assertTrue(all(b > a for a, b in rep.gaps), why)
+        self.assertLessEqual(rep.nref - rep.matched,
+                             2 * (jb["late"] + jb["dropped"]), why)
+        self.assertLessEqual(rep.foreign, jb["concealed"], why)
 
     def test_07_hold_inactive_unhold(self):
         self.hold_unhold("inactive", "127.0.0.1", talk=600, hold=600,
