@@ -82,6 +82,11 @@ static const struct setting_def defs[] = {
 	 "debug, info, notice, warn or error"},
 	{"workers", ST_INT, F(workers), 0, 256, "0",
 	 "media worker threads; 0: one per core"},
+	{"media_priority", ST_INT, F(media_priority), 0, 20, "10",
+	 "media workers run this many nice steps above normal (nice -N) so "
+	 "their 20 ms ticks keep time on a busy host; needs root, "
+	 "CAP_SYS_NICE or RLIMIT_NICE, else they run at normal priority; 0: "
+	 "normal"},
 	{"max_calls", ST_INT, F(max_calls), 1, 100000, "500",
 	 "calls at once; more are refused with 503"},
 	{"sip_invite_rate", ST_INT, F(sip_invite_rate), 1, 100000, "200",

@@ -57,6 +57,7 @@ struct settings {
 	enum log_level log_level;     /**< loglevel.h                       */
 
 	uint32_t workers;             /**< media threads; 0 = cores         */
+	uint32_t media_priority;      /**< nice steps above normal, 0..20   */
 	uint32_t max_calls;           /**< calls at once                    */
 	uint32_t sip_invite_rate;     /**< INVITEs per source [1/s]         */
 	uint32_t sip_invite_burst;    /**< ... at once above the rate       */

@@ -312,6 +312,31 @@ static unsigned workers_wanted(void)
 }
 
 
+/* the media workers above normal priority (media_priority), or a note
+   saying why not: the calls work either way, their timing on a busy host
+   does not */
+static void workers_priority(void)
+{
+	int nice = -(int)gw.set->media_priority;
+	int err = 0;
+
+	if (!nice)
+		return;
+
+	for (unsigned i = 0; i < gw.nworkers && !err; i++)
+		err = worker_set_nice(gw.workers[i], nice);
+
+	if (err == EPERM || err == EACCES)
+		log_notice("media workers at normal priority: nice %d is not "
+			   "allowed (run as root, or grant CAP_SYS_NICE or "
+			   "LimitNICE=, or set media_priority 0)", nice);
+	else if (err)
+		log_warn("media workers at normal priority: %m", err);
+	else
+		log_info("media workers at nice %d", nice);
+}
+
+
 static int start_workers(unsigned n)
 {
 	int err;
@@ -332,6 +357,8 @@ static int start_workers(unsigned n)
 		}
 		gw.nworkers++;
 	}
+
+	workers_priority();
 
 	return sipgw_set_workers(gw.sipgw, gw.workers, gw.nworkers);
 }

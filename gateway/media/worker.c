@@ -16,6 +16,9 @@
  * epoll does not. See bench/README.md.
  */
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -41,6 +44,7 @@
  */
 struct worker {
 	pthread_t tid;
+	pid_t os_tid;             /**< the thread's kernel id        */
 	unsigned idx;
 	char name[16];
 	struct ev_loop *loop;
@@ -247,6 +251,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	log_thread_name(w->name);
+	w->os_tid = (pid_t)syscall(SYS_gettid);
 
 	w->start_err = loop_init(w);
 	w->running = (w->start_err == 0);
@@ -422,4 +427,28 @@ void worker_call_remove(struct worker *w, struct le *he)
 int worker_report(struct worker *w, int id, struct smsg *m)
 {
 	return msgq_push(w->sipq, id, m);
+}
+
+
+/**
+ * Raise a worker's scheduling priority: a media worker must run its 20 ms
+ * ticks on time on a host that is busy with other work. The kernel's
+ * nice value of the worker's thread alone (Linux schedules threads).
+ * Allowed to root, to CAP_SYS_NICE and within RLIMIT_NICE (systemd's
+ * LimitNICE=).
+ *
+ * @param w     Media worker (running)
+ * @param nice  Nice value, -20..19
+ *
+ * @return 0 if success, otherwise errorcode (EPERM/EACCES: not allowed)
+ */
+int worker_set_nice(struct worker *w, int nice)
+{
+	if (!w || !w->os_tid || nice < -20 || nice > 19)
+		return EINVAL;
+
+	if (setpriority(PRIO_PROCESS, (id_t)w->os_tid, nice))
+		return errno;
+
+	return 0;
 }

@@ -32,5 +32,6 @@ void worker_call_remove(struct worker *w, struct le *he);
 int  worker_report(struct worker *w, int id, struct smsg *m);
 uint64_t worker_now_us(void);
 void worker_lws_logging(void);
+int  worker_set_nice(struct worker *w, int nice);
 
 #endif

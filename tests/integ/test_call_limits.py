@@ -13,6 +13,8 @@
     the caller's own BYE, and the daemon still answers.
 """
 
+import os
+
 import callenv
 import cbtest
 import rtpsniff
@@ -122,6 +124,35 @@ class LimitsTest(callenv.EnvPerTest):
         self.assertEqual(env.leftovers(), [],
                          "nothing left in the SIP thread's loop at exit")
         self.assertEqual(r_ringing.rc, 0, "SIPp: " + r_ringing.summary())
+
+    def thread_nice(self, env):
+        """{thread name: nice} of the daemon's threads."""
+        out = {}
+        base = "/proc/%d/task" % env.gw.proc.pid
+        for tid in os.listdir(base):
+            with open("%s/%s/stat" % (base, tid)) as f:
+                stat = f.read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            out[name] = int(stat[stat.rindex(")") + 2:].split()[16])
+        return out
+
+    def test_media_priority(self):
+        """media_priority N: the media workers run at nice -N (the test
+        runs as root), every other thread at normal priority; 0 leaves
+        them all at 0."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to raise a priority")
+        env = self.start_env(workers=2, media_priority=7)
+        nice = self.thread_nice(env)
+        self.assertEqual({n: v for n, v in nice.items()
+                          if n.startswith("cb-media-")},
+                         {"cb-media-0": -7, "cb-media-1": -7}, nice)
+        self.assertEqual({v for n, v in nice.items()
+                          if not n.startswith("cb-media-")}, {0}, nice)
+        self.assertIn("media workers at nice -7", env.gw.run_log())
+        env.close()
+        env = self.start_env(workers=1, media_priority=0)
+        self.assertEqual(set(self.thread_nice(env).values()), {0})
 
     def test_sighup_ignored(self):
         import signal
