@@ -376,6 +376,7 @@ static enum code op_status(struct req *r, enum kind k)
 {
 	uint32_t na = 0, nt = 0, nn = 0;
 	enum code c;
+	json_t *o;
 
 	(void)k;
 
@@ -393,8 +394,7 @@ static enum code op_status(struct req *r, enum kind k)
 				"trunks", (json_int_t)nt,
 				"numbers", (json_int_t)nn));
 	if (!c && r->env->ctl) {
-		json_t *o = json_object();
-
+		o = json_object();
 		if (o)
 			ctl_stats(r->env->ctl, o);
 		c = set(r, "control", o);
@@ -402,10 +402,15 @@ static enum code op_status(struct req *r, enum kind k)
 	if (c || !r->env->has_gw)
 		return c;
 
-	c = set(r, "calls", json_pack("{s:i, s:i, s:i}",
-			"active", (int)callreg_count(r->env->gw.reg),
-			"max", (int)r->env->gw.max_calls,
-			"workers", (int)r->env->gw.workers));
+	o = json_pack("{s:i, s:i, s:i}",
+		      "active", (int)callreg_count(r->env->gw.reg),
+		      "max", (int)r->env->gw.max_calls,
+		      "workers", (int)r->env->gw.workers);
+	if (o && callreg_totals(r->env->gw.reg, o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	c = set(r, "calls", o);
 	if (!c)
 		c = set(r, "account_sid",
 			json_string(r->env->gw.account_sid ?

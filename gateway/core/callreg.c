@@ -27,6 +27,9 @@ struct callreg {
 	struct hash *ht;          /**< active entries by id           */
 	struct list history;      /**< ended entries, newest last     */
 	uint32_t count;
+	uint64_t added;           /**< calls ever added               */
+	uint64_t ended[END_REASON_COUNT]; /**< calls ever removed, by
+					     reason                    */
 };
 
 
@@ -106,6 +109,7 @@ int callreg_add(struct callreg *reg, const struct callreg_info *info)
 	pthread_mutex_lock(&reg->lock);
 	hash_append(reg->ht, (uint32_t)info->id, &e->he, e);
 	++reg->count;
+	++reg->added;
 	pthread_mutex_unlock(&reg->lock);
 
 	return 0;
@@ -167,6 +171,8 @@ void callreg_remove(struct callreg *reg, uint64_t id, enum call_state state,
 	if (e) {
 		hash_unlink(&e->he);
 		--reg->count;
+		if ((unsigned)reason < END_REASON_COUNT)
+			++reg->ended[reason];
 
 		e->state = state;
 		e->reason = reason;
@@ -195,6 +201,50 @@ uint32_t callreg_count(struct callreg *reg)
 	pthread_mutex_unlock(&reg->lock);
 
 	return n;
+}
+
+
+/**
+ * The totals since start-up (control thread): {"started": N, "ended":
+ * {"caller-bye": N, ...}}, every end reason but "none" named, so that
+ * started = active + the sum of ended at any moment
+ *
+ * @param reg  Registry
+ * @param obj  Object to set "started" and "ended" in
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int callreg_totals(struct callreg *reg, json_t *obj)
+{
+	uint64_t ended[END_REASON_COUNT], added;
+	json_t *o;
+	int err = 0;
+
+	if (!reg || !json_is_object(obj))
+		return EINVAL;
+
+	pthread_mutex_lock(&reg->lock);
+	added = reg->added;
+	memcpy(ended, reg->ended, sizeof(ended));
+	pthread_mutex_unlock(&reg->lock);
+
+	o = json_object();
+	if (!o)
+		return ENOMEM;
+
+	for (unsigned r = END_NONE + 1; r < END_REASON_COUNT; r++) {
+		if (json_object_set_new(o,
+				callstate_reason_name((enum end_reason)r),
+					json_integer((json_int_t)ended[r])))
+			err = ENOMEM;
+	}
+	if (json_object_set_new(obj, "started", json_integer(
+					(json_int_t)added)))
+		err = ENOMEM;
+	if (json_object_set_new(obj, "ended", o))
+		err = ENOMEM;
+
+	return err;
 }
 
 

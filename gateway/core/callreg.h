@@ -39,6 +39,7 @@ void callreg_publish(struct callreg *reg, uint64_t id,
 void callreg_remove(struct callreg *reg, uint64_t id, enum call_state state,
 		    enum end_reason reason, const struct media_stats *final);
 uint32_t callreg_count(struct callreg *reg);
+int  callreg_totals(struct callreg *reg, json_t *obj);
 int  callreg_list(struct callreg *reg, json_t *arr);
 int  callreg_recent(struct callreg *reg, json_t *arr);
 int  callreg_get(struct callreg *reg, const char *call_sid, json_t *obj);

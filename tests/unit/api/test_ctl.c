@@ -219,6 +219,10 @@ static void ops_status(int fd)
 		"calls"), "active")), 1);
 	TEST_EQ(json_integer_value(json_object_get(json_object_get(r,
 		"calls"), "max")), 9);
+	TEST_EQ(json_integer_value(json_object_get(json_object_get(r,
+		"calls"), "started")), 2);
+	TEST_EQ(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r, "calls"), "ended"), "caller-bye")), 1);
 	TEST_STREQ(json_string_value(json_object_get(r, "account_sid")),
 		   "ACtest");
 	TEST_ASSERT(json_is_integer(json_object_get(json_object_get(r,

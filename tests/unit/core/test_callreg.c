@@ -104,6 +104,22 @@ static void test_life(void)
 		json_object_get(o, "call"), "stats"), "rtp_rx")), 12);
 	json_decref(o);
 
+	/* totals: every call started is active or ended for a reason */
+	info(&ci, 9, "CA9");
+	TEST_ERR(callreg_add(reg, &ci), 0);
+	o = json_object();
+	TEST_ERR(callreg_totals(reg, o), 0);
+	TEST_EQ(json_integer_value(json_object_get(o, "started")), 3);
+	c = json_object_get(o, "ended");
+	TEST_EQ(json_integer_value(json_object_get(c, "agent-closed")), 1);
+	TEST_EQ(json_integer_value(json_object_get(c, "agent-failed")), 1);
+	TEST_EQ(json_integer_value(json_object_get(c, "caller-bye")), 0);
+	TEST_EQ(json_integer_value(json_object_get(c, "no-ack")), 0);
+	TEST_ASSERT(json_object_get(c, "none") == NULL);
+	TEST_EQ(json_object_size(c), END_REASON_COUNT - 1);
+	json_decref(o);
+	TEST_ERR(callreg_totals(reg, NULL), EINVAL);
+
 	mem_deref(reg);
 }
 
