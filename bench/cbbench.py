@@ -542,14 +542,7 @@ class Rig:
              "--port", str(self.agent_port), "--mode", a.agent_mode,
              "--period-ms", str(a.period_ms)] + tls_args + a.agentsim_arg,
             self.out, cpu=cpu_load, rt=a.rt)
-        self.gen = Child(
-            "loadgen",
-            [a.loadgen, "--target", self.target, "--audio", a.audio,
-             "--number", a.number, "--numbers", str(a.numbers),
-             "--codec", a.codec, "--stamp", a.stamp,
-             "--period-ms", str(a.period_ms), "--cps", str(a.cps)]
-            + (["--tcp"] if a.sip_tcp else []) + a.loadgen_arg,
-            self.out, cpu=cpu_load, rt=a.rt + 10 if a.rt else 0)
+        self.gen = self.start_loadgen("loadgen", a.sip_tcp, cpu_load)
         # both answer once their set-up is done (audio loaded, tape made)
         self.agent.cmd("reset", timeout=30)
         self.gen.cmd("reset", timeout=60)
@@ -559,6 +552,19 @@ class Rig:
         alone = (cpu_gw and len(cpu_gw) == 1 and
                  not (cpu_load and cpu_gw & cpu_load))
         PINNED.update({"gateway": min(cpu_gw) if alone else None})
+
+    def start_loadgen(self, name, tcp, cpu):
+        """A cb-loadgen aimed at the gateway (SIP over TCP if tcp); the
+        caller waits for its first answer (set-up done)."""
+        a = self.a
+        return Child(
+            name,
+            [a.loadgen, "--target", self.target, "--audio", a.audio,
+             "--number", a.number, "--numbers", str(a.numbers),
+             "--codec", a.codec, "--stamp", a.stamp,
+             "--period-ms", str(a.period_ms), "--cps", str(a.cps)]
+            + (["--tcp"] if tcp else []) + a.loadgen_arg,
+            self.out, cpu=cpu, rt=a.rt + 10 if a.rt else 0)
 
     def quota_workers(self):
         """--gw-cpu-quota: each media worker thread into its own group"""
