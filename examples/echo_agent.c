@@ -601,6 +601,13 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
+	/* before the "listening" line: whoever waits for it may stop us
+	   at once, and must find the handlers in place */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
 	vhost = lws_get_vhost_by_name(context, "default");
 	printf("echo-agent: listening on ws://%s%s%s:%d/ (reply every %u ms)\n",
 	       strchr(opts.addr, ':') ? "[" : "", opts.addr,
@@ -608,11 +615,6 @@ int main(int argc, char *argv[])
 	       vhost ? lws_get_vhost_listen_port(vhost) : opts.port,
 	       opts.delay_ms);
 	fflush(stdout);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	while (!interrupted)
 		if (lws_service(context, 0) < 0)
