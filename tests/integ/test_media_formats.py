@@ -136,7 +136,7 @@ class FormatsTest(callenv.CallTestCase):
     def inbound(self, conn, enc):
         return b"".join(b for _, b in mh.inbound_frames(conn))
 
-    def check_inbound(self, conn, enc, rate, src, codec):
+    def check_inbound(self, conn, enc, rate, src, codec, stats):
         audio = self.inbound(conn, enc)
         self.assertEqual(audio, conn.inbound_audio)
         if codec == "opus":
@@ -150,7 +150,15 @@ class FormatsTest(callenv.CallTestCase):
                            ulaw_test=enc == "mulaw", good_db=lim[1])
         self.report("caller -> agent", r)
         self.assert_match(r, lim)
-        if codec == "opus":
+        concealed = stats["decoder"]["concealed"]
+        if codec == "opus" and concealed:
+            # a packet late on a loaded host is concealed: libopus's
+            # state then differs from the reference decoder's, which had
+            # every packet, and its output stays near but not equal
+            # (the match above still holds the audio to its bounds)
+            print("    %d frames concealed: no frame-exact check"
+                  % concealed)
+        elif codec == "opus":
             # libopus decodes at every agent rate: the gateway's output is
             # libopus's own, frame for frame (see test_media_opus.py)
             total, equal, best, _ = mh.opus_exact(src, audio, rate,
@@ -227,10 +235,11 @@ class FormatsTest(callenv.CallTestCase):
                 res = call.result
                 self.assertEqual(res.rc, 0, res.summary())
                 conn = self.env.conn(aid)
-                self.check_stream(conn, proto, enc, rate)
-                self.check_inbound(conn, enc, rate, src, codec)
-                self.check_outbound(call, conn, enc, rate, codec, law)
                 rec = self.env.call_record(conn)
+                self.check_stream(conn, proto, enc, rate)
+                self.check_inbound(conn, enc, rate, src, codec,
+                                   rec["stats"])
+                self.check_outbound(call, conn, enc, rate, codec, law)
                 self.assertEqual(rec["codec"], "opus" if codec == "opus"
                                  else law.replace("ulaw", "PCMU")
                                  .replace("alaw", "PCMA"))
