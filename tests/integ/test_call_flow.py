@@ -262,22 +262,9 @@ class FlowTest(callenv.NothingLeft, callenv.CallTestCase):
     def test_06_hold_sendonly_unhold(self):
         conn, ref, rec = self.hold_unhold("sendonly", "127.0.0.1")
         # a caller on hold still sends (music on hold): the agent hears
-        # all of it, in order, once; on a busy host the jitter buffer may
-        # conceal a slot whose packet came late (held up, with SIPp or the
-        # gateway's worker, 50-150 ms under stress-ng --cpu 2) and then
-        # discard that packet, or play the part of it still ahead (the
-        # next frame is then half concealment): two frames at most per
-        # packet it counted, and no more concealment than it counted
+        # all of it, in order, once (as far as a busy host lets it)
         rep = gensig.check_frames(ref, conn.inbound_audio)
-        if rep.exact:
-            return
-        jb = rec["stats"]["jitter_buffer"]
-        why = "%s; jitter buffer %s" % (rep, jb)
-        self.assertEqual(rep.duplicates, 0, why)
-        self.assertTrue(all(b > a for a, b in rep.gaps), why)
-        self.assertLessEqual(rep.nref - rep.matched,
-                             2 * (jb["late"] + jb["dropped"]), why)
-        self.assertLessEqual(rep.foreign, jb["concealed"], why)
+        self.assert_frames_heard(rep, rec["stats"])
 
     def test_07_hold_inactive_unhold(self):
         self.hold_unhold("inactive", "127.0.0.1", talk=600, hold=600,
