@@ -10,11 +10,11 @@
  * a scanner validates the frame as JSON without allocating and picks out
  * event and media.payload; it answers only when the frame is plain ASCII
  * JSON whose event is "media" with an unescaped payload string. Anything
- * else (other events, escapes, non-ASCII, duplicate keys, errors) goes to
- * jansson, which decides exactly as before. Unknown events and fields are
+ * else (other events, \u escapes, non-ASCII, a duplicate key in any
+ * object, an object of over SCAN_KEYS keys, reals and long integers,
+ * errors) goes to jansson, which decides exactly as before. Unknown events and fields are
  * ignored; wrong types are an error for that message only.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -261,7 +261,13 @@ void twilio_in_reset(struct twilio_in *in)
  * It returns FAST_OK only for frames it fully understood; FAST_NO sends
  * the frame to jansson.
  */
-enum { FAST_OK = 0, FAST_NO = 1, SCAN_DEPTH = 32 };
+enum {
+	FAST_OK = 0, FAST_NO = 1,
+	SCAN_DEPTH = 32,        /**< nesting the scanner follows          */
+	SCAN_KEYS = 16,         /**< keys of one object it checks for
+				     duplicates (more: jansson decides)   */
+	SCAN_INT_DIGITS = 18,   /**< an integer surely within json_int_t  */
+};
 
 struct scan {
 	const char *p, *end;
@@ -311,55 +317,43 @@ static int scan_string(struct scan *sc, const char **str, size_t *len,
 			return 0;
 		}
 
-		/* a backslash escape */
+		/* a backslash escape; \\u goes to jansson, which refuses
+		   lone surrogates and NUL */
 		*plain = false;
-		if (++p >= end)
+		if (++p >= end || *p == 'u' || !*p ||
+		    !strchr("\"\\/bfnrt", *p))
 			return FAST_NO;
-		if (*p == 'u') {
-			for (int i = 0; i < 4; i++) {
-				if (++p >= end || !isxdigit(*p))
-					return FAST_NO;
-			}
-		}
-		else if (!strchr("\"\\/bfnrt", *p) || !*p) {
-			return FAST_NO;
-		}
 		++p;
 	}
 }
 
 
-static int scan_digits(struct scan *sc)
-{
-	const char *s0 = sc->p;
-
-	while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
-		++sc->p;
-
-	return sc->p > s0 ? 0 : FAST_NO;
-}
-
-
+/*
+ * An integer that jansson surely reads: up to SCAN_INT_DIGITS digits.
+ * Longer ones may overflow json_int_t, and reals (a fraction or an
+ * exponent) may overflow a double, both of which jansson refuses: those
+ * go to jansson (agents' media messages have no numbers at all).
+ */
 static int scan_number(struct scan *sc)
 {
+	const char *s0;
+
 	if (sc->p < sc->end && *sc->p == '-')
 		++sc->p;
-	if (sc->p < sc->end && *sc->p == '0')
+	if (sc->p < sc->end && *sc->p == '0') {
 		++sc->p;
-	else if (scan_digits(sc))
-		return FAST_NO;
-	if (sc->p < sc->end && *sc->p == '.') {
-		++sc->p;
-		if (scan_digits(sc))
-			return FAST_NO;
 	}
-	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
-		++sc->p;
-		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
+	else {
+		s0 = sc->p;
+		while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
 			++sc->p;
-		if (scan_digits(sc))
+		if (sc->p == s0 || sc->p - s0 > SCAN_INT_DIGITS)
 			return FAST_NO;
 	}
+
+	if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' ||
+				*sc->p == 'E'))
+		return FAST_NO;
 
 	return 0;
 }
@@ -384,9 +378,31 @@ static int scan_value(struct scan *sc, int depth);
 typedef int (scan_key_h)(struct scan *sc, const char *key, size_t klen,
 			 int depth, void *arg);
 
+struct scan_key {
+	const char *key;
+	size_t len;
+};
+
+
+/* a key seen before in this object (jansson refuses duplicates) */
+static bool key_dup(const struct scan_key *seen, size_t n, const char *key,
+		    size_t klen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (seen[i].len == klen && !memcmp(seen[i].key, key, klen))
+			return true;
+	}
+
+	return false;
+}
+
+
 static int scan_object(struct scan *sc, int depth, scan_key_h *kh,
 		       void *arg)
 {
+	struct scan_key seen[SCAN_KEYS];
+	size_t nkeys = 0;
+
 	if (depth > SCAN_DEPTH || sc->p >= sc->end || *sc->p != '{')
 		return FAST_NO;
 	++sc->p;
@@ -402,8 +418,11 @@ static int scan_object(struct scan *sc, int depth, scan_key_h *kh,
 		bool plain;
 		int err;
 
-		if (scan_string(sc, &key, &klen, &plain) || !plain)
+		if (scan_string(sc, &key, &klen, &plain) || !plain ||
+		    nkeys == SCAN_KEYS || key_dup(seen, nkeys, key, klen))
 			return FAST_NO;
+		seen[nkeys].key = key;
+		seen[nkeys++].len = klen;
 		scan_ws(sc);
 		if (sc->p >= sc->end || *sc->p != ':')
 			return FAST_NO;

@@ -46,6 +46,21 @@ static const char *corpus[] = {
 	"[\"event\",\"media\"]",
 	"not json",
 	"",
+	/* found by fuzzing (tests/fuzz/corpus/twilio/crash-dup-key): what
+	   jansson refuses and the fast path took */
+	"{\"event\":\"media\",\"media\":{\"chunk\":\"1\",\"chunk\":\"2\","
+	"\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"x\":{\"a\":1,\"a\":2},\"media\":"
+	"{\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"n\":99999999999999999999,\"media\":"
+	"{\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"n\":-9223372036854775809,\"media\":"
+	"{\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"n\":1e400,\"media\":{\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"n\":\"\\ud800\",\"media\":"
+	"{\"payload\":\"AAAA\"}}",
+	"{\"event\":\"media\",\"n\":\"\\u0000\",\"media\":"
+	"{\"payload\":\"AAAA\"}}",
 	"{\"event\":\"media\",\"media\":{\"payload\":\"AAAA\",\"d\":"
 	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 	"]]]]]]]]]]]}}",
